@@ -1,0 +1,30 @@
+#pragma once
+// CAF atoms of Herald's actor protocols. Included only by actor translation
+// units: CAF headers are heavy.
+
+#include <caf/atom.hpp>
+
+namespace herald {
+
+// client <-> broker
+using hello_atom = caf::atom_constant<caf::atom("hr_hello")>;      // (owner actor) -> session actor
+using request_atom = caf::atom_constant<caf::atom("hr_request")>;  // (bytes) -> bytes
+
+// inside a broker
+using routing_atom = caf::atom_constant<caf::atom("hr_routes")>;   // (routing_ptr)
+using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark)
+using sync_atom = caf::atom_constant<caf::atom("hr_sync")>;        // group commit trigger
+using sync_tick_atom = caf::atom_constant<caf::atom("hr_synctk")>; // fsync=interval timer
+using fetch_timeout_atom = caf::atom_constant<caf::atom("hr_fetchto")>;
+using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, port) the node listens on
+using shutdown_atom = caf::atom_constant<caf::atom("hr_shutdn")>;
+
+// client-side actors
+using send_atom = caf::atom_constant<caf::atom("hr_send")>;
+using flush_atom = caf::atom_constant<caf::atom("hr_flush")>;
+using linger_atom = caf::atom_constant<caf::atom("hr_linger")>;
+using poll_atom = caf::atom_constant<caf::atom("hr_poll")>;
+using poll_timeout_atom = caf::atom_constant<caf::atom("hr_polltm")>;
+using retry_atom = caf::atom_constant<caf::atom("hr_retry")>;
+
+} // namespace herald

@@ -1,0 +1,126 @@
+#include "actors/node_actor.hpp"
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/node_state.hpp"
+#include "actors/partition_actor.hpp"
+#include "actors/session_actor.hpp"
+
+namespace herald::actors {
+
+std::filesystem::path partition_dir(const std::filesystem::path& data_dir, const std::string& topic,
+                                    std::uint64_t topic_id, std::uint32_t partition) {
+  return data_dir / "topics" / (topic + "-" + std::to_string(topic_id)) / std::to_string(partition);
+}
+
+namespace {
+
+caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition) {
+  auto& st = self->state;
+  partition_args args{topic.name, partition, partition_dir(st.args.data_dir, topic.name, topic.id, partition),
+                      topic.config};
+  auto actor = spawn_partition(self, std::move(args));
+  st.partition_of[actor.address()] = {topic.name, partition};
+  return actor;
+}
+
+// A partition actor died. Restart it unless it was stopped on purpose or
+// keeps failing, in which case it stays offline and says so.
+void on_partition_down(node_ptr self, const std::string& topic, std::uint32_t partition, const caf::error& reason) {
+  auto& st = self->state;
+  const auto* descriptor = st.args.metadata->find(topic);
+  auto slot = st.partitions.find(topic);
+  if (descriptor == nullptr || slot == st.partitions.end() || partition >= slot->second.size())
+    return;  // deleted meanwhile
+  auto& history = st.restarts[{topic, partition}];
+  auto now = std::chrono::steady_clock::now();
+  while (!history.empty() && now - history.front() > st.args.restart_window)
+    history.pop_front();
+  if (history.size() >= st.args.max_restarts) {
+    spdlog::error("{}/{}: partition actor failed {} times within {}s ({}); leaving it offline", topic, partition,
+                  history.size(), st.args.restart_window.count(), self->system().render(reason));
+    slot->second[partition] = caf::actor{};
+  } else {
+    history.push_back(now);
+    spdlog::warn("{}/{}: partition actor died ({}); restarting it", topic, partition, self->system().render(reason));
+    slot->second[partition] = start_partition(self, *descriptor, partition);
+  }
+  publish_routes(self);
+}
+
+caf::behavior node_actor(node_ptr self, node_args args) {
+  self->state.args = std::move(args);
+  for (const auto& [name, topic] : self->state.args.metadata->topics())
+    start_topic(self, topic);
+  publish_routes(self);
+
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
+      auto [topic, partition] = p->second;
+      st.partition_of.erase(p);
+      on_partition_down(self, topic, partition, dm.reason);
+      return;
+    }
+    auto session = caf::actor_cast<caf::actor>(dm.source);
+    st.sessions.erase(session);
+  });
+
+  return {
+    [=](hello_atom, const caf::actor& owner) -> caf::actor {
+      auto& st = self->state;
+      auto session = spawn_session(self, owner, st.routes, session_limits{});
+      st.sessions.insert(session);
+      return session;
+    },
+    [=](request_atom, const bytes& request) -> bytes_promise {
+      auto rp = self->make_response_promise<bytes>();
+      handle_admin_request(self, request, rp);
+      return rp;
+    },
+    [=](address_atom, std::string host, std::uint16_t port) {
+      self->state.host = std::move(host);
+      self->state.port = port;
+    },
+    [=](shutdown_atom) {
+      auto& st = self->state;
+      for (auto& [topic, actors] : st.partitions)
+        for (auto& a : actors)
+          if (a)
+            self->send_exit(a, caf::exit_reason::user_shutdown);
+      for (const auto& s : st.sessions)
+        self->send_exit(s, caf::exit_reason::user_shutdown);
+      st.partitions.clear();
+      st.sessions.clear();
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+void start_topic(node_ptr self, const cluster::topic_descriptor& topic) {
+  std::vector<caf::actor> actors;
+  actors.reserve(topic.partition_count);
+  for (std::uint32_t p = 0; p < topic.partition_count; ++p)
+    actors.push_back(start_partition(self, topic, p));
+  self->state.partitions[topic.name] = std::move(actors);
+}
+
+void publish_routes(node_ptr self) {
+  auto& st = self->state;
+  auto table = std::make_shared<routing_table>();
+  table->partitions = st.partitions;
+  st.routes = table;
+  for (const auto& s : st.sessions)
+    self->send(s, routing_atom::value, st.routes);
+}
+
+caf::actor spawn_node(caf::actor_system& system, node_args args) {
+  return system.spawn(node_actor, std::move(args));
+}
+
+} // namespace herald::actors

@@ -1,0 +1,52 @@
+#pragma once
+// The node actor: the root of a broker's supervision tree.
+//
+//   node
+//   ├── partition actor per hosted partition (detached, monitored; restarted
+//   │   on a crash, at most `max_restarts` times in `restart_window`, after
+//   │   which the partition is marked offline and the failure logged)
+//   └── session actor per connected client (monitored; dies with its client)
+//
+// It owns the topic metadata (local_metadata_store when there is no
+// ZooKeeper) and answers metadata, createTopic, deleteTopic and describeTopic
+// requests that sessions forward to it.
+//
+// Protocol:
+//   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
+//   (request_atom, bytes) -> bytes        admin and metadata requests
+//   (address_atom, string host, uint16)   where clients reach this node
+//   (shutdown_atom)                       stop children, then quit
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "cluster/topic.hpp"
+
+namespace herald::cluster {
+class local_metadata_store;
+}
+
+namespace herald::actors {
+
+struct node_args {
+  std::filesystem::path data_dir;
+  std::int32_t node_id = 1;
+  cluster::topic_config topic_defaults;
+  unsigned max_restarts = 5;
+  std::chrono::seconds restart_window{60};
+  std::shared_ptr<cluster::local_metadata_store> metadata;
+};
+
+caf::actor spawn_node(caf::actor_system& system, node_args args);
+
+// Where a partition's log lives: <data-dir>/topics/<name>-<topic id>/<partition>.
+// The id keeps a re-created topic apart from the remains of a deleted one.
+std::filesystem::path partition_dir(const std::filesystem::path& data_dir, const std::string& topic,
+                                    std::uint64_t topic_id, std::uint32_t partition);
+
+} // namespace herald::actors

@@ -1,0 +1,221 @@
+// Admin and metadata requests, answered by the node actor.
+
+#include <filesystem>
+
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/node_state.hpp"
+#include "cluster/topic_schema.hpp"
+#include "schema/wire.hpp"
+#include "storage/batch_header.hpp"
+
+namespace herald::actors {
+
+namespace {
+
+using schema::ErrorCode;
+
+constexpr std::uint32_t max_batch_bytes_limit = 64u << 20;
+constexpr std::uint64_t min_segment_bytes = 64u << 10;
+constexpr auto stats_timeout = std::chrono::seconds{5};
+
+bytes ok_response() {
+  return wire::error_response(ErrorCode::NONE, {});
+}
+
+void fill_topic(const cluster::topic_descriptor& d, schema::TopicInfo::Builder out) {
+  out.setName(d.name);
+  out.setPartitionCount(d.partition_count);
+  out.setReplicationFactor(d.replication_factor);
+  cluster::write_topic_config(d.config, out.initConfig());
+}
+
+bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
+  auto& st = self->state;
+  std::vector<const cluster::topic_descriptor*> topics;
+  if (req.getTopics().size() == 0) {
+    for (const auto& [name, d] : st.args.metadata->topics())
+      topics.push_back(&d);
+  } else {
+    for (auto name : req.getTopics()) {
+      const auto* d = st.args.metadata->find(name.cStr());
+      if (d == nullptr)
+        return wire::error_response(ErrorCode::UNKNOWN_TOPIC, std::string{"topic "} + name.cStr() + " does not exist");
+      topics.push_back(d);
+    }
+  }
+  capnp::MallocMessageBuilder builder;
+  auto response = builder.initRoot<schema::Response>();
+  response.initError().setCode(ErrorCode::NONE);
+  auto m = response.initMetadata();
+  auto broker = m.initBrokers(1)[0];
+  broker.setNodeId(st.args.node_id);
+  broker.setHost(st.host);
+  broker.setPort(st.port);
+  auto list = m.initTopics(static_cast<unsigned>(topics.size()));
+  for (unsigned i = 0; i < topics.size(); ++i)
+    fill_topic(*topics[i], list[i]);
+  return wire::to_bytes(builder);
+}
+
+// Empty when `config` is acceptable.
+std::string check_config(const cluster::topic_config& config) {
+  if (config.max_batch_bytes > max_batch_bytes_limit)
+    return "maxBatchBytes may be at most " + std::to_string(max_batch_bytes_limit);
+  if (config.segment_bytes < min_segment_bytes)
+    return "segmentBytes must be at least " + std::to_string(min_segment_bytes);
+  if (config.segment_bytes < config.max_batch_bytes + storage::batch_header_size)
+    return "segmentBytes must hold at least one batch of maxBatchBytes";
+  return {};
+}
+
+bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
+  auto& st = self->state;
+  std::string name = req.getName();
+  if (auto why = cluster::check_topic_name(name); !why.empty())
+    return wire::error_response(ErrorCode::INVALID_TOPIC, why);
+  if (st.args.metadata->find(name) != nullptr)
+    return wire::error_response(ErrorCode::TOPIC_ALREADY_EXISTS, "topic " + name + " already exists");
+  auto partitions = req.getPartitions();
+  if (partitions == 0 || partitions > cluster::max_partitions_per_topic)
+    return wire::error_response(ErrorCode::INVALID_TOPIC, "partitions must be between 1 and "
+                                                            + std::to_string(cluster::max_partitions_per_topic));
+  auto rf = req.getReplicationFactor() == 0 ? std::uint16_t{1} : req.getReplicationFactor();
+  if (rf > 1)
+    return wire::error_response(ErrorCode::INVALID_TOPIC, "replication factor " + std::to_string(rf)
+                                                            + " exceeds the 1 broker available");
+  cluster::topic_descriptor d;
+  d.name = name;
+  d.partition_count = partitions;
+  d.replication_factor = rf;
+  d.config = cluster::read_topic_config(req.getConfig(), st.args.topic_defaults);
+  if (auto why = check_config(d.config); !why.empty())
+    return wire::error_response(ErrorCode::INVALID_TOPIC, why);
+  auto created = st.args.metadata->create(d);
+  if (!created)
+    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot persist metadata: " + created.error().message);
+  std::error_code ec;
+  for (std::uint32_t p = 0; p < partitions; ++p)
+    std::filesystem::create_directories(partition_dir(st.args.data_dir, name, created->id, p), ec);
+  start_topic(self, *created);
+  publish_routes(self);
+  spdlog::info("created topic {} with {} partition(s)", name, partitions);
+  return ok_response();
+}
+
+bytes delete_topic(node_ptr self, schema::DeleteTopicRequest::Reader req) {
+  auto& st = self->state;
+  std::string name = req.getName();
+  const auto* d = st.args.metadata->find(name);
+  if (d == nullptr)
+    return wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + name + " does not exist");
+  auto dir = partition_dir(st.args.data_dir, name, d->id, 0).parent_path();
+  if (auto removed = st.args.metadata->remove(name); !removed)
+    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot persist metadata: " + removed.message);
+  if (auto slot = st.partitions.find(name); slot != st.partitions.end()) {
+    for (auto& a : slot->second)
+      if (a)
+        self->send_exit(a, caf::exit_reason::user_shutdown);
+    st.partitions.erase(slot);
+  }
+  publish_routes(self);
+  // The metadata no longer names the directory, so a crash here leaves only
+  // an orphan; the partition actors may still hold open files in it, which
+  // Linux keeps alive until they close.
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec)
+    spdlog::warn("deleted topic {} but could not remove {}: {}", name, dir.string(), ec.message());
+  spdlog::info("deleted topic {}", name);
+  return ok_response();
+}
+
+// Asks every partition actor for its offsets, then answers.
+void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, bytes_promise rp) {
+  auto& st = self->state;
+  std::string name = req.getName();
+  const auto* d = st.args.metadata->find(name);
+  if (d == nullptr) {
+    rp.deliver(wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + name + " does not exist"));
+    return;
+  }
+  struct partition_stats {
+    std::int64_t log_start = -1;
+    std::int64_t high_watermark = -1;
+    std::string error;
+  };
+  struct gather {
+    cluster::topic_descriptor topic;
+    std::vector<partition_stats> stats;
+    std::size_t outstanding;
+    std::int32_t node_id;
+    bytes_promise rp;
+  };
+  auto g = std::make_shared<gather>(gather{*d, std::vector<partition_stats>(d->partition_count),
+                                           d->partition_count, st.args.node_id, rp});
+  auto finish = [g] {
+    if (--g->outstanding > 0)
+      return;
+    capnp::MallocMessageBuilder builder;
+    auto response = builder.initRoot<schema::Response>();
+    response.initError().setCode(ErrorCode::NONE);
+    auto info = response.initDescribeTopic();
+    fill_topic(g->topic, info);
+    auto parts = info.initPartitions(static_cast<unsigned>(g->stats.size()));
+    for (unsigned p = 0; p < g->stats.size(); ++p) {
+      const auto& s = g->stats[p];
+      auto out = parts[p];
+      out.setId(p);
+      out.setLeader(s.error.empty() ? g->node_id : -1);
+      out.initReplicas(1).set(0, g->node_id);
+      out.setLogStartOffset(s.log_start);
+      out.setHighWatermark(s.high_watermark);
+      wire::set_error(out.initError(), s.error.empty() ? ErrorCode::NONE : ErrorCode::PARTITION_UNAVAILABLE,
+                      s.error);
+    }
+    g->rp.deliver(wire::to_bytes(builder));
+  };
+  const auto& actors = st.partitions[name];
+  for (std::uint32_t p = 0; p < d->partition_count; ++p) {
+    if (p >= actors.size() || !actors[p]) {
+      g->stats[p].error = "offline";
+      finish();
+      continue;
+    }
+    self->request(actors[p], stats_timeout, stats_atom::value)
+      .then(
+        [g, p, finish](std::uint64_t log_start, std::uint64_t hw) {
+          g->stats[p].log_start = static_cast<std::int64_t>(log_start);
+          g->stats[p].high_watermark = static_cast<std::int64_t>(hw);
+          finish();
+        },
+        [self, g, p, finish](caf::error& err) {
+          g->stats[p].error = self->system().render(err);
+          finish();
+        });
+  }
+}
+
+} // namespace
+
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp) {
+  try {
+    wire::message_reader reader(request);
+    auto req = reader.root<schema::Request>();
+    switch (req.which()) {
+      case schema::Request::METADATA: rp.deliver(metadata_response(self, req.getMetadata())); return;
+      case schema::Request::CREATE_TOPIC: rp.deliver(create_topic(self, req.getCreateTopic())); return;
+      case schema::Request::DELETE_TOPIC: rp.deliver(delete_topic(self, req.getDeleteTopic())); return;
+      case schema::Request::DESCRIBE_TOPIC: describe_topic(self, req.getDescribeTopic(), rp); return;
+      default: rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "unsupported request")); return;
+    }
+  } catch (const kj::Exception& e) {
+    if (rp.pending())
+      rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST,
+                                      std::string{"malformed request: "} + e.getDescription().cStr()));
+  }
+}
+
+} // namespace herald::actors

@@ -1,0 +1,47 @@
+#pragma once
+// Private to the node actor's translation units (node_actor.cpp supervises,
+// node_admin.cpp answers admin requests).
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/node_actor.hpp"
+#include "actors/routing_table.hpp"
+#include "cluster/local_metadata_store.hpp"
+
+namespace herald::actors {
+
+using bytes = std::vector<char>;
+using bytes_promise = caf::typed_response_promise<bytes>;
+
+struct node_state {
+  node_args args;
+  std::string host;
+  std::uint16_t port = 0;
+  std::map<std::string, std::vector<caf::actor>> partitions;
+  std::map<caf::actor_addr, std::pair<std::string, std::uint32_t>> partition_of;
+  std::map<std::pair<std::string, std::uint32_t>, std::deque<std::chrono::steady_clock::time_point>> restarts;
+  std::set<caf::actor> sessions;
+  routing_ptr routes = std::make_shared<routing_table>();
+
+  static inline const char* name = "herald.node";
+};
+
+using node_ptr = caf::stateful_actor<node_state>*;
+
+// Starts the actors of every partition of `topic`.
+void start_topic(node_ptr self, const cluster::topic_descriptor& topic);
+
+// Builds a new routing snapshot and sends it to every session.
+void publish_routes(node_ptr self);
+
+// Answers an admin or metadata request.
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp);
+
+} // namespace herald::actors

@@ -1,0 +1,31 @@
+#pragma once
+// Which actor serves which partition on this node. The node actor owns the
+// truth and hands sessions immutable snapshots (routing_atom), so a session
+// routes a request without asking anyone. A snapshot is replaced whenever a
+// topic is created or deleted or a partition actor restarts; the node sends
+// the new one to every session before it answers the request that caused it,
+// so a client that saw "topic created" never meets a session that has not.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+
+namespace herald::actors {
+
+struct routing_table {
+  // Indexed by partition id. A default (invalid) actor marks a partition
+  // that is offline after too many restarts.
+  std::map<std::string, std::vector<caf::actor>> partitions;
+};
+
+using routing_ptr = std::shared_ptr<const routing_table>;
+
+} // namespace herald::actors
+
+// Snapshots only travel between actors of one process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::routing_ptr)

@@ -1,0 +1,153 @@
+#include "actors/session_actor.hpp"
+
+#include <optional>
+
+#include <caf/all.hpp>
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "schema/wire.hpp"
+
+namespace herald::actors {
+
+namespace {
+
+using bytes = std::vector<char>;
+using promise = caf::typed_response_promise<bytes>;
+using schema::ErrorCode;
+
+// A partition actor answers at once except for fetches, which wait at most
+// their maxWaitMs (capped at 60 s by the partition). The margin covers a busy
+// fsync; past it the client is told `timeout` rather than left hanging.
+constexpr auto partition_answer_margin = std::chrono::seconds{30};
+
+struct session_state {
+  caf::actor node;
+  caf::actor_addr client;
+  routing_ptr routes;
+  session_limits limits;
+  unsigned in_flight = 0;
+  static inline const char* name = "herald.session";
+};
+
+using self_ptr = caf::stateful_actor<session_state>*;
+
+struct route {
+  std::string topic;
+  std::uint32_t partition = 0;
+  bool acks_none = false;
+  std::uint32_t max_wait_ms = 0;
+};
+
+// Where a request goes: a partition (route set) or the node (nullopt).
+std::optional<route> route_of(schema::Request::Reader req) {
+  switch (req.which()) {
+    case schema::Request::PRODUCE: {
+      auto p = req.getProduce();
+      return route{p.getTopic(), p.getPartition(), p.getAcks() == schema::Acks::NONE, 0};
+    }
+    case schema::Request::FETCH: {
+      auto f = req.getFetch();
+      return route{f.getTopic(), f.getPartition(), false, f.getMaxWaitMs()};
+    }
+    case schema::Request::LIST_OFFSETS: {
+      auto l = req.getListOffsets();
+      return route{l.getTopic(), l.getPartition(), false, 0};
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp) {
+  ++self->state.in_flight;
+  self->request(dest, timeout, request_atom::value, std::move(request))
+    .then(
+      [=](bytes& response) mutable {
+        --self->state.in_flight;
+        rp.deliver(std::move(response));
+      },
+      [=](caf::error& err) mutable {
+        --self->state.in_flight;
+        auto decoded = decode_error(err);
+        rp.deliver(wire::error_response(decoded.code, decoded.message));
+      });
+}
+
+caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, routing_ptr routes,
+                            session_limits limits) {
+  auto& st = self->state;
+  st.node = std::move(node);
+  st.routes = std::move(routes);
+  st.limits = limits;
+  if (client) {
+    st.client = client.address();
+    self->monitor(client);
+  } else {
+    self->quit();  // nobody to serve
+  }
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.client)
+      self->quit();
+  });
+  return {
+    [=](request_atom, bytes& request) -> promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bytes>();
+      if (st.in_flight >= st.limits.max_in_flight) {
+        rp.deliver(wire::error_response(ErrorCode::THROTTLED, "too many requests in flight on this session"));
+        return rp;
+      }
+      std::optional<route> r;
+      try {
+        wire::message_reader reader(request);
+        r = route_of(reader.root<schema::Request>());
+      } catch (const kj::Exception& e) {
+        rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST,
+                                        std::string{"malformed request: "} + e.getDescription().cStr()));
+        return rp;
+      }
+      if (!r) {
+        forward(self, st.node, std::move(request), partition_answer_margin, rp);
+        return rp;
+      }
+      auto topic = st.routes->partitions.find(r->topic);
+      if (topic == st.routes->partitions.end()) {
+        rp.deliver(wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + r->topic + " does not exist"));
+        return rp;
+      }
+      if (r->partition >= topic->second.size()) {
+        rp.deliver(wire::error_response(ErrorCode::UNKNOWN_PARTITION,
+                                        "topic " + r->topic + " has no partition " + std::to_string(r->partition)));
+        return rp;
+      }
+      const auto& dest = topic->second[r->partition];
+      if (!dest) {
+        rp.deliver(wire::error_response(ErrorCode::PARTITION_UNAVAILABLE,
+                                        r->topic + "/" + std::to_string(r->partition) + " is offline"));
+        return rp;
+      }
+      if (r->acks_none) {
+        caf::anon_send(dest, request_atom::value, std::move(request));
+        rp.deliver(bytes{});
+        return rp;
+      }
+      forward(self, dest, std::move(request), std::chrono::milliseconds{r->max_wait_ms} + partition_answer_margin,
+              rp);
+      return rp;
+    },
+    [=](routing_atom, routing_ptr routes) { self->state.routes = std::move(routes); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_session(caf::event_based_actor* node, caf::actor client, routing_ptr routes,
+                         session_limits limits) {
+  return node->spawn<caf::monitored>(session_actor, caf::actor_cast<caf::actor>(node), std::move(client), std::move(routes),
+                                     limits);
+}
+
+} // namespace herald::actors

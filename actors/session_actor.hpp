@@ -1,0 +1,25 @@
+#pragma once
+// The session actor: one per connected client, spawned by the node actor on
+// hello_atom. It decodes each request just far enough to route it (topic and
+// partition) and forwards the original bytes to the partition actor, or to
+// the node actor for admin and metadata requests. It dies with its client
+// (it monitors the owner actor the client named in its hello) and bounds the requests in flight for it.
+//
+// Protocol: (request_atom, bytes request) -> bytes response
+// A produce with acks=none gets an empty reply (and none at all when the
+// client sends it anonymously, as the client library does).
+
+#include <caf/fwd.hpp>
+
+#include "actors/routing_table.hpp"
+
+namespace herald::actors {
+
+struct session_limits {
+  unsigned max_in_flight = 512;    // beyond this a request gets `throttled`
+};
+
+caf::actor spawn_session(caf::event_based_actor* node, caf::actor owner, routing_ptr routes,
+                         session_limits limits);
+
+} // namespace herald::actors

@@ -1,0 +1,228 @@
+// herald: the command-line client (topics, produce, consume).
+//
+// Exit status 0 on success; otherwise non-zero with one line on stderr
+// saying why. `produce` always prints how many records were acknowledged,
+// also when it fails part-way, so a script knows exactly which are safe.
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "client/blocking.hpp"
+#include "schema/wire.hpp"
+
+namespace {
+
+using namespace herald;
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+const char* fsync_name(cluster::fsync_policy p) {
+  switch (p) {
+    case cluster::fsync_policy::interval: return "interval";
+    case cluster::fsync_policy::never: return "never";
+    case cluster::fsync_policy::always: break;
+  }
+  return "always";
+}
+
+void print_topic_line(const client::topic_status& t) {
+  std::cout << t.name << "\tpartitions=" << t.partition_count << "\treplication-factor=" << t.replication_factor
+            << "\n";
+}
+
+struct produce_args {
+  std::string topic;
+  std::string acks = "all";
+  std::string key_separator;
+};
+
+int run_produce(client::connection& conn, const produce_args& a) {
+  client::producer_options options;
+  options.acks = a.acks == "0" ? schema::Acks::NONE : a.acks == "1" ? schema::Acks::LEADER : schema::Acks::ALL;
+  client::producer producer{conn, options};
+  auto start = clock_type::now();
+  std::uint64_t lines = 0;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    ++lines;
+    std::size_t at = a.key_separator.empty() ? std::string::npos : line.find(a.key_separator);
+    if (at == std::string::npos) {
+      producer.send(a.topic, std::nullopt, line);
+    } else {
+      std::string_view view{line};
+      producer.send(a.topic, view.substr(0, at), view.substr(at + a.key_separator.size()));
+    }
+  }
+  auto outcome = producer.flush();
+  auto elapsed = seconds_since(start);
+  std::printf("acknowledged %llu of %llu records in %.3f s (%.0f records/s)\n",
+              static_cast<unsigned long long>(outcome.acknowledged), static_cast<unsigned long long>(lines), elapsed,
+              elapsed > 0 ? static_cast<double>(outcome.acknowledged) / elapsed : 0.0);
+  std::fflush(stdout);
+  if (outcome.failed == 0)
+    return 0;
+  std::cerr << "herald: " << outcome.failed << " records failed (" << outcome.first_error << "); lines 1-"
+            << outcome.acknowledged_prefix << " are acknowledged" << std::endl;
+  return 1;
+}
+
+struct consume_args {
+  std::string topic;
+  bool from_beginning = false;
+  std::int64_t max_messages = -1;
+  std::int64_t timeout_ms = -1;
+  bool print_key = false;
+  bool print_offset = false;
+};
+
+int run_consume(client::connection& conn, const consume_args& a) {
+  client::consumer_options options;
+  options.start = a.from_beginning ? client::start_position::earliest : client::start_position::latest;
+  client::consumer consumer{conn, a.topic, options};
+  auto start = clock_type::now();
+  auto last_record = start;
+  std::int64_t count = 0;
+  std::string out;
+  while (a.max_messages < 0 || count < a.max_messages) {
+    auto wait = std::chrono::milliseconds{1000};
+    if (a.timeout_ms >= 0) {
+      auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - last_record);
+      auto left = std::chrono::milliseconds{a.timeout_ms} - idle;
+      if (left.count() <= 0)
+        break;
+      wait = std::min(wait, left);
+    }
+    auto max = a.max_messages < 0 ? 4096u : static_cast<std::uint32_t>(std::min<std::int64_t>(4096, a.max_messages - count));
+    auto records = consumer.poll(wait, max);
+    if (records.empty())
+      continue;
+    last_record = clock_type::now();
+    out.clear();
+    for (auto& r : records) {
+      if (a.print_offset)
+        out += std::to_string(r.partition) + ":" + std::to_string(r.record.offset) + "\t";
+      if (a.print_key)
+        out += (r.record.key ? *r.record.key : std::string{"null"}) + "\t";
+      out += r.record.value;
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    count += static_cast<std::int64_t>(records.size());
+  }
+  std::fflush(stdout);
+  auto elapsed = seconds_since(start);
+  std::fprintf(stderr, "consumed %lld records in %.3f s\n", static_cast<long long>(count), elapsed);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"herald: Herald's command-line client"};
+  app.require_subcommand(1);
+  std::string broker = "127.0.0.1:9092";
+  app.add_option("--broker", broker, "Broker HOST:PORT")->envname("HERALD_BROKER")->capture_default_str();
+
+  auto* topic = app.add_subcommand("topic", "Create, list, describe and delete topics");
+  topic->require_subcommand(1);
+  std::string topic_name;
+  std::uint32_t partitions = 1;
+  std::uint16_t replication_factor = 1;
+  std::uint64_t segment_bytes = 0;
+  std::uint32_t max_batch_bytes = 0;
+  std::string fsync;
+  auto* create = topic->add_subcommand("create", "Create a topic");
+  create->add_option("name", topic_name, "Topic name")->required();
+  create->add_option("--partitions", partitions, "Number of partitions")->capture_default_str();
+  create->add_option("--replication-factor", replication_factor, "Replicas per partition")->capture_default_str();
+  create->add_option("--segment-bytes", segment_bytes, "Segment size (default: the broker's)");
+  create->add_option("--max-batch-bytes", max_batch_bytes, "Largest record batch (default: the broker's)");
+  create->add_option("--fsync", fsync, "always, interval or never (default: the broker's)")
+    ->check(CLI::IsMember({"always", "interval", "never"}));
+  auto* list = topic->add_subcommand("list", "List topics");
+  auto* describe = topic->add_subcommand("describe", "Describe a topic and its partitions");
+  describe->add_option("name", topic_name, "Topic name")->required();
+  auto* remove = topic->add_subcommand("delete", "Delete a topic and its data");
+  remove->add_option("name", topic_name, "Topic name")->required();
+
+  produce_args pa;
+  auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
+  produce->add_option("topic", pa.topic, "Topic")->required();
+  produce->add_option("--acks", pa.acks, "0, 1 or all")->check(CLI::IsMember({"0", "1", "all"}))->capture_default_str();
+  produce->add_option("--key-separator", pa.key_separator, "Split each line into key and value at this string");
+
+  consume_args ca;
+  auto* consume = app.add_subcommand("consume", "Print one record value per line");
+  consume->add_option("topic", ca.topic, "Topic")->required();
+  consume->add_flag("--from-beginning", ca.from_beginning, "Start at the earliest offset (default: the end)");
+  consume->add_option("--max-messages", ca.max_messages, "Stop after this many records");
+  consume->add_option("--timeout-ms", ca.timeout_ms, "Stop after this long without new records");
+  consume->add_flag("--print-key", ca.print_key, "Print KEY<TAB> before each value");
+  consume->add_flag("--print-offset", ca.print_offset, "Print PARTITION:OFFSET<TAB> before each value");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "herald: " << e.what() << std::endl;
+    return 2;
+  }
+
+  try {
+    client::connection conn{broker};
+    if (create->parsed()) {
+      std::optional<cluster::topic_config> config;
+      if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty()) {
+        // Zero fields mean "broker default". The fsync policy has no such
+        // value: once any override is given it is sent as well (always
+        // unless --fsync says otherwise).
+        config.emplace();
+        config->segment_bytes = segment_bytes;
+        config->max_batch_bytes = max_batch_bytes;
+        config->fsync_interval_ms = 0;
+        config->retention_ms = 0;
+        config->retention_bytes = 0;
+        config->fsync = fsync == "never" ? cluster::fsync_policy::never
+                        : fsync == "interval" ? cluster::fsync_policy::interval
+                                              : cluster::fsync_policy::always;
+      }
+      conn.create_topic(topic_name, partitions, replication_factor, config);
+      std::cout << "created topic " << topic_name << "\n";
+    } else if (list->parsed()) {
+      for (const auto& t : conn.list_topics())
+        print_topic_line(t);
+    } else if (describe->parsed()) {
+      auto t = conn.describe_topic(topic_name);
+      print_topic_line(t);
+      std::cout << "\tsegment-bytes=" << t.config.segment_bytes << "\tmax-batch-bytes=" << t.config.max_batch_bytes
+                << "\tfsync=" << fsync_name(t.config.fsync) << "\n";
+      for (const auto& p : t.partitions) {
+        std::cout << "\tpartition=" << p.id << "\tleader=" << p.leader << "\tlog-start=" << p.log_start_offset
+                  << "\thigh-watermark=" << p.high_watermark;
+        if (!p.error.empty())
+          std::cout << "\terror=" << p.error;
+        std::cout << "\n";
+      }
+    } else if (remove->parsed()) {
+      conn.delete_topic(topic_name);
+      std::cout << "deleted topic " << topic_name << "\n";
+    } else if (produce->parsed()) {
+      return run_produce(conn, pa);
+    } else if (consume->parsed()) {
+      return run_consume(conn, ca);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "herald: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

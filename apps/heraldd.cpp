@@ -1,0 +1,153 @@
+// heraldd: one Herald broker node.
+//
+// Without ZooKeeper (the only mode so far) the node keeps its metadata in its
+// data directory and serves every partition itself.
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/node_actor.hpp"
+#include "actors/system_config.hpp"
+#include "cluster/address.hpp"
+#include "cluster/local_metadata_store.hpp"
+#include "storage/atomic_file.hpp"
+#include "storage/dir_lock.hpp"
+
+namespace {
+
+struct options {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:9092";
+  std::int32_t node_id = 1;
+  std::string port_file;
+  std::string log_level = "info";
+  std::uint64_t segment_bytes = 128ull << 20;
+  std::uint32_t max_batch_bytes = 1u << 20;
+  std::string fsync = "always";
+  std::uint32_t fsync_interval_ms = 100;
+};
+
+int fail(const std::string& why) {
+  std::cerr << "heraldd: " << why << std::endl;
+  return 1;
+}
+
+herald::cluster::fsync_policy parse_fsync(const std::string& s) {
+  if (s == "interval")
+    return herald::cluster::fsync_policy::interval;
+  if (s == "never")
+    return herald::cluster::fsync_policy::never;
+  return herald::cluster::fsync_policy::always;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  CLI::App app{"heraldd: a Herald broker node"};
+  app.set_config("--config", "", "Read options from this INI or TOML file (keys are the long option names)");
+  app.add_option("--data-dir", opt.data_dir, "Directory for logs and metadata (created if missing)")->required();
+  app.add_option("--listen", opt.listen, "HOST:PORT to accept clients on; port 0 picks a free port")
+    ->capture_default_str();
+  app.add_option("--node-id", opt.node_id, "This node's id")->capture_default_str();
+  app.add_option("--port-file", opt.port_file, "Write the HOST:PORT actually listened on to this file");
+  app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+    ->capture_default_str();
+  app.add_option("--segment-bytes", opt.segment_bytes, "Default segment size of new topics")
+    ->check(CLI::Range(std::uint64_t{64} << 10, std::uint64_t{1} << 40))
+    ->capture_default_str();
+  app.add_option("--max-batch-bytes", opt.max_batch_bytes, "Default largest record batch of new topics")
+    ->check(CLI::Range(1u << 10, 64u << 20))
+    ->capture_default_str();
+  app.add_option("--fsync", opt.fsync, "Default fsync policy of new topics: always, interval or never")
+    ->check(CLI::IsMember({"always", "interval", "never"}))
+    ->capture_default_str();
+  app.add_option("--fsync-interval-ms", opt.fsync_interval_ms, "fsync period for --fsync interval")
+    ->check(CLI::Range(1u, 60'000u))
+    ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());
+  }
+
+  auto logger = spdlog::stderr_color_mt("heraldd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  auto listen = herald::cluster::parse_host_port(opt.listen, true);
+  if (!listen)
+    return fail("--listen " + opt.listen + " is not HOST:PORT");
+  auto [host, port] = *listen;
+
+  std::error_code ec;
+  std::filesystem::create_directories(opt.data_dir, ec);
+  if (ec)
+    return fail("cannot create data directory " + opt.data_dir + ": " + ec.message());
+  auto lock = herald::storage::dir_lock::acquire(opt.data_dir);
+  if (!lock)
+    return fail(lock.error().message);
+  auto metadata = herald::cluster::local_metadata_store::open(opt.data_dir, opt.node_id);
+  if (!metadata)
+    return fail("cannot load metadata: " + metadata.error().message);
+
+  // Signals are taken by sigwait below; block them before CAF starts its
+  // threads so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  caf::actor_system_config cfg;
+  herald::configure_actor_system(cfg);
+  caf::actor_system system{cfg};
+
+  herald::actors::node_args args;
+  args.data_dir = opt.data_dir;
+  args.node_id = opt.node_id;
+  args.topic_defaults.segment_bytes = opt.segment_bytes;
+  args.topic_defaults.max_batch_bytes = opt.max_batch_bytes;
+  args.topic_defaults.fsync = parse_fsync(opt.fsync);
+  args.topic_defaults.fsync_interval_ms = opt.fsync_interval_ms;
+  args.metadata = std::shared_ptr<herald::cluster::local_metadata_store>(std::move(*metadata));
+  auto node = herald::actors::spawn_node(system, std::move(args));
+
+  auto bound = system.middleman().publish(node, port, host.c_str(), true);
+  if (!bound) {
+    caf::anon_send(node, herald::shutdown_atom::value);
+    return fail("cannot listen on " + opt.listen + ": " + system.render(bound.error()));
+  }
+  auto address = host + ":" + std::to_string(*bound);
+  caf::anon_send(node, herald::address_atom::value, host, *bound);
+  if (!opt.port_file.empty()) {
+    auto text = address + "\n";
+    if (auto st = herald::storage::write_file_atomically(opt.port_file, {text.data(), text.size()}); !st) {
+      caf::anon_send(node, herald::shutdown_atom::value);
+      return fail("cannot write port file: " + st.message);
+    }
+  }
+  std::cout << "heraldd node " << opt.node_id << " listening on " << address << " (data dir " << opt.data_dir
+            << ")" << std::endl;
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {} received, shutting down", sig);
+  caf::anon_send(node, herald::shutdown_atom::value);
+  return 0;
+}

@@ -1,0 +1,51 @@
+#pragma once
+// Herald's client as CAF actors, for applications that are CAF applications
+// themselves. Plain code uses the blocking facade in client/blocking.hpp.
+//
+// Every request and response is a schema/client.capnp message in a
+// (request_atom, bytes) -> bytes exchange with the broker's session actor.
+// Failures reach the caller as caf::error in category "herald" (actors/errors.hpp).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/fwd.hpp>
+
+#include "client/options.hpp"
+
+namespace herald::client {
+
+// Connects to a broker (blocking the calling thread) and opens a session that
+// lives as long as `owner` does: the broker closes it when `owner` terminates
+// or its process becomes unreachable.
+caf::expected<caf::actor> open_session(caf::actor_system& system, const std::string& host, std::uint16_t port,
+                                       const caf::actor& owner);
+
+// The producer actor.
+//   (send_atom, std::string topic, std::optional<std::string> key, std::string value)
+//       -> (std::uint32_t partition, std::int64_t offset)   once acknowledged
+//          (offset -1 with acks=none)
+//   (flush_atom) -> caf::unit_t                             once nothing is outstanding
+// Records with a key go to partition hash(key) mod N; records without one
+// stick to one partition per batch, rotating. Records of one partition are
+// sent in order; with max_in_flight_per_partition > 1 a failed batch may be
+// followed by later ones that succeed (there is no retry: the caller decides).
+// When the session dies every outstanding record fails and the actor quits.
+caf::actor spawn_producer(caf::actor_system& system, caf::actor session, producer_options options);
+
+// The consumer actor: reads every partition of `topic`, one fetch in flight
+// per partition, buffering at most max_buffered_bytes ahead of the caller.
+//   (poll_atom, std::uint32_t max_records, std::uint32_t timeout_ms)
+//       -> std::vector<consumer_record>   (empty after timeout_ms without records)
+caf::actor spawn_consumer(caf::actor_system& system, caf::actor session, std::string topic,
+                          consumer_options options);
+
+} // namespace herald::client
+
+// The client actors live in the application's process: these types never
+// cross a network, so they need no serialization.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<std::string>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::client::consumer_record>)

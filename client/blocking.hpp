@@ -1,0 +1,116 @@
+#pragma once
+// Herald's client for plain (non-actor) code: blocking calls on top of the
+// client actors (client/actors.hpp). No CAF in this header.
+//
+// Every failure throws herald::client::error, which carries the broker's
+// error code. A connection owns its own CAF actor system.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/options.hpp"
+#include "cluster/topic.hpp"
+#include "schema/client.capnp.h"
+
+namespace herald::client {
+
+class error : public std::runtime_error {
+public:
+  error(schema::ErrorCode code, const std::string& message);
+  schema::ErrorCode code() const { return code_; }
+
+private:
+  schema::ErrorCode code_;
+};
+
+struct partition_status {
+  std::uint32_t id = 0;
+  std::int32_t leader = -1;
+  std::int64_t log_start_offset = -1;
+  std::int64_t high_watermark = -1;
+  std::string error;  // empty when the partition is online
+};
+
+struct topic_status {
+  std::string name;
+  std::uint32_t partition_count = 0;
+  std::uint16_t replication_factor = 0;
+  cluster::topic_config config;
+  std::vector<partition_status> partitions;  // describe_topic only
+};
+
+// "host:port" -> parts; throws error(invalidRequest) when malformed.
+std::pair<std::string, std::uint16_t> parse_broker(const std::string& address);
+
+class connection {
+public:
+  explicit connection(const std::string& broker_address);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Zero-valued fields of `config` take the broker's defaults.
+  void create_topic(const std::string& name, std::uint32_t partitions, std::uint16_t replication_factor,
+                    const std::optional<cluster::topic_config>& config = std::nullopt);
+  void delete_topic(const std::string& name);
+  std::vector<topic_status> list_topics();
+  topic_status describe_topic(const std::string& name);
+
+private:
+  friend class producer;
+  friend class consumer;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+struct produce_outcome {
+  std::uint64_t acknowledged = 0;  // records the broker acknowledged
+  std::uint64_t failed = 0;
+  // Records 0..acknowledged_prefix-1 (in send() order) are all acknowledged.
+  std::uint64_t acknowledged_prefix = 0;
+  std::string first_error;         // empty when nothing failed
+};
+
+class producer {
+public:
+  producer(connection& conn, producer_options options = {});
+  ~producer();
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+
+  // Queues one record. Blocks while `max_unacknowledged` records are
+  // outstanding, which bounds memory whatever the broker's pace.
+  void send(const std::string& topic, std::optional<std::string_view> key, std::string_view value);
+
+  // Waits until every record sent so far is acknowledged or failed.
+  produce_outcome flush();
+
+  static constexpr std::size_t max_unacknowledged = 1u << 17;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+class consumer {
+public:
+  consumer(connection& conn, const std::string& topic, consumer_options options = {});
+  ~consumer();
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+
+  // Up to `max_records` records; empty when none arrived within `timeout`.
+  std::vector<consumer_record> poll(std::chrono::milliseconds timeout, std::uint32_t max_records = 4096);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace herald::client

@@ -1,0 +1,99 @@
+#include "cluster/local_metadata_store.hpp"
+
+#include <capnp/message.h>
+#include <kj/exception.h>
+
+#include "schema/metadata.capnp.h"
+#include "cluster/topic_schema.hpp"
+#include "schema/wire.hpp"
+#include "storage/atomic_file.hpp"
+
+namespace herald::cluster {
+
+namespace {
+
+constexpr std::uint32_t format_version = 1;
+
+} // namespace
+
+storage::result<std::unique_ptr<local_metadata_store>>
+local_metadata_store::open(const std::filesystem::path& data_dir, std::int32_t node_id) {
+  std::unique_ptr<local_metadata_store> store{
+    new local_metadata_store(data_dir / "metadata.bin", node_id)};
+  std::error_code ec;
+  if (!std::filesystem::exists(store->file_, ec))
+    return store;
+  auto bytes = storage::read_whole_file(store->file_);
+  if (!bytes)
+    return bytes.error();
+  try {
+    wire::message_reader reader(*bytes);
+    auto root = reader.root<schema::LocalMetadata>();
+    if (root.getFormatVersion() != format_version)
+      return storage::status{storage::errc::corrupt,
+                             store->file_.string() + ": unsupported metadata format version "
+                               + std::to_string(root.getFormatVersion())};
+    store->next_topic_id_ = root.getNextTopicId();
+    for (auto t : root.getTopics()) {
+      topic_descriptor d;
+      d.name = t.getName().cStr();
+      d.id = t.getId();
+      d.partition_count = t.getPartitionCount();
+      d.replication_factor = t.getReplicationFactor();
+      d.config = read_topic_config(t.getConfig(), topic_config{});
+      store->topics_.emplace(d.name, d);
+    }
+  } catch (const kj::Exception& e) {
+    return storage::status{storage::errc::corrupt,
+                           store->file_.string() + " does not parse: " + e.getDescription().cStr()};
+  }
+  return store;
+}
+
+const topic_descriptor* local_metadata_store::find(const std::string& name) const {
+  auto i = topics_.find(name);
+  return i == topics_.end() ? nullptr : &i->second;
+}
+
+storage::result<topic_descriptor> local_metadata_store::create(topic_descriptor topic) {
+  topic.id = next_topic_id_++;
+  auto it = topics_.insert_or_assign(topic.name, topic).first;  // caller checked it is new
+  if (auto st = persist(); !st) {
+    topics_.erase(it);
+    return st;
+  }
+  return topic;
+}
+
+storage::status local_metadata_store::remove(const std::string& name) {
+  auto node = topics_.extract(name);
+  if (node.empty())
+    return storage::status::ok();
+  if (auto st = persist(); !st) {
+    topics_.insert(std::move(node));
+    return st;
+  }
+  return storage::status::ok();
+}
+
+storage::status local_metadata_store::persist() const {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<schema::LocalMetadata>();
+  root.setFormatVersion(format_version);
+  root.setNodeId(node_id_);
+  root.setNextTopicId(next_topic_id_);
+  auto list = root.initTopics(static_cast<unsigned>(topics_.size()));
+  unsigned i = 0;
+  for (const auto& [name, d] : topics_) {
+    auto t = list[i++];
+    t.setName(d.name);
+    t.setId(d.id);
+    t.setPartitionCount(d.partition_count);
+    t.setReplicationFactor(d.replication_factor);
+    write_topic_config(d.config, t.initConfig());
+  }
+  auto bytes = wire::to_bytes(builder);
+  return storage::write_file_atomically(file_, bytes);
+}
+
+} // namespace herald::cluster

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs Herald's build and test dependencies from Debian 12 packages.
+# Idempotent: when every package is already present it returns without touching apt.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config ccache
+  libcaf-dev capnproto libcapnp-dev
+  libspdlog-dev doctest-dev libcli11-dev
+  libisal-dev libxxhash-dev
+  procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,170 @@
+@0xa04f0efabf7e1c30;
+# The client protocol: requests a client sends to a broker's session actor and
+# the responses it gets back. Each request and response travels as one
+# Cap'n Proto message (flat serialization) inside a CAF message
+# (`request_atom`, std::vector<char>) -> std::vector<char>; CAF matches
+# responses to requests, so there is no correlation id here.
+#
+# Every response carries an Error; code `none` means success. Per-partition
+# results carry their own Error as well.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("herald::schema");
+
+enum ErrorCode {
+  none @0;
+  unknownTopic @1;           # the topic does not exist
+  unknownPartition @2;       # the topic exists but has no such partition
+  recordTooLarge @3;         # batch exceeds the topic's maxBatchBytes
+  invalidRequest @4;         # malformed or inconsistent request
+  corruptBatch @5;           # batch failed header or CRC32C validation
+  topicAlreadyExists @6;
+  invalidTopic @7;           # bad topic name or configuration
+  partitionUnavailable @8;   # replica restarting or offline; retriable
+  offsetOutOfRange @9;       # fetch offset outside [logStart, highWatermark]
+  storageError @10;          # I/O error or disk full; nothing was appended
+  timeout @11;               # the broker could not finish in time
+  throttled @12;             # too many requests in flight on this session; retriable
+  internal @13;              # a bug: reported, never silent
+}
+
+struct Error {
+  code @0 :ErrorCode;
+  message @1 :Text;
+}
+
+enum Acks {
+  none @0;     # fire and forget: the broker sends no response
+  leader @1;   # the leader has appended the batch
+  all @2;      # a majority has it durably (Raft-committed); fsynced on one node
+}
+
+enum FsyncPolicy {
+  always @0;   # acknowledgements wait for an fsync that covers them
+  interval @1; # fsync every fsyncIntervalMs
+  never @2;    # leave it to the OS
+}
+
+struct TopicConfig {
+  # Zero means "broker default" in every field.
+  segmentBytes @0 :UInt64;
+  maxBatchBytes @1 :UInt32;
+  fsyncPolicy @2 :FsyncPolicy;
+  fsyncIntervalMs @3 :UInt32;
+  retentionMs @4 :Int64;
+  retentionBytes @5 :Int64;
+}
+
+struct ProduceRequest {
+  topic @0 :Text;
+  partition @1 :UInt32;
+  acks @2 :Acks;
+  timeoutMs @3 :UInt32;
+  batch @4 :Data;           # one record batch, header included
+}
+
+struct ProduceResponse {
+  baseOffset @0 :Int64;     # offset of the batch's first record
+  lastOffset @1 :Int64;
+  highWatermark @2 :Int64;
+}
+
+struct FetchRequest {
+  topic @0 :Text;
+  partition @1 :UInt32;
+  offset @2 :Int64;         # first offset wanted
+  maxBytes @3 :UInt32;      # soft limit: at least one whole batch is returned
+  maxWaitMs @4 :UInt32;     # wait this long for data when none is available
+}
+
+struct FetchResponse {
+  highWatermark @0 :Int64;  # consumers never see records at or past this
+  logStartOffset @1 :Int64;
+  records @2 :Data;         # zero or more whole batches, in offset order; the
+                            # first may start before `offset`
+}
+
+struct ListOffsetsRequest {
+  topic @0 :Text;
+  partition @1 :UInt32;
+  union {
+    earliest @2 :Void;
+    latest @3 :Void;        # the high watermark
+    timestamp @4 :Int64;    # first offset whose batch max timestamp >= this
+  }
+}
+
+struct ListOffsetsResponse {
+  offset @0 :Int64;         # -1 when no record matches a timestamp query
+}
+
+struct PartitionInfo {
+  id @0 :UInt32;
+  leader @1 :Int32;         # node id, -1 when offline
+  replicas @2 :List(Int32);
+  logStartOffset @3 :Int64;
+  highWatermark @4 :Int64;
+  error @5 :Error;
+}
+
+struct TopicInfo {
+  name @0 :Text;
+  partitionCount @1 :UInt32;
+  replicationFactor @2 :UInt16;
+  config @3 :TopicConfig;
+  partitions @4 :List(PartitionInfo);   # filled by describeTopic only
+}
+
+struct BrokerInfo {
+  nodeId @0 :Int32;
+  host @1 :Text;
+  port @2 :UInt16;
+}
+
+struct MetadataRequest {
+  topics @0 :List(Text);    # empty: all topics
+}
+
+struct MetadataResponse {
+  brokers @0 :List(BrokerInfo);
+  topics @1 :List(TopicInfo);
+}
+
+struct CreateTopicRequest {
+  name @0 :Text;
+  partitions @1 :UInt32;
+  replicationFactor @2 :UInt16;
+  config @3 :TopicConfig;
+}
+
+struct DeleteTopicRequest {
+  name @0 :Text;
+}
+
+struct DescribeTopicRequest {
+  name @0 :Text;
+}
+
+struct Request {
+  union {
+    produce @0 :ProduceRequest;
+    fetch @1 :FetchRequest;
+    listOffsets @2 :ListOffsetsRequest;
+    metadata @3 :MetadataRequest;
+    createTopic @4 :CreateTopicRequest;
+    deleteTopic @5 :DeleteTopicRequest;
+    describeTopic @6 :DescribeTopicRequest;
+  }
+}
+
+struct Response {
+  error @0 :Error;
+  union {
+    empty @1 :Void;         # error responses, createTopic and deleteTopic
+    produce @2 :ProduceResponse;
+    fetch @3 :FetchResponse;
+    listOffsets @4 :ListOffsetsResponse;
+    metadata @5 :MetadataResponse;
+    describeTopic @6 :TopicInfo;
+  }
+}

@@ -1,0 +1,33 @@
+@0x886e0130bbcd198d;
+# The records inside a record batch.
+#
+# A record batch on the wire and on disk is a fixed 72-byte binary header
+# (storage/batch_header.hpp documents it byte by byte) followed by one
+# Cap'n Proto message of type RecordBatchPayload in the standard flat
+# serialization (segment table + segments, always a multiple of 8 bytes).
+# The producer builds these bytes once; the broker stamps the base offset and
+# term into the header (both outside the CRC) and stores the bytes as they are;
+# consumers read the same bytes. Nothing re-encodes records on the hot path.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("herald::schema");
+
+struct RecordHeader {
+  key @0 :Text;
+  value @1 :Data;
+}
+
+struct Record {
+  # Offset of this record minus the batch's base offset.
+  offsetDelta @0 :UInt32;
+  # Timestamp (ms since the epoch) minus the batch's first timestamp.
+  timestampDelta @1 :Int64;
+  # A null key (not set) differs from an empty key.
+  key @2 :Data;
+  value @3 :Data;
+  headers @4 :List(RecordHeader);
+}
+
+struct RecordBatchPayload {
+  records @0 :List(Record);
+}
