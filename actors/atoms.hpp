@@ -17,6 +17,7 @@ using sync_atom = caf::atom_constant<caf::atom("hr_sync")>;        // group comm
 using sync_tick_atom = caf::atom_constant<caf::atom("hr_synctk")>; // fsync=interval timer
 using fetch_timeout_atom = caf::atom_constant<caf::atom("hr_fetchto")>;
 using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, port) the node listens on
+using lookup_atom = caf::atom_constant<caf::atom("hr_lookup")>;   // (topic, partition) -> actor
 using shutdown_atom = caf::atom_constant<caf::atom("hr_shutdn")>;
 
 // client-side actors

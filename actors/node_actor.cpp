@@ -81,6 +81,11 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       handle_admin_request(self, request, rp);
       return rp;
     },
+    [=](lookup_atom, const std::string& topic, std::uint32_t partition) -> caf::actor {
+      const auto& partitions = self->state.partitions;
+      auto i = partitions.find(topic);
+      return i == partitions.end() || partition >= i->second.size() ? caf::actor{} : i->second[partition];
+    },
     [=](address_atom, std::string host, std::uint16_t port) {
       self->state.host = std::move(host);
       self->state.port = port;

@@ -15,6 +15,8 @@
 //   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
 //   (request_atom, bytes) -> bytes        admin and metadata requests
 //   (address_atom, string host, uint16)   where clients reach this node
+//   (lookup_atom, string topic, uint32 p) -> actor   the partition's actor
+//                                         (invalid when unknown or offline)
 //   (shutdown_atom)                       stop children, then quit
 
 #include <chrono>

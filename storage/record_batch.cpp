@@ -1,0 +1,270 @@
+#include "storage/record_batch.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <limits>
+
+#include "schema/record.capnp.h"
+
+namespace herald::storage {
+namespace {
+
+std::size_t round8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+// Upper bound of the Cap'n Proto bytes one record adds to the payload.
+std::size_t record_wire_size(std::optional<std::string_view> key, std::string_view value,
+                             std::span<const record_header> headers) {
+  constexpr std::size_t record_struct = 5 * 8;  // 2 data words + 3 pointers
+  constexpr std::size_t header_struct = 2 * 8;  // 2 pointers
+  std::size_t n = record_struct + round8(key ? key->size() : 0) + round8(value.size());
+  if (!headers.empty()) {
+    n += 8;  // list tag
+    for (const auto& h : headers) n += header_struct + round8(h.key.size() + 1) + round8(h.value.size());
+  }
+  return n;
+}
+
+// Wrap-around arithmetic: timestamps are producer input and must not be able
+// to trigger signed overflow.
+std::int64_t ts_sub(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+std::int64_t ts_add(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
+capnp::Data::Reader as_data(std::string_view s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
+std::string as_string(capnp::Data::Reader d) {
+  return {reinterpret_cast<const char*>(d.begin()), d.size()};
+}
+
+status invalid(const std::string& what) { return {errc::invalid_batch, what}; }
+
+// Holds the payload of one batch as Cap'n Proto words. Cap'n Proto 0.9.2
+// refuses unaligned input, so a payload that does not start on an 8-byte
+// boundary is copied first; aligned payloads (the usual case, since batches
+// are multiples of 8 and buffers come from new[]) are read in place.
+class payload_words {
+public:
+  explicit payload_words(std::span<const char> payload) {
+    const std::size_t n = payload.size() / sizeof(capnp::word);
+    if (reinterpret_cast<std::uintptr_t>(payload.data()) % alignof(capnp::word) == 0) {
+      words_ = {reinterpret_cast<const capnp::word*>(payload.data()), n};
+    } else {
+      copy_ = kj::heapArray<capnp::word>(n);
+      std::memcpy(copy_.begin(), payload.data(), n * sizeof(capnp::word));
+      words_ = copy_.asPtr();
+    }
+  }
+  kj::ArrayPtr<const capnp::word> words() const { return words_; }
+
+private:
+  kj::Array<capnp::word> copy_;
+  kj::ArrayPtr<const capnp::word> words_;
+};
+
+capnp::ReaderOptions reader_options(std::size_t words) {
+  capnp::ReaderOptions opts;
+  // Enough to read every word a few times over (the default 64 MiB would be
+  // too low for a large batch read more than once), still bounded so a
+  // pointer-amplification payload cannot loop for long.
+  opts.traversalLimitInWords = std::max<std::uint64_t>(opts.traversalLimitInWords, 4 * std::uint64_t{words});
+  return opts;
+}
+
+// Checks what every decoder needs before touching the payload.
+status check_decodable(std::span<const char> batch, const batch_header& h) {
+  if (batch.size() < batch_header_size || h.length != batch.size()) {
+    return invalid("batch length does not match its buffer");
+  }
+  if (h.length % 8 != 0) return invalid("batch length is not a multiple of 8");
+  if ((h.attributes & 0x7) != 0) {
+    return invalid("compressed batches (codec " + std::to_string(h.attributes & 0x7) + ") are not supported yet");
+  }
+  return status::ok();
+}
+
+std::string what_of(const kj::Exception& e) {
+  return std::string(e.getDescription().cStr());
+}
+
+} // namespace
+
+void batch_builder::add(std::int64_t timestamp, std::optional<std::string_view> key, std::string_view value,
+                        std::span<const record_header> headers) {
+  pending p{timestamp, key ? std::optional<std::string>(std::string(*key)) : std::nullopt, std::string(value),
+            std::vector<record_header>(headers.begin(), headers.end())};
+  estimated_size_ += record_wire_size(key, value, headers);
+  records_.push_back(std::move(p));
+}
+
+void batch_builder::set_producer(std::int64_t producer_id, std::int16_t epoch, std::int32_t base_sequence) {
+  producer_id_ = producer_id;
+  producer_epoch_ = epoch;
+  base_sequence_ = base_sequence;
+}
+
+std::vector<char> batch_builder::build() {
+  if (records_.empty()) return {};  // precondition broken: nothing to build
+  const std::int64_t first_ts = records_.front().timestamp;
+  std::int64_t max_ts = first_ts;
+
+  // A first segment as large as the estimate keeps the message in a single
+  // segment, so the flat array is as small as it can be.
+  const std::size_t first_segment_words =
+      std::min<std::size_t>((estimated_size_ - batch_header_size) / sizeof(capnp::word),
+                            std::numeric_limits<kj::uint>::max());
+  capnp::MallocMessageBuilder message(static_cast<kj::uint>(first_segment_words));
+  auto root = message.initRoot<schema::RecordBatchPayload>();
+  auto list = root.initRecords(static_cast<kj::uint>(records_.size()));
+  for (kj::uint i = 0; i < records_.size(); ++i) {
+    const pending& p = records_[i];
+    auto r = list[i];
+    r.setOffsetDelta(i);
+    r.setTimestampDelta(ts_sub(p.timestamp, first_ts));
+    max_ts = std::max(max_ts, p.timestamp);
+    if (p.key) r.setKey(as_data(*p.key));
+    r.setValue(as_data(p.value));
+    if (!p.headers.empty()) {
+      auto hs = r.initHeaders(static_cast<kj::uint>(p.headers.size()));
+      for (kj::uint j = 0; j < p.headers.size(); ++j) {
+        hs[j].setKey(capnp::Text::Reader(p.headers[j].key.c_str(), p.headers[j].key.size()));
+        hs[j].setValue(as_data(p.headers[j].value));
+      }
+    }
+  }
+  const kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
+  const auto payload = flat.asChars();
+
+  batch_header h;
+  h.length = static_cast<std::uint32_t>(batch_header_size + payload.size());
+  h.record_count = static_cast<std::uint32_t>(records_.size());
+  h.last_offset_delta = h.record_count - 1;
+  h.first_timestamp = first_ts;
+  h.max_timestamp = max_ts;
+  h.producer_id = producer_id_;
+  h.producer_epoch = producer_epoch_;
+  h.base_sequence = base_sequence_;
+
+  std::vector<char> out(h.length);
+  encode_batch_header(h, out);
+  std::memcpy(out.data() + batch_header_size, payload.begin(), payload.size());
+  seal_batch(out);
+
+  records_.clear();
+  estimated_size_ = batch_header_size + 64;
+  return out;
+}
+
+status validate_batch_deep(std::span<const char> batch) {
+  if (auto s = validate_batch(batch); !s) return s;
+  const batch_header h = decode_batch_header(batch);
+  if (auto s = check_decodable(batch, h); !s) return s;
+
+  const auto payload = batch.subspan(batch_header_size);
+  const payload_words words(payload);
+  try {
+    capnp::FlatArrayMessageReader reader(words.words(), reader_options(words.words().size()));
+    if (reader.getEnd() != words.words().end()) return invalid("trailing bytes after the payload message");
+    const auto records = reader.getRoot<schema::RecordBatchPayload>().getRecords();
+    if (records.size() != h.record_count) {
+      return invalid("payload holds " + std::to_string(records.size()) + " records, header says " +
+                     std::to_string(h.record_count));
+    }
+    std::uint32_t prev = 0;
+    for (kj::uint i = 0; i < records.size(); ++i) {
+      const auto r = records[i];
+      const std::uint32_t delta = r.getOffsetDelta();
+      if (i > 0 && delta <= prev) return invalid("offsetDelta not strictly increasing at record " + std::to_string(i));
+      prev = delta;
+      // Touch every pointer so that bounds and type problems surface here,
+      // on append, rather than on some consumer later.
+      (void)r.getKey();
+      (void)r.getValue();
+      for (const auto hd : r.getHeaders()) {
+        (void)hd.getKey();
+        (void)hd.getValue();
+      }
+    }
+    if (prev != h.last_offset_delta) {
+      return invalid("last record has offsetDelta " + std::to_string(prev) + ", header says " +
+                     std::to_string(h.last_offset_delta));
+    }
+  } catch (const kj::Exception& e) {
+    return invalid("payload does not decode: " + what_of(e));
+  } catch (const std::exception& e) {
+    return invalid(std::string("payload does not decode: ") + e.what());
+  }
+  return status::ok();
+}
+
+status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
+                       const std::function<void(record&&)>& fn) {
+  const batch_header h = decode_batch_header(batch);
+  if (auto s = check_decodable(batch, h); !s) return s;
+
+  const payload_words words(batch.subspan(batch_header_size));
+  std::optional<capnp::FlatArrayMessageReader> reader;
+  capnp::List<schema::Record>::Reader records;
+  try {
+    reader.emplace(words.words(), reader_options(words.words().size()));
+    records = reader->getRoot<schema::RecordBatchPayload>().getRecords();
+  } catch (const kj::Exception& e) {
+    return invalid("payload does not decode: " + what_of(e));
+  }
+
+  // `fn` is called outside the try blocks: its own exceptions are the
+  // caller's business and must not be mistaken for a bad payload.
+  for (kj::uint i = 0; i < records.size(); ++i) {
+    record out;
+    try {
+      const auto r = records[i];
+      out.offset = h.base_offset + r.getOffsetDelta();
+      if (out.offset < min_offset) continue;
+      out.timestamp = ts_add(h.first_timestamp, r.getTimestampDelta());
+      if (r.hasKey()) out.key = as_string(r.getKey());
+      out.value = as_string(r.getValue());
+      for (const auto hd : r.getHeaders()) {
+        const auto k = hd.getKey();
+        out.headers.push_back({std::string(k.begin(), k.size()), as_string(hd.getValue())});
+      }
+    } catch (const kj::Exception& e) {
+      return invalid("record " + std::to_string(i) + " does not decode: " + what_of(e));
+    }
+    fn(std::move(out));
+  }
+  return status::ok();
+}
+
+status for_each_batch(std::span<const char> batches, const std::function<void(std::span<const char>)>& fn) {
+  std::size_t pos = 0;
+  while (pos < batches.size()) {
+    const auto rest = batches.subspan(pos);
+    if (rest.size() < batch_header_size) {
+      return {errc::corrupt, "truncated batch header at byte " + std::to_string(pos)};
+    }
+    const std::uint32_t length = decode_batch_header(rest).length;
+    if (length < batch_header_size || length > rest.size()) {
+      return {errc::corrupt, "batch at byte " + std::to_string(pos) + " has length " + std::to_string(length) +
+                                 " but " + std::to_string(rest.size()) + " bytes remain"};
+    }
+    const auto batch = rest.first(length);
+    if (auto s = validate_batch(batch); !s) {
+      return {errc::corrupt, "batch at byte " + std::to_string(pos) + ": " + s.message};
+    }
+    fn(batch);
+    pos += length;
+  }
+  return status::ok();
+}
+
+} // namespace herald::storage

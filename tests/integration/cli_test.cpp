@@ -1,0 +1,123 @@
+// The herald CLI against a real heraldd process.
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "tests/support/broker.hpp"
+
+using namespace herald::test;
+
+namespace {
+
+std::filesystem::path write_lines(const std::filesystem::path& file, int from, int to, const std::string& prefix = "") {
+  std::ofstream out(file);
+  for (int i = from; i <= to; ++i)
+    out << prefix << i << "\n";
+  return file;
+}
+
+std::string expected_lines(int from, int to, const std::string& prefix = "") {
+  std::string s;
+  for (int i = from; i <= to; ++i)
+    s += prefix + std::to_string(i) + "\n";
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("topics are created, listed, described and deleted") {
+  temp_dir dir;
+  broker_process broker(dir.path() / "data", dir.path());
+  auto out = dir.path() / "out", err = dir.path() / "err";
+
+  REQUIRE(run_cli(broker.address(), "topic create orders --partitions 3", out, err) == 0);
+  CHECK(read_file(out) == "created topic orders\n");
+  CHECK(run_cli(broker.address(), "topic create orders --partitions 3", out, err) == 1);
+  CHECK(read_file(err).find("already exists") != std::string::npos);
+  CHECK(run_cli(broker.address(), "topic create bad/name", out, err) == 1);
+  CHECK(run_cli(broker.address(), "topic create replicated --replication-factor 3", out, err) == 1);
+
+  REQUIRE(run_cli(broker.address(), "topic list", out, err) == 0);
+  CHECK(read_file(out).find("orders\tpartitions=3") != std::string::npos);
+  REQUIRE(run_cli(broker.address(), "topic describe orders", out, err) == 0);
+  CHECK(read_file(out).find("partition=2\tleader=1\tlog-start=0\thigh-watermark=0") != std::string::npos);
+
+  REQUIRE(run_cli(broker.address(), "topic delete orders", out, err) == 0);
+  REQUIRE(run_cli(broker.address(), "topic list", out, err) == 0);
+  CHECK(read_file(out).find("orders") == std::string::npos);
+  CHECK(run_cli(broker.address(), "topic describe orders", out, err) == 1);
+
+  // A topic created again under the same name starts empty.
+  REQUIRE(run_cli(broker.address(), "topic create orders", out, err) == 0);
+  REQUIRE(run_cli(broker.address(), "topic describe orders", out, err) == 0);
+  CHECK(read_file(out).find("high-watermark=0") != std::string::npos);
+}
+
+TEST_CASE("records produced through the CLI are consumed back in order, with keys and offsets") {
+  temp_dir dir;
+  broker_process broker(dir.path() / "data", dir.path());
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  REQUIRE(run_cli(broker.address(), "topic create events", out, err) == 0);
+
+  auto input = write_lines(dir.path() / "in", 1, 20000, "value-");
+  for (const char* acks : {"all", "1"}) {
+    CAPTURE(acks);
+    REQUIRE(run_cli(broker.address(), std::string{"produce events --acks "} + acks + " < " + input.string(), out, err)
+            == 0);
+    CHECK(read_file(out).starts_with("acknowledged 20000 of 20000 records"));
+  }
+  REQUIRE(run_cli(broker.address(), "consume events --from-beginning --max-messages 40000", out, err) == 0);
+  CHECK(read_file(out) == expected_lines(1, 20000, "value-") + expected_lines(1, 20000, "value-"));
+
+  std::ofstream(dir.path() / "keyed") << "k1=v1\nk2=v2\nno-key\n";
+  REQUIRE(run_cli(broker.address(), "produce events --key-separator = < " + (dir.path() / "keyed").string(), out,
+                  err) == 0);
+  REQUIRE(run_cli(broker.address(), "consume events --from-beginning --max-messages 40003 --print-key --print-offset",
+                  out, err) == 0);
+  auto text = read_file(out);
+  CHECK(text.ends_with("0:40000\tk1\tv1\n0:40001\tk2\tv2\n0:40002\tnull\tno-key\n"));
+
+  // Without --from-beginning a consumer starts at the end; --timeout-ms ends it.
+  REQUIRE(run_cli(broker.address(), "consume events --timeout-ms 300", out, err) == 0);
+  CHECK(read_file(out).empty());
+}
+
+TEST_CASE("bad input gets a clear error and the broker keeps serving") {
+  temp_dir dir;
+  broker_process broker(dir.path() / "data", dir.path());
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  REQUIRE(run_cli(broker.address(), "topic create small --max-batch-bytes 2048", out, err) == 0);
+
+  SUBCASE("unknown topic") {
+    std::ofstream(dir.path() / "one") << "x\n";
+    CHECK(run_cli(broker.address(), "produce missing < " + (dir.path() / "one").string(), out, err) == 1);
+    CHECK(read_file(out).starts_with("acknowledged 0 of 1 records"));
+    CHECK(read_file(err).find("topic missing does not exist") != std::string::npos);
+    CHECK(run_cli(broker.address(), "consume missing --timeout-ms 100", out, err) == 1);
+  }
+  SUBCASE("a record over the size limit fails alone") {
+    std::ofstream(dir.path() / "big") << std::string(4096, 'x') << "\n";
+    CHECK(run_cli(broker.address(), "produce small < " + (dir.path() / "big").string(), out, err) == 1);
+    CHECK(read_file(err).find("record too large") != std::string::npos);
+    std::ofstream(dir.path() / "ok") << "fine\n";
+    CHECK(run_cli(broker.address(), "produce small < " + (dir.path() / "ok").string(), out, err) == 0);
+    REQUIRE(run_cli(broker.address(), "consume small --from-beginning --max-messages 1", out, err) == 0);
+    CHECK(read_file(out) == "fine\n");
+  }
+  SUBCASE("bad flags") {
+    CHECK(run_cli(broker.address(), "produce small --acks 2", out, err) == 2);
+    CHECK(run_cli(broker.address(), "frobnicate", out, err) == 2);
+    CHECK(run_shell(herald_path() + " --broker nonsense topic list", out, err) == 1);
+    CHECK(read_file(err).find("HOST:PORT") != std::string::npos);
+    CHECK(run_shell(heraldd_path() + " --no-such-flag", out, err) != 0);
+    CHECK(run_shell(heraldd_path() + " --data-dir " + (dir.path() / "x").string() + " --listen nope", out, err) == 1);
+  }
+  SUBCASE("a second node on the same data directory is refused") {
+    CHECK(run_shell(heraldd_path() + " --listen 127.0.0.1:0 --data-dir " + (dir.path() / "data").string(), out,
+                    err) == 1);
+    CHECK(read_file(err).find("locked") != std::string::npos);
+  }
+  // Whatever happened above, the broker still answers.
+  CHECK(run_cli(broker.address(), "topic list", out, err) == 0);
+}

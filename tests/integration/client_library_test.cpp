@@ -1,0 +1,130 @@
+// The client library (blocking facade and actors) against a real heraldd.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/system_config.hpp"
+#include "client/actors.hpp"
+#include "client/blocking.hpp"
+#include "schema/wire.hpp"
+#include "tests/support/broker.hpp"
+
+using namespace herald;
+using namespace herald::test;
+
+TEST_CASE("keyed records keep per-key order across partitions and come back intact") {
+  temp_dir dir;
+  broker_process broker(dir.path() / "data", dir.path());
+  client::connection conn{broker.address()};
+  conn.create_topic("keyed", 4, 1);
+
+  constexpr int per_key = 2000;
+  const std::vector<std::string> keys{"alpha", "beta", "gamma", "delta", "epsilon"};
+  {
+    client::producer producer{conn};
+    for (int i = 0; i < per_key; ++i)
+      for (const auto& k : keys)
+        producer.send("keyed", k, k + "-" + std::to_string(i));
+    producer.send("keyed", std::nullopt, "keyless");
+    producer.send("keyed", std::string_view{}, "empty-key");
+    auto outcome = producer.flush();
+    CHECK(outcome.failed == 0);
+    CHECK(outcome.acknowledged == per_key * keys.size() + 2);
+    CHECK(outcome.acknowledged_prefix == outcome.acknowledged);
+  }
+
+  client::consumer_options options;
+  options.start = client::start_position::earliest;
+  client::consumer consumer{conn, "keyed", options};
+  std::map<std::string, std::vector<std::string>> by_key;
+  std::map<std::string, std::set<std::uint32_t>> partitions_of_key;
+  std::size_t received = 0;
+  while (received < per_key * keys.size() + 2) {
+    auto records = consumer.poll(std::chrono::seconds{10});
+    REQUIRE(!records.empty());
+    for (auto& r : records) {
+      ++received;
+      auto key = r.record.key ? "[" + *r.record.key + "]" : std::string{"null"};
+      by_key[key].push_back(r.record.value);
+      partitions_of_key[key].insert(r.partition);
+    }
+  }
+  for (const auto& k : keys) {
+    auto& values = by_key["[" + k + "]"];
+    REQUIRE(values.size() == per_key);
+    for (int i = 0; i < per_key; ++i)
+      CHECK(values[i] == k + "-" + std::to_string(i));
+    CHECK(partitions_of_key["[" + k + "]"].size() == 1);  // a key sticks to its partition
+  }
+  CHECK(by_key["null"] == std::vector<std::string>{"keyless"});
+  CHECK(by_key["[]"] == std::vector<std::string>{"empty-key"});  // empty key is not a null key
+  CHECK(consumer.poll(std::chrono::milliseconds{200}).empty());
+
+  auto described = conn.describe_topic("keyed");
+  std::int64_t total = 0;
+  for (const auto& p : described.partitions)
+    total += p.high_watermark;
+  CHECK(total == static_cast<std::int64_t>(received));
+}
+
+TEST_CASE("malformed and misrouted requests get error responses; the session keeps serving") {
+  temp_dir dir;
+  broker_process broker(dir.path() / "data", dir.path());
+  {
+    client::connection conn{broker.address()};
+    conn.create_topic("t", 1, 1);
+  }
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg);
+  caf::actor_system system{cfg};
+  caf::scoped_actor self{system};
+  auto [host, port] = client::parse_broker(broker.address());
+  auto session = client::open_session(system, host, port, caf::actor_cast<caf::actor>(self));
+  REQUIRE(session);
+
+  auto ask = [&](std::vector<char> request) {
+    schema::ErrorCode code = schema::ErrorCode::INTERNAL;
+    self->request(*session, std::chrono::seconds{10}, request_atom::value, std::move(request))
+      .receive(
+        [&](std::vector<char>& r) {
+          wire::message_reader reader(r);
+          code = reader.root<schema::Response>().getError().getCode();
+        },
+        [&](caf::error& e) { FAIL(system.render(e)); });
+    return code;
+  };
+
+  CHECK(ask({}) == schema::ErrorCode::INVALID_REQUEST);
+  CHECK(ask(std::vector<char>(24, '\x55')) == schema::ErrorCode::INVALID_REQUEST);
+  CHECK(ask(std::vector<char>(13, '\x01')) == schema::ErrorCode::INVALID_REQUEST);
+
+  capnp::MallocMessageBuilder bad_batch;
+  auto p = bad_batch.initRoot<schema::Request>().initProduce();
+  p.setTopic("t");
+  p.setAcks(schema::Acks::ALL);
+  std::vector<char> garbage(128, 'g');
+  p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(garbage.data()), garbage.size()));
+  CHECK(ask(wire::to_bytes(bad_batch)) == schema::ErrorCode::CORRUPT_BATCH);
+
+  capnp::MallocMessageBuilder no_partition;
+  auto f = no_partition.initRoot<schema::Request>().initFetch();
+  f.setTopic("t");
+  f.setPartition(7);
+  CHECK(ask(wire::to_bytes(no_partition)) == schema::ErrorCode::UNKNOWN_PARTITION);
+
+  capnp::MallocMessageBuilder out_of_range;
+  auto o = out_of_range.initRoot<schema::Request>().initFetch();
+  o.setTopic("t");
+  o.setOffset(5);
+  CHECK(ask(wire::to_bytes(out_of_range)) == schema::ErrorCode::OFFSET_OUT_OF_RANGE);
+
+  capnp::MallocMessageBuilder metadata;
+  metadata.initRoot<schema::Request>().initMetadata();
+  CHECK(ask(wire::to_bytes(metadata)) == schema::ErrorCode::NONE);
+}

@@ -1,0 +1,270 @@
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <random>
+
+#include "storage/partition_log.hpp"
+#include "test_util.hpp"
+
+using namespace herald::storage;
+using namespace herald::storage::test;
+
+namespace {
+
+constexpr std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t no_upto = std::numeric_limits<std::uint64_t>::max();
+
+log_config small_segments() {
+  log_config cfg;
+  cfg.segment_bytes = 1024;
+  cfg.index_interval_bytes = 200;
+  return cfg;
+}
+
+std::unique_ptr<partition_log> open_log(const std::filesystem::path& dir, const log_config& cfg) {
+  auto log = partition_log::open(dir, cfg);
+  REQUIRE_MESSAGE(log.has_value(), log.error().message);
+  return std::move(*log);
+}
+
+// A synced, closed log of several segments in `dir`; returns the model.
+log_model build_log(const std::filesystem::path& dir, int batches) {
+  auto log = open_log(dir, small_segments());
+  log_model model;
+  for (int i = 0; i < batches; ++i) {
+    model.append(*log, make_batch(static_cast<std::uint32_t>(1 + i % 3), 100 * i, 30 + static_cast<std::size_t>(i % 7) * 11),
+                 1);
+  }
+  REQUIRE(log->sync().is_ok());
+  return model;
+}
+
+std::uint64_t active_base(const std::filesystem::path& dir) {
+  std::uint64_t base = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".log") base = std::max<std::uint64_t>(base, std::stoull(e.path().stem().string()));
+  }
+  return base;
+}
+
+// The whole log must read back exactly as the model says.
+void check_contents(const partition_log& log, const log_model& model) {
+  REQUIRE(log.log_end_offset() == model.end());
+  auto r = log.read(0, unlimited, no_upto);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(r->bytes == model.expected_read(0, unlimited, no_upto));
+  for (const auto& b : model.batches) {
+    auto one = log.read(b.last, 1, no_upto);
+    REQUIRE(one.has_value());
+    CHECK(one->bytes == b.bytes);
+  }
+}
+
+void flip_byte(const std::filesystem::path& p, std::uint64_t at) {
+  auto bytes = read_file_bytes(p);
+  bytes.at(at) = static_cast<char>(bytes.at(at) ^ 0x5a);
+  write_file_bytes(p, bytes);
+}
+
+} // namespace
+
+TEST_CASE("a batch torn at any byte is cut at open and appends continue after it") {
+  temp_dir dir;
+  const auto pristine = dir.path() / "pristine";
+  log_model model = build_log(pristine, 20);
+  const std::uint64_t base = active_base(pristine);
+  REQUIRE(base > 0);  // the torn batch is in the active segment, after closed ones
+  const auto seg_name = segment_log(pristine, base).filename();
+  const auto full_size = std::filesystem::file_size(pristine / seg_name);
+  const stored_batch last = model.batches.back();
+  REQUIRE(last.base >= base);
+  log_model before = model;
+  before.batches.pop_back();
+  const std::uint64_t last_start = full_size - last.bytes.size();
+
+  for (std::uint64_t cut = last_start + 1; cut < full_size; ++cut) {
+    CAPTURE(cut);
+    const auto work = dir.path() / ("cut-" + std::to_string(cut));
+    std::filesystem::copy(pristine, work);
+    std::filesystem::resize_file(work / seg_name, cut);
+
+    auto log = open_log(work, small_segments());
+    CHECK(log->recovery().truncated_bytes == cut - last_start);
+    CHECK_FALSE(log->recovery().detail.empty());
+    CHECK(std::filesystem::file_size(work / seg_name) == last_start);
+    CHECK(log->durable_end_offset() == last.base);
+    check_contents(*log, before);
+
+    log_model after = before;
+    const auto r = after.append(*log, make_batch(2), 7);
+    CHECK(r.base_offset == last.base);
+    log.reset();
+    log = open_log(work, small_segments());
+    CHECK(log->recovery().truncated_bytes == 0);
+    CHECK(log->recovery().detail.empty());
+    check_contents(*log, after);
+    log.reset();
+    std::filesystem::remove_all(work);
+  }
+}
+
+TEST_CASE("junk after the last batch is cut at open") {
+  temp_dir dir;
+  log_model model = build_log(dir.path(), 12);
+  const auto seg = segment_log(dir.path(), active_base(dir.path()));
+  const auto good_size = std::filesystem::file_size(seg);
+  std::vector<char> junk;
+
+  SUBCASE("random garbage") {
+    std::mt19937 rng(7);
+    junk.resize(333);
+    for (auto& c : junk) c = static_cast<char>(rng());
+  }
+  SUBCASE("zeros, as a crash can leave after an extended file size") {
+    junk.assign(4096, 0);
+  }
+  SUBCASE("the first half of a valid batch") {
+    auto next = make_batch(3);
+    stamp_batch(next, model.end(), 1);
+    junk.assign(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(next.size() / 2));
+  }
+  SUBCASE("a whole valid batch with the wrong base offset") {
+    junk = make_batch(1);
+    stamp_batch(junk, model.end() + 5, 1);
+  }
+  SUBCASE("a whole batch with a bad crc") {
+    junk = make_batch(1);
+    stamp_batch(junk, model.end(), 1);
+    junk[90] ^= 1;
+  }
+  append_file_bytes(seg, junk);
+
+  auto log = open_log(dir.path(), small_segments());
+  CHECK(log->recovery().truncated_bytes == junk.size());
+  CHECK_FALSE(log->recovery().detail.empty());
+  CHECK(std::filesystem::file_size(seg) == good_size);
+  check_contents(*log, model);
+  const auto r = model.append(*log, make_batch(1), 2);
+  CHECK(r.base_offset == model.batches[model.batches.size() - 2].last + 1);
+  check_contents(*log, model);
+}
+
+TEST_CASE("a damaged batch inside the active segment cuts the log there and keeps all before it") {
+  temp_dir dir;
+  log_model model = build_log(dir.path(), 12);
+  // Small batches until the active segment holds at least three.
+  std::vector<stored_batch> active;
+  {
+    auto log = open_log(dir.path(), small_segments());
+    for (;;) {
+      active.clear();
+      for (const auto& b : model.batches) {
+        if (b.base >= active_base(dir.path())) active.push_back(b);
+      }
+      if (active.size() >= 3) break;
+      model.append(*log, make_batch(1, 0, 8), 1);
+    }
+  }
+  REQUIRE(active_base(dir.path()) > 0);
+  const auto seg = segment_log(dir.path(), active_base(dir.path()));
+  const std::uint64_t second_pos = active[0].bytes.size();
+  flip_byte(seg, second_pos + 80);
+
+  auto log = open_log(dir.path(), small_segments());
+  CHECK(std::filesystem::file_size(seg) == second_pos);
+  CHECK(log->recovery().detail.find("crc") != std::string::npos);
+  log_model kept = model;
+  while (kept.batches.back().base > active[0].base) kept.batches.pop_back();
+  check_contents(*log, kept);
+}
+
+TEST_CASE("an empty active segment left by a crash just after a roll is fine") {
+  temp_dir dir;
+  log_model model = build_log(dir.path(), 10);
+  write_file_bytes(segment_log(dir.path(), model.end()), {});
+  auto log = open_log(dir.path(), small_segments());
+  CHECK(log->recovery().truncated_bytes == 0);
+  check_contents(*log, model);
+  model.append(*log, make_batch(2), 1);
+  check_contents(*log, model);
+}
+
+TEST_CASE("a damaged byte in a closed segment is reported as corrupt and never served") {
+  temp_dir dir;
+  log_model model = build_log(dir.path(), 20);
+  auto log = open_log(dir.path(), small_segments());
+  REQUIRE(log->segment_count() >= 3);
+  const auto seg = segment_log(dir.path(), 0);
+  // The first segment's batches; damage the second one of them.
+  std::vector<stored_batch> first;
+  std::uint64_t pos = 0;
+  std::uint64_t victim_pos = 0;
+  for (const auto& b : model.batches) {
+    if (pos + b.bytes.size() > std::filesystem::file_size(seg)) break;
+    if (first.size() == 1) victim_pos = pos;
+    first.push_back(b);
+    pos += b.bytes.size();
+  }
+  REQUIRE(first.size() >= 3);
+  const stored_batch& victim = first[1];
+
+  for (std::uint64_t i = 0; i < victim.bytes.size(); ++i) {
+    if (i >= 16 && i < 24) continue;  // the term is covered by neither the CRC nor continuity
+    CAPTURE(i);
+    flip_byte(seg, victim_pos + i);
+
+    auto at_victim = log->read(victim.base, unlimited, no_upto);
+    REQUIRE_FALSE(at_victim.has_value());
+    CHECK(at_victim.error().code == errc::corrupt);
+    CHECK(log->read(victim.last, 1, no_upto).error().code == errc::corrupt);
+
+    // A read from before the damage gets only the sound batch before it.
+    auto before = log->read(0, unlimited, no_upto);
+    REQUIRE(before.has_value());
+    CHECK(before->bytes == first[0].bytes);
+
+    // Reads past the damaged segment are unaffected.
+    const auto& later = model.batches.back();
+    auto after = log->read(later.base, unlimited, no_upto);
+    REQUIRE(after.has_value());
+    CHECK(after->bytes == later.bytes);
+
+    flip_byte(seg, victim_pos + i);  // undo
+  }
+  check_contents(*log, model);
+
+  SUBCASE("reopening does not cut or hide a damaged closed segment") {
+    flip_byte(seg, victim_pos + 100);
+    log.reset();
+    log = open_log(dir.path(), small_segments());
+    CHECK(log->recovery().truncated_bytes == 0);
+    CHECK(log->log_end_offset() == model.end());
+    CHECK(log->read(victim.base, unlimited, no_upto).error().code == errc::corrupt);
+  }
+}
+
+TEST_CASE("a missing or damaged index file is rebuilt") {
+  temp_dir dir;
+  log_model model = build_log(dir.path(), 30);
+  const auto index = segment_index(dir.path(), 0);
+  REQUIRE(std::filesystem::exists(index));
+  const auto original = read_file_bytes(index);
+  REQUIRE(original.size() >= 8);  // the test needs a non-trivial index
+
+  SUBCASE("missing") { std::filesystem::remove(index); }
+  SUBCASE("size not a multiple of the entry size") {
+    append_file_bytes(index, {1, 2, 3});
+  }
+  SUBCASE("entries out of order") {
+    auto bad = original;
+    bad.insert(bad.end(), original.begin(), original.begin() + 8);
+    write_file_bytes(index, bad);
+  }
+  SUBCASE("entries past the end of the segment") {
+    write_file_bytes(index, {1, 0, 0, 0, 0, 0, 0, 1});
+  }
+
+  auto log = open_log(dir.path(), small_segments());
+  CHECK(read_file_bytes(index) == original);
+  check_contents(*log, model);
+}

@@ -1,0 +1,56 @@
+#include "tests/support/broker.hpp"
+
+#include <signal.h>
+
+#include <stdexcept>
+
+namespace herald::test {
+
+std::string heraldd_path() {
+  return HERALD_HERALDD_PATH;
+}
+
+std::string herald_path() {
+  return HERALD_CLI_PATH;
+}
+
+broker_process::broker_process(const std::filesystem::path& data_dir, const std::filesystem::path& log_dir,
+                               std::vector<std::string> extra_flags)
+  : data_dir_(data_dir), log_dir_(log_dir) {
+  auto port_file = log_dir_ / "heraldd.port";
+  std::filesystem::remove(port_file);
+  std::vector<std::string> argv{heraldd_path(), "--data-dir=" + data_dir_.string(), "--listen=127.0.0.1:0",
+                                "--port-file=" + port_file.string()};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  process_ = std::make_unique<child_process>(argv, log_dir_ / "heraldd.out", log_dir_ / "heraldd.log");
+  bool up = eventually([&] {
+    auto text = read_file(port_file);
+    if (text.empty() || text.back() != '\n')
+      return false;
+    address_ = text.substr(0, text.size() - 1);
+    return true;
+  });
+  if (!up)
+    throw std::runtime_error("heraldd did not start: " + log());
+}
+
+std::string broker_process::log() const {
+  return read_file(log_dir_ / "heraldd.log");
+}
+
+void broker_process::kill9() {
+  process_->kill_and_reap();
+}
+
+bool broker_process::stop() {
+  process_->signal(SIGTERM);
+  auto status = process_->wait_for(std::chrono::seconds{20});
+  return status && *status == 0;
+}
+
+int run_cli(const std::string& address, const std::string& args, const std::filesystem::path& out,
+            const std::filesystem::path& err) {
+  return run_shell(herald_path() + " --broker " + address + " " + args, out, err);
+}
+
+} // namespace herald::test
