@@ -59,6 +59,21 @@ std::pair<std::string, std::uint16_t> parse_broker(const std::string& address) {
   return *parsed;
 }
 
+namespace {
+
+// Anchors a session: the broker closes it when this actor goes away. A class
+// rather than a lambda because CAF 0.17 dereferences a null pointer when it
+// spawns a function that takes no arguments (UBSan reports it).
+class session_owner : public caf::event_based_actor {
+public:
+  using caf::event_based_actor::event_based_actor;
+  caf::behavior make_behavior() override {
+    return {[](caf::unit_t) {}};
+  }
+};
+
+} // namespace
+
 struct connection::impl {
   caf::actor_system_config cfg;
   caf::actor_system system;
@@ -67,7 +82,7 @@ struct connection::impl {
 
   explicit impl(const std::string& address) : system((configure_actor_system(cfg), cfg)) {
     auto [host, port] = parse_broker(address);
-    owner = system.spawn([]() -> caf::behavior { return {[](caf::unit_t) {}}; });
+    owner = system.spawn<session_owner>();
     auto s = open_session(system, host, port, owner);
     if (!s) {
       caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);

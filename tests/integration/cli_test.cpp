@@ -78,6 +78,13 @@ TEST_CASE("records produced through the CLI are consumed back in order, with key
   auto text = read_file(out);
   CHECK(text.ends_with("0:40000\tk1\tv1\n0:40001\tk2\tv2\n0:40002\tnull\tno-key\n"));
 
+  // acks=0 is fire and forget, yet the records still arrive.
+  auto fire = write_lines(dir.path() / "fire", 1, 100, "fire-");
+  REQUIRE(run_cli(broker.address(), "produce events --acks 0 < " + fire.string(), out, err) == 0);
+  CHECK(read_file(out).starts_with("sent 100 records"));
+  REQUIRE(run_cli(broker.address(), "consume events --from-beginning --max-messages 40103", out, err) == 0);
+  CHECK(read_file(out).ends_with(expected_lines(1, 100, "fire-")));
+
   // Without --from-beginning a consumer starts at the end; --timeout-ms ends it.
   REQUIRE(run_cli(broker.address(), "consume events --timeout-ms 300", out, err) == 0);
   CHECK(read_file(out).empty());
@@ -120,4 +127,22 @@ TEST_CASE("bad input gets a clear error and the broker keeps serving") {
   }
   // Whatever happened above, the broker still answers.
   CHECK(run_cli(broker.address(), "topic list", out, err) == 0);
+}
+
+TEST_CASE("heraldd reads its options from a config file") {
+  temp_dir dir;
+  auto config = dir.path() / "heraldd.ini";
+  std::ofstream(config) << "data-dir = \"" << (dir.path() / "data").string() << "\"\n"
+                        << "listen = \"127.0.0.1:0\"\n"
+                        << "port-file = \"" << (dir.path() / "port").string() << "\"\n"
+                        << "node-id = 7\n"
+                        << "log-level = \"warn\"\n";
+  child_process node({heraldd_path(), "--config=" + config.string()}, dir.path() / "out", dir.path() / "log");
+  REQUIRE(eventually([&] { return read_file(dir.path() / "port").ends_with("\n"); }));
+  auto address = read_file(dir.path() / "port");
+  address.pop_back();
+  CHECK(read_file(dir.path() / "out").find("heraldd node 7 listening on " + address) != std::string::npos);
+  auto out = dir.path() / "cli.out", err = dir.path() / "cli.err";
+  REQUIRE(run_cli(address, "topic create configured", out, err) == 0);
+  CHECK(std::filesystem::exists(dir.path() / "data" / "metadata.bin"));
 }
