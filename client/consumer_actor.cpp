@@ -1,12 +1,12 @@
 #include <deque>
 
 #include <caf/all.hpp>
-#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "client/actors.hpp"
+#include "client/session_call.hpp"
 #include "schema/wire.hpp"
 
 namespace herald::client {
@@ -79,28 +79,9 @@ void fail_all(self_ptr self, caf::error err) {
   serve_waiters(self);
 }
 
-// Sends `request` to the session; `on_ok` gets the decoded response root when
-// its error code is none, `on_error` gets the code and message otherwise.
 template <class OnOk, class OnError>
-void call(self_ptr self, bytes request, caf::timespan timeout, OnOk on_ok, OnError on_error) {
-  self->request(self->state.session, timeout, request_atom::value, std::move(request))
-    .then(
-      [=](bytes& response) {
-        try {
-          wire::message_reader reader(response);
-          auto r = reader.root<schema::Response>();
-          if (r.getError().getCode() != ErrorCode::NONE)
-            on_error(r.getError().getCode(), std::string{r.getError().getMessage().cStr()});
-          else
-            on_ok(r);
-        } catch (const kj::Exception& e) {
-          on_error(ErrorCode::INTERNAL, std::string{"malformed response: "} + e.getDescription().cStr());
-        }
-      },
-      [=](caf::error& err) {
-        auto d = decode_error(err);
-        on_error(d.code, d.message);
-      });
+void call(self_ptr self, std::vector<char> request, caf::timespan timeout, OnOk on_ok, OnError on_error) {
+  call_session(self, self->state.session, std::move(request), timeout, on_ok, on_error);
 }
 
 void fetch(self_ptr self, std::uint32_t partition) {

@@ -2,12 +2,12 @@
 #include <map>
 
 #include <caf/all.hpp>
-#include <kj/exception.h>
 #include <xxhash.h>
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "client/actors.hpp"
+#include "client/session_call.hpp"
 #include "schema/wire.hpp"
 
 namespace herald::client {
@@ -79,25 +79,11 @@ void fail(self_ptr self, record_promise& rp, const caf::error& err) {
 
 void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition);
 
-void on_produce_response(self_ptr self, batch& b, std::uint32_t partition, const bytes& response) {
-  try {
-    wire::message_reader reader(response);
-    auto r = reader.root<schema::Response>();
-    if (r.getError().getCode() != ErrorCode::NONE) {
-      auto err = make_herald_error(r.getError().getCode(), r.getError().getMessage());
-      for (auto& rp : b.promises)
-        fail(self, rp, err);
-      return;
-    }
-    auto base = r.getProduce().getBaseOffset();
-    for (std::size_t i = 0; i < b.promises.size(); ++i) {
-      b.promises[i].deliver(partition, base + static_cast<std::int64_t>(i));
-      record_done(self);
-    }
-  } catch (const kj::Exception& e) {
-    auto err = make_herald_error(ErrorCode::INTERNAL, std::string{"malformed response: "} + e.getDescription().cStr());
-    for (auto& rp : b.promises)
-      fail(self, rp, err);
+void on_produce_response(self_ptr self, batch& b, std::uint32_t partition, schema::Response::Reader r) {
+  auto base = r.getProduce().getBaseOffset();
+  for (std::size_t i = 0; i < b.promises.size(); ++i) {
+    b.promises[i].deliver(partition, base + static_cast<std::int64_t>(i));
+    record_done(self);
   }
 }
 
@@ -144,24 +130,22 @@ void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition) 
     }
     auto id = st.next_request++;
     q.in_flight.emplace(id, std::move(b));
-    self->request(st.session, std::chrono::milliseconds{st.options.request_timeout_ms}, request_atom::value,
-                  std::move(request))
-      .then(
-        [=](bytes& response) {
-          if (auto b = take_in_flight(self, topic, partition, id)) {
-            on_produce_response(self, *b, partition, response);
-            dispatch(self, topic, partition);
-          }
-        },
-        [=](caf::error& err) {
-          if (auto b = take_in_flight(self, topic, partition, id)) {
-            auto d = decode_error(err);
-            auto herald_err = make_herald_error(d.code, d.message);
-            for (auto& rp : b->promises)
-              fail(self, rp, herald_err);
-            dispatch(self, topic, partition);
-          }
-        });
+    call_session(
+      self, st.session, std::move(request), std::chrono::milliseconds{st.options.request_timeout_ms},
+      [=](schema::Response::Reader r) {
+        if (auto b = take_in_flight(self, topic, partition, id)) {
+          on_produce_response(self, *b, partition, r);
+          dispatch(self, topic, partition);
+        }
+      },
+      [=](ErrorCode code, const std::string& message) {
+        if (auto b = take_in_flight(self, topic, partition, id)) {
+          auto err = make_herald_error(code, message);
+          for (auto& rp : b->promises)
+            fail(self, rp, err);
+          dispatch(self, topic, partition);
+        }
+      });
   }
 }
 
@@ -205,36 +189,26 @@ void append(self_ptr self, const std::string& topic, waiting_record&& r) {
 void request_metadata(self_ptr self, const std::string& topic) {
   capnp::MallocMessageBuilder builder;
   builder.initRoot<schema::Request>().initMetadata().initTopics(1).set(0, topic);
-  auto on_error = [=](const caf::error& err) {
+  auto on_error = [=](ErrorCode code, const std::string& message) {
     auto& entry = self->state.topics[topic];
     auto waiting = std::move(entry.waiting_for_metadata);
     self->state.topics.erase(topic);
+    auto err = make_herald_error(code, message);
     for (auto& w : waiting)
       fail(self, w.rp, err);
   };
-  self->request(self->state.session, std::chrono::milliseconds{self->state.options.request_timeout_ms},
-                request_atom::value, wire::to_bytes(builder))
-    .then(
-      [=](bytes& response) {
-        try {
-          wire::message_reader reader(response);
-          auto r = reader.root<schema::Response>();
-          if (r.getError().getCode() != ErrorCode::NONE)
-            return on_error(make_herald_error(r.getError().getCode(), r.getError().getMessage()));
-          auto& entry = self->state.topics[topic];
-          entry.partition_count = r.getMetadata().getTopics()[0].getPartitionCount();
-          auto waiting = std::move(entry.waiting_for_metadata);
-          entry.waiting_for_metadata.clear();
-          for (auto& w : waiting)
-            append(self, topic, std::move(w));
-        } catch (const kj::Exception& e) {
-          on_error(make_herald_error(ErrorCode::INTERNAL, e.getDescription().cStr()));
-        }
-      },
-      [=](caf::error& err) {
-        auto d = decode_error(err);
-        on_error(make_herald_error(d.code, d.message));
-      });
+  call_session(
+    self, self->state.session, wire::to_bytes(builder),
+    std::chrono::milliseconds{self->state.options.request_timeout_ms},
+    [=](schema::Response::Reader r) {
+      auto& entry = self->state.topics[topic];
+      entry.partition_count = r.getMetadata().getTopics()[0].getPartitionCount();
+      auto waiting = std::move(entry.waiting_for_metadata);
+      entry.waiting_for_metadata.clear();
+      for (auto& w : waiting)
+        append(self, topic, std::move(w));
+    },
+    on_error);
 }
 
 caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options options) {

@@ -13,22 +13,6 @@ using namespace herald::storage::test;
 
 namespace {
 
-constexpr std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
-constexpr std::uint64_t no_upto = std::numeric_limits<std::uint64_t>::max();
-
-log_config small_segments() {
-  log_config cfg;
-  cfg.segment_bytes = 1024;
-  cfg.index_interval_bytes = 200;
-  return cfg;
-}
-
-std::unique_ptr<partition_log> open_log(const std::filesystem::path& dir, const log_config& cfg) {
-  auto log = partition_log::open(dir, cfg);
-  REQUIRE_MESSAGE(log.has_value(), log.error().message);
-  return std::move(*log);
-}
-
 // Batches of 1 to 4 records with values of varied size, so batch sizes and
 // offsets per batch both vary.
 void fill(partition_log& log, log_model& model, int batches, std::uint64_t term = 1) {

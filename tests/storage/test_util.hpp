@@ -10,34 +10,21 @@
 #include <fstream>
 #include <stdexcept>
 #include <iterator>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "storage/batch_header.hpp"
 #include "storage/partition_log.hpp"
 #include "storage/record_batch.hpp"
+#include "tests/support/process.hpp"
+
+#include <doctest/doctest.h>
 
 namespace herald::storage::test {
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class temp_dir {
-public:
-  temp_dir() {
-    char tmpl[] = "/tmp/herald-storage-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
+using herald::test::temp_dir;
 
 // A sealed batch of `count` records whose values are `value_size` bytes and
 // whose timestamps are timestamp, timestamp + 1, ...
@@ -123,5 +110,22 @@ public:
 
   std::vector<stored_batch> batches;
 };
+
+inline constexpr std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
+inline constexpr std::uint64_t no_upto = std::numeric_limits<std::uint64_t>::max();
+
+// Tiny segments and a dense index, so a few batches cross several of each.
+inline log_config small_segments() {
+  log_config cfg;
+  cfg.segment_bytes = 1024;
+  cfg.index_interval_bytes = 200;
+  return cfg;
+}
+
+inline std::unique_ptr<partition_log> open_log(const std::filesystem::path& dir, const log_config& cfg) {
+  auto log = partition_log::open(dir, cfg);
+  REQUIRE_MESSAGE(log.has_value(), log.error().message);
+  return std::move(*log);
+}
 
 } // namespace herald::storage::test

@@ -1,0 +1,43 @@
+#pragma once
+// One request to a broker session from inside a client actor, with the
+// response decoded: `on_ok(schema::Response::Reader)` when its error code is
+// none, `on_error(schema::ErrorCode, std::string)` for an error response, a
+// malformed response or a CAF failure (timeout, dead session). Private to
+// client/ (CAF-heavy).
+
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <kj/exception.h>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "schema/wire.hpp"
+
+namespace herald::client {
+
+template <class Self, class OnOk, class OnError>
+void call_session(Self* self, const caf::actor& session, std::vector<char> request, caf::timespan timeout,
+                  OnOk on_ok, OnError on_error) {
+  self->request(session, timeout, request_atom::value, std::move(request))
+    .then(
+      [=](std::vector<char>& response) {
+        try {
+          wire::message_reader reader(response);
+          auto r = reader.root<schema::Response>();
+          if (r.getError().getCode() != schema::ErrorCode::NONE)
+            on_error(r.getError().getCode(), std::string{r.getError().getMessage().cStr()});
+          else
+            on_ok(r);
+        } catch (const kj::Exception& e) {
+          on_error(schema::ErrorCode::INTERNAL, std::string{"malformed response: "} + e.getDescription().cStr());
+        }
+      },
+      [=](caf::error& err) {
+        auto d = decode_error(err);
+        on_error(d.code, d.message);
+      });
+}
+
+} // namespace herald::client
