@@ -9,6 +9,5 @@ build_dir=${1:-"$root/build"}
 shift || true
 
 "$root/deploy/install-deps.sh"
-export CCACHE_DIR=${CCACHE_DIR:-"$root/.cache/ccache"}
 cmake -S "$root" -B "$build_dir" -G Ninja -DHERALD_WERROR=ON "$@" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
