@@ -51,7 +51,12 @@ int run_produce(client::connection& conn, const produce_args& a) {
   auto start = clock_type::now();
   std::uint64_t lines = 0;
   std::string line;
+  std::string stopped;
   while (std::getline(std::cin, line)) {
+    if (!conn.connected()) {
+      stopped = "connection to the broker lost; stopped reading input";
+      break;
+    }
     ++lines;
     std::size_t at = a.key_separator.empty() ? std::string::npos : line.find(a.key_separator);
     if (at == std::string::npos) {
@@ -72,10 +77,10 @@ int run_produce(client::connection& conn, const produce_args& a) {
               static_cast<unsigned long long>(outcome.acknowledged), static_cast<unsigned long long>(lines), elapsed,
               elapsed > 0 ? static_cast<double>(outcome.acknowledged) / elapsed : 0.0);
   std::fflush(stdout);
-  if (outcome.failed == 0)
+  if (outcome.failed == 0 && stopped.empty())
     return 0;
-  std::cerr << "herald: " << outcome.failed << " records failed (" << outcome.first_error << "); lines 1-"
-            << outcome.acknowledged_prefix << " are acknowledged" << std::endl;
+  std::cerr << "herald: " << (stopped.empty() ? "" : stopped + "; ") << outcome.failed << " records failed ("
+            << outcome.first_error << "); lines 1-" << outcome.acknowledged_prefix << " are acknowledged" << std::endl;
   return 1;
 }
 

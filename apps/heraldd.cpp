@@ -3,12 +3,14 @@
 // Without ZooKeeper (the only mode so far) the node keeps its metadata in its
 // data directory and serves every partition itself.
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -37,6 +39,10 @@ struct options {
   std::string fsync = "always";
   std::uint32_t fsync_interval_ms = 100;
 };
+
+// Globals because the signal-waiting thread may outlive main's frame.
+sigset_t stop_signals;
+std::atomic<bool> stop_requested{false};
 
 int fail(const std::string& why) {
   std::cerr << "heraldd: " << why << std::endl;
@@ -108,7 +114,6 @@ int main(int argc, char** argv) {
 
   // Signals are taken by sigwait below; block them before CAF starts its
   // threads so that every thread inherits the mask.
-  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
@@ -145,9 +150,25 @@ int main(int argc, char** argv) {
   std::cout << "heraldd node " << opt.node_id << " listening on " << address << " (data dir " << opt.data_dir
             << ")" << std::endl;
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("signal {} received, shutting down", sig);
-  caf::anon_send(node, herald::shutdown_atom::value);
+  // The node actor is the root of the supervision tree; if it dies for any
+  // reason other than the shutdown a signal asked for, the process exits
+  // non-zero so whatever supervises heraldd (systemd, a test) sees it.
+  std::thread signal_waiter([node] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("signal {} received, shutting down", sig);
+    stop_requested = true;
+    caf::anon_send(node, herald::shutdown_atom::value);
+  });
+  signal_waiter.detach();  // may stay blocked in sigwait if the node dies first
+
+  caf::error reason;
+  {
+    caf::scoped_actor self{system};
+    self->monitor(node);
+    self->receive([&](caf::down_msg& dm) { reason = dm.reason; });
+  }
+  if (!stop_requested && reason)
+    return fail("node actor died: " + system.render(reason));
   return 0;
 }

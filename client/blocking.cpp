@@ -1,5 +1,6 @@
 #include "client/blocking.hpp"
 
+#include <atomic>
 #include <deque>
 
 #include <caf/all.hpp>
@@ -64,12 +65,20 @@ namespace {
 // Anchors a session: the broker closes it when this actor goes away. A class
 // rather than a lambda because CAF 0.17 dereferences a null pointer when it
 // spawns a function that takes no arguments (UBSan reports it).
+// It also watches the session, so that plain code can ask whether the
+// connection still stands without waiting on a request.
 class session_owner : public caf::event_based_actor {
 public:
-  using caf::event_based_actor::event_based_actor;
+  session_owner(caf::actor_config& cfg, std::shared_ptr<std::atomic<bool>> lost)
+    : caf::event_based_actor(cfg), lost_(std::move(lost)) {}
+
   caf::behavior make_behavior() override {
-    return {[](caf::unit_t) {}};
+    set_down_handler([this](caf::down_msg&) { *lost_ = true; });
+    return {[this](caf::monitor_atom, const caf::actor& session) { monitor(session); }};
   }
+
+private:
+  std::shared_ptr<std::atomic<bool>> lost_;
 };
 
 } // namespace
@@ -79,10 +88,11 @@ struct connection::impl {
   caf::actor_system system;
   caf::actor owner;  // the session lives as long as this actor
   caf::actor session;
+  std::shared_ptr<std::atomic<bool>> lost = std::make_shared<std::atomic<bool>>(false);
 
   explicit impl(const std::string& address) : system((configure_actor_system(cfg), cfg)) {
     auto [host, port] = parse_broker(address);
-    owner = system.spawn<session_owner>();
+    owner = system.spawn<session_owner>(lost);
     auto s = open_session(system, host, port, owner);
     if (!s) {
       caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
@@ -90,6 +100,7 @@ struct connection::impl {
                   "cannot connect to broker " + address + ": " + system.render(s.error()));
     }
     session = std::move(*s);
+    caf::anon_send(owner, caf::monitor_atom::value, session);
   }
 
   ~impl() {
@@ -121,6 +132,10 @@ struct connection::impl {
 connection::connection(const std::string& broker_address) : impl_(std::make_unique<impl>(broker_address)) {}
 
 connection::~connection() = default;
+
+bool connection::connected() const {
+  return !*impl_->lost;
+}
 
 void connection::create_topic(const std::string& name, std::uint32_t partitions, std::uint16_t replication_factor,
                               const std::optional<cluster::topic_config>& config) {
@@ -170,6 +185,7 @@ using send_handle = decltype(std::declval<caf::scoped_actor&>()->request(
 } // namespace
 
 struct producer::impl {
+  connection& conn;
   caf::scoped_actor self;
   caf::actor actor;
   caf::duration timeout;
@@ -177,8 +193,9 @@ struct producer::impl {
   produce_outcome outcome;
   bool prefix_intact = true;
 
-  impl(connection& conn, const producer_options& options)
-    : self(conn.impl_->system),
+  impl(connection& c, const producer_options& options)
+    : conn(c),
+      self(conn.impl_->system),
       actor(spawn_producer(conn.impl_->system, conn.impl_->session, options)),
       // The producer actor answers every record within its own request
       // timeout; the margin only guards against a lost actor.
@@ -213,6 +230,8 @@ producer::producer(connection& conn, producer_options options) : impl_(std::make
 producer::~producer() = default;
 
 void producer::send(const std::string& topic, std::optional<std::string_view> key, std::string_view value) {
+  if (!impl_->conn.connected())
+    throw error(ErrorCode::PARTITION_UNAVAILABLE, "connection to the broker lost");
   while (impl_->pending.size() >= max_unacknowledged)
     impl_->settle_oldest();
   std::optional<std::string> k;

@@ -55,6 +55,10 @@ public:
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
+  // False once the session is gone (the broker died or closed it); every
+  // request fails from then on.
+  bool connected() const;
+
   // Zero-valued fields of `config` take the broker's defaults.
   void create_topic(const std::string& name, std::uint32_t partitions, std::uint16_t replication_factor,
                     const std::optional<cluster::topic_config>& config = std::nullopt);
@@ -85,7 +89,9 @@ public:
   producer& operator=(const producer&) = delete;
 
   // Queues one record. Blocks while `max_unacknowledged` records are
-  // outstanding, which bounds memory whatever the broker's pace.
+  // outstanding, which bounds memory whatever the broker's pace. Throws
+  // once the connection is lost: records already queued still settle in
+  // flush().
   void send(const std::string& topic, std::optional<std::string_view> key, std::string_view value);
 
   // Waits until every record sent so far is acknowledged or failed.
