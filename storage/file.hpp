@@ -39,6 +39,9 @@ public:
   status datasync();
   status sync();
   status truncate(std::uint64_t size);
+  // Preallocates [0, size) (fallocate without KEEP_SIZE: the size grows to
+  // `size`, the new bytes read as zeros). A no-op where unsupported.
+  status allocate(std::uint64_t size);
   result<std::uint64_t> size() const;
   void close();
   // Gives up ownership of the descriptor without closing it.
