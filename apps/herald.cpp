@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -149,6 +150,8 @@ int main(int argc, char** argv) {
   std::uint64_t segment_bytes = 0;
   std::uint32_t max_batch_bytes = 0;
   std::string fsync;
+  std::int64_t retention_ms = 0;
+  std::int64_t retention_bytes = 0;
   auto* create = topic->add_subcommand("create", "Create a topic");
   create->add_option("name", topic_name, "Topic name")->required();
   create->add_option("--partitions", partitions, "Number of partitions")->capture_default_str();
@@ -157,6 +160,10 @@ int main(int argc, char** argv) {
   create->add_option("--max-batch-bytes", max_batch_bytes, "Largest record batch (default: the broker's)");
   create->add_option("--fsync", fsync, "always, interval or never (default: the broker's)")
     ->check(CLI::IsMember({"always", "interval", "never"}));
+  create->add_option("--retention-ms", retention_ms, "Delete segments older than this (ms); -1 keeps forever, 0 takes the broker default")
+    ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()));
+  create->add_option("--retention-bytes", retention_bytes, "Delete old segments beyond this size per partition; -1: no limit, 0: the broker default")
+    ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()));
   auto* list = topic->add_subcommand("list", "List topics");
   auto* describe = topic->add_subcommand("describe", "Describe a topic and its partitions");
   describe->add_option("name", topic_name, "Topic name")->required();
@@ -191,7 +198,7 @@ int main(int argc, char** argv) {
     client::connection conn{broker};
     if (create->parsed()) {
       std::optional<cluster::topic_config> config;
-      if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty()) {
+      if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty() || retention_ms != 0 || retention_bytes != 0) {
         // Zero fields mean "broker default". The fsync policy has no such
         // value: once any override is given it is sent as well (always
         // unless --fsync says otherwise).
@@ -199,8 +206,8 @@ int main(int argc, char** argv) {
         config->segment_bytes = segment_bytes;
         config->max_batch_bytes = max_batch_bytes;
         config->fsync_interval_ms = 0;
-        config->retention_ms = 0;
-        config->retention_bytes = 0;
+        config->retention_ms = retention_ms;
+        config->retention_bytes = retention_bytes;
         config->fsync = fsync == "never" ? cluster::fsync_policy::never
                         : fsync == "interval" ? cluster::fsync_policy::interval
                                               : cluster::fsync_policy::always;
@@ -214,7 +221,8 @@ int main(int argc, char** argv) {
       auto t = conn.describe_topic(topic_name);
       print_topic_line(t);
       std::cout << "\tsegment-bytes=" << t.config.segment_bytes << "\tmax-batch-bytes=" << t.config.max_batch_bytes
-                << "\tfsync=" << fsync_name(t.config.fsync) << "\n";
+                << "\tfsync=" << fsync_name(t.config.fsync) << "\tretention-ms=" << t.config.retention_ms
+                << "\tretention-bytes=" << t.config.retention_bytes << "\n";
       for (const auto& p : t.partitions) {
         std::cout << "\tpartition=" << p.id << "\tleader=" << p.leader << "\tlog-start=" << p.log_start_offset
                   << "\thigh-watermark=" << p.high_watermark;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,6 +39,8 @@ struct options {
   std::uint32_t max_batch_bytes = 1u << 20;
   std::string fsync = "always";
   std::uint32_t fsync_interval_ms = 100;
+  std::int64_t retention_ms = -1;
+  std::int64_t retention_bytes = -1;
 };
 
 // Globals because the signal-waiting thread may outlive main's frame.
@@ -82,6 +85,12 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--fsync-interval-ms", opt.fsync_interval_ms, "fsync period for --fsync interval")
     ->check(CLI::Range(1u, 60'000u))
+    ->capture_default_str();
+  app.add_option("--retention-ms", opt.retention_ms, "Default retention time of new topics; -1 keeps forever")
+    ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()))
+    ->capture_default_str();
+  app.add_option("--retention-bytes", opt.retention_bytes, "Default retention size per partition; -1: no limit")
+    ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()))
     ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -130,6 +139,8 @@ int main(int argc, char** argv) {
   args.topic_defaults.max_batch_bytes = opt.max_batch_bytes;
   args.topic_defaults.fsync = parse_fsync(opt.fsync);
   args.topic_defaults.fsync_interval_ms = opt.fsync_interval_ms;
+  args.topic_defaults.retention_ms = opt.retention_ms;
+  args.topic_defaults.retention_bytes = opt.retention_bytes;
   args.metadata = std::shared_ptr<herald::cluster::local_metadata_store>(std::move(*metadata));
   auto node = herald::actors::spawn_node(system, std::move(args));
 
