@@ -1,5 +1,5 @@
 # Finds Herald's Debian-packaged dependencies and wraps the ones that ship no
-# CMake config (CAF 0.17.6, ISA-L, xxHash) as imported targets.
+# CMake config (CAF 0.17.6, ISA-L, xxHash, LZ4, Zstandard) as imported targets.
 
 find_package(Threads REQUIRED)
 find_package(CapnProto REQUIRED)
@@ -22,3 +22,5 @@ set_target_properties(caf_io PROPERTIES INTERFACE_LINK_LIBRARIES "caf_core;Threa
 set_property(TARGET caf_core PROPERTY INTERFACE_LINK_LIBRARIES Threads::Threads)
 herald_import_library(isal isa-l/crc.h isal)
 herald_import_library(xxhash xxhash.h xxhash)
+herald_import_library(lz4 lz4.h lz4)
+herald_import_library(zstd zstd.h zstd)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Herald's build and test dependencies from Debian 12 packages.
+# Installs Herald's build and test dependencies from Debian 12 packages, plus
+# any extra packages named as arguments (tests/fuzz/run.sh asks for clang).
 # Idempotent: when every package is already present it returns without touching apt.
 set -euo pipefail
 
@@ -7,8 +8,10 @@ packages=(
   g++ cmake ninja-build pkg-config ccache
   libcaf-dev capnproto libcapnp-dev
   libspdlog-dev doctest-dev libcli11-dev
-  libisal-dev libxxhash-dev
+  libisal-dev libxxhash-dev liblz4-dev libzstd-dev
+  libbenchmark-dev  # bench/: Google Benchmark
   procps
+  "$@"
 )
 
 missing=()

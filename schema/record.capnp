@@ -4,7 +4,9 @@
 # A record batch on the wire and on disk is a fixed 72-byte binary header
 # (storage/batch_header.hpp documents it byte by byte) followed by one
 # Cap'n Proto message of type RecordBatchPayload in the standard flat
-# serialization (segment table + segments, always a multiple of 8 bytes).
+# serialization (segment table + segments, always a multiple of 8 bytes), or
+# that message compressed with lz4 or zstd when the header's codec bits say
+# so (storage/compression.hpp documents that form).
 # The producer builds these bytes once; the broker stamps the base offset and
 # term into the header (both outside the CRC) and stores the bytes as they are;
 # consumers read the same bytes. Nothing re-encodes records on the hot path.

@@ -7,7 +7,73 @@
 #include <cerrno>
 #include <utility>
 
+#include "storage/fault_injection.hpp"
+
 namespace herald::storage {
+namespace {
+
+namespace fi = fault_injection;
+
+// Whether a test has installed a fault injector: the only cost of fault
+// injection when none is (storage/fault_injection.hpp).
+bool injecting() { return fi::detail::armed.load(std::memory_order_relaxed); }
+
+status errno_status(int err, const char* op, const std::filesystem::path& path) {
+  return make_errno_status(err, std::string(op) + " " + path.string());
+}
+
+status injected_status(int err, const char* op, const std::filesystem::path& path) {
+  status s = errno_status(err, op, path);
+  s.message += " (injected)";
+  return s;
+}
+
+// Writes bytes at offset, retrying on EINTR and looping over short writes;
+// `done` is what reached the file. Returns 0 or an errno.
+int write_loop(int fd, std::span<const char> bytes, std::uint64_t offset, std::size_t& done) {
+  done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+int sync_fd(int fd, bool data_only) {
+  while ((data_only ? ::fdatasync(fd) : ::fsync(fd)) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
+int truncate_fd(int fd, std::uint64_t size) {
+  while (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
+// 0 on success; EOPNOTSUPP passes through for the caller to treat as a no-op.
+int allocate_fd(int fd, std::uint64_t size) {
+  int rc;
+  while ((rc = ::fallocate(fd, 0, 0, static_cast<off_t>(size))) != 0 && errno == EINTR) {
+  }
+  return rc == 0 ? 0 : errno;
+}
+
+int open_fd(const std::filesystem::path& path, int flags, int mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+} // namespace
 
 file::~file() { close(); }
 
@@ -26,23 +92,37 @@ file& file::operator=(file&& other) noexcept {
 void file::close() {
   // close() errors are not actionable here: durability comes from explicit
   // (f)datasync calls, never from close.
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  if (fd_ < 0) return;
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) inj->closed(fd_);
+  }
+  ::close(std::exchange(fd_, -1));
 }
 
-status file::error(int err, const char* op) const {
-  return make_errno_status(err, std::string(op) + " " + path_.string());
-}
+status file::error(int err, const char* op) const { return errno_status(err, op, path_); }
 
 result<file> file::open(const std::filesystem::path& path, int flags, int mode) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return make_errno_status(errno, "open " + path.string());
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      const auto ticket = inj->before_open(path, flags);
+      if (ticket.error != 0) return injected_status(ticket.error, "open", path);
+      const int fd = open_fd(path, flags, mode);
+      if (fd < 0) return errno_status(errno, "open", path);
+      inj->opened(fd, path, flags, ticket.existed);
+      return file(fd, path);
+    }
+  }
+  const int fd = open_fd(path, flags, mode);
+  if (fd < 0) return errno_status(errno, "open", path);
   return file(fd, path);
 }
 
 result<std::size_t> file::pread_some(std::span<char> out, std::uint64_t offset) const {
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      if (const int err = inj->before(fi::op::read, fd_)) return injected_status(err, "read", path_);
+    }
+  }
   std::size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
@@ -69,35 +149,61 @@ status file::pread_exact(std::span<char> out, std::uint64_t offset) const {
 
 status file::pwrite_all(std::span<const char> bytes, std::uint64_t offset) {
   std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return error(errno, "write");
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      // The plan may cut the write short and then fail it, as a filling disk
+      // does; the model records exactly the bytes that reached the file.
+      const auto plan = inj->before_write(fd_, bytes.size());
+      const int err = write_loop(fd_, bytes.first(plan.bytes), offset, done);
+      if (done > 0) inj->wrote(fd_, bytes.first(done), offset);
+      if (err != 0) return error(err, "write");
+      if (plan.error != 0) return injected_status(plan.error, "write", path_);
+      return status::ok();
     }
-    done += static_cast<std::size_t>(n);
   }
+  if (const int err = write_loop(fd_, bytes, offset, done); err != 0) return error(err, "write");
   return status::ok();
 }
 
+namespace {
+// fsync or fdatasync under an injector: it may fail the call, skip the real
+// one (injector_config::real_syncs), and learns what became durable.
+status injected_sync(fi::injector& inj, int fd, bool data_only, const std::filesystem::path& path) {
+  const char* name = data_only ? "fdatasync" : "fsync";
+  if (const int err = inj.before(fi::op::sync, fd)) return injected_status(err, name, path);
+  const int err = inj.real_syncs() ? sync_fd(fd, data_only) : 0;
+  inj.synced(fd, err == 0);
+  if (err != 0) return errno_status(err, name, path);
+  return status::ok();
+}
+} // namespace
+
 status file::datasync() {
-  while (::fdatasync(fd_) != 0) {
-    if (errno != EINTR) return error(errno, "fdatasync");
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) return injected_sync(*inj, fd_, true, path_);
   }
+  if (const int err = sync_fd(fd_, true)) return error(err, "fdatasync");
   return status::ok();
 }
 
 status file::sync() {
-  while (::fsync(fd_) != 0) {
-    if (errno != EINTR) return error(errno, "fsync");
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) return injected_sync(*inj, fd_, false, path_);
   }
+  if (const int err = sync_fd(fd_, false)) return error(err, "fsync");
   return status::ok();
 }
 
 status file::truncate(std::uint64_t size) {
-  while (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    if (errno != EINTR) return error(errno, "ftruncate");
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      if (const int err = inj->before(fi::op::truncate, fd_)) return injected_status(err, "ftruncate", path_);
+      if (const int err = truncate_fd(fd_, size)) return error(err, "ftruncate");
+      inj->truncated(fd_, size);
+      return status::ok();
+    }
   }
+  if (const int err = truncate_fd(fd_, size)) return error(err, "ftruncate");
   return status::ok();
 }
 
@@ -105,15 +211,25 @@ status file::allocate(std::uint64_t size) {
   // Reserves blocks and extends the file size, so later writes inside it
   // need no size change and fdatasync has less metadata to flush. Where the
   // file system cannot do it, the file simply grows as it is written.
-  int rc;
-  while ((rc = ::fallocate(fd_, 0, 0, static_cast<off_t>(size))) != 0 && errno == EINTR) {
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      if (const int err = inj->before(fi::op::allocate, fd_)) return injected_status(err, "fallocate", path_);
+      const int err = allocate_fd(fd_, size);
+      if (err == 0) inj->allocated(fd_, size);
+      if (err != 0 && err != EOPNOTSUPP) return error(err, "fallocate");
+      return status::ok();
+    }
   }
-  if (rc != 0 && errno != EOPNOTSUPP)
-    return error(errno, "fallocate");
+  if (const int err = allocate_fd(fd_, size); err != 0 && err != EOPNOTSUPP) return error(err, "fallocate");
   return status::ok();
 }
 
 result<std::uint64_t> file::size() const {
+  if (injecting()) [[unlikely]] {
+    if (auto inj = fi::installed()) {
+      if (const int err = inj->before_stat(fd_)) return injected_status(err, "fstat", path_);
+    }
+  }
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return error(errno, "fstat");
   return static_cast<std::uint64_t>(st.st_size);

@@ -2,6 +2,10 @@
 // A thin RAII wrapper over a POSIX file descriptor. Every call retries on
 // EINTR and loops over short transfers, and every failure comes back as a
 // status naming the file (errc::no_space for ENOSPC/EDQUOT).
+//
+// Tests can install a fault injector that every call here consults
+// (storage/fault_injection.hpp); without one, the cost is one relaxed atomic
+// load per call.
 
 #include <cstddef>
 #include <cstdint>

@@ -3,28 +3,19 @@
 #include <algorithm>
 #include <string>
 
+#include "storage/little_endian.hpp"
+
 namespace herald::storage {
-namespace {
 
-void put_u32(char* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(static_cast<unsigned char>(v >> (8 * i)));
-}
-
-std::uint32_t get_u32(const char* in) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-
-} // namespace
-
-void offset_index::on_batch(std::uint32_t relative_offset, std::uint32_t position) {
+bool offset_index::on_batch(std::uint32_t relative_offset, std::uint32_t position) {
   // The strict increase checks keep the rules of decode() true even when a
   // rebuild scans headers whose (CRC-less) base offsets are damaged.
   const entry last = entries_.empty() ? entry{} : entries_.back();
   if (position > last.position && relative_offset > last.relative_offset && position - last.position >= interval_) {
     entries_.push_back({relative_offset, position});
+    return true;
   }
+  return false;
 }
 
 offset_index::entry offset_index::lookup(std::uint64_t relative_offset) const {
@@ -36,8 +27,8 @@ offset_index::entry offset_index::lookup(std::uint64_t relative_offset) const {
 std::vector<char> offset_index::encode() const {
   std::vector<char> out(entries_.size() * entry_size);
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    put_u32(out.data() + i * entry_size, entries_[i].relative_offset);
-    put_u32(out.data() + i * entry_size + 4, entries_[i].position);
+    le::put<std::uint32_t>(out.data() + i * entry_size, entries_[i].relative_offset);
+    le::put<std::uint32_t>(out.data() + i * entry_size + 4, entries_[i].position);
   }
   return out;
 }
@@ -50,7 +41,7 @@ result<offset_index> offset_index::decode(std::span<const char> bytes, std::uint
   offset_index index(interval_bytes);
   index.entries_.reserve(bytes.size() / entry_size);
   for (std::size_t off = 0; off < bytes.size(); off += entry_size) {
-    const entry e{get_u32(bytes.data() + off), get_u32(bytes.data() + off + 4)};
+    const entry e{le::get<std::uint32_t>(bytes.data() + off), le::get<std::uint32_t>(bytes.data() + off + 4)};
     // Position 0 and relative offset 0 belong to the first batch, which is
     // never indexed.
     if (e.relative_offset == 0 || e.position == 0 || e.position >= segment_size) {

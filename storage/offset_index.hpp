@@ -24,7 +24,8 @@
 // of 8, or whose entries are out of order or out of range is rebuilt from
 // the batch headers. It is written (atomically) when its segment is closed
 // by a roll; the active segment's index lives in memory and is rebuilt at
-// open.
+// open. A segment that a truncation cuts loses its index file at once, so a
+// file can never describe batches that are gone.
 
 #include <cstdint>
 #include <span>
@@ -47,8 +48,9 @@ public:
   explicit offset_index(std::uint32_t interval_bytes) : interval_(interval_bytes) {}
 
   // Notes a batch written at `position`; indexes it if it is far enough from
-  // the previous entry.
-  void on_batch(std::uint32_t relative_offset, std::uint32_t position);
+  // the previous entry, and returns whether it did (the time index takes its
+  // entries at the same batches).
+  bool on_batch(std::uint32_t relative_offset, std::uint32_t position);
 
   // The last entry whose relative offset is <= `relative_offset`, or {0, 0}
   // (the segment start) when there is none.

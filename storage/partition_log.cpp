@@ -7,6 +7,7 @@
 
 #include "storage/atomic_file.hpp"
 #include "storage/batch_header.hpp"
+#include "storage/log_start.hpp"
 #include "storage/record_batch.hpp"
 #include "storage/segment.hpp"
 
@@ -40,9 +41,11 @@ struct partition_log::impl {
   log_config cfg;
   recovery_report report;
   std::vector<std::unique_ptr<segment>> segments;  // ascending base offsets; never empty
+  std::uint64_t log_start = 0;
   std::uint64_t log_end = 0;
   std::uint64_t durable_end = 0;
   std::uint64_t total_bytes = 0;
+  std::uint64_t last_term = 0;     // of the batch holding log_end - 1, when log_start < log_end
   std::vector<segment*> unsynced;  // written to since the last sync
   bool dir_dirty = false;          // a segment file was created since the last directory fsync
   // After a failed fsync Linux may have dropped the dirty pages and a retried
@@ -59,6 +62,16 @@ struct partition_log::impl {
     return i + 1 < segments.size() ? segments[i + 1]->base_offset() : log_end;
   }
 
+  // The segment holding `offset`: the last one whose base is <= offset.
+  // Precondition: offset >= segments.front()->base_offset().
+  std::size_t segment_of(std::uint64_t offset) const {
+    auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                               [](std::uint64_t o, const auto& s) { return o < s->base_offset(); });
+    return static_cast<std::size_t>(std::prev(it) - segments.begin());
+  }
+
+  std::uint64_t preallocate_bytes() const { return cfg.preallocate ? cfg.segment_bytes : 0; }
+
   status fail(status s) {
     failed = s;
     return s;
@@ -68,6 +81,8 @@ struct partition_log::impl {
     if (std::find(unsynced.begin(), unsynced.end(), seg) == unsynced.end()) unsynced.push_back(seg);
   }
 
+  void forget(segment* seg) { unsynced.erase(std::remove(unsynced.begin(), unsynced.end(), seg), unsynced.end()); }
+
   bool needs_roll(std::uint64_t batch_bytes, std::uint32_t last_offset_delta) {
     const segment& seg = active();
     if (seg.size() == 0) return false;  // a batch too big for any segment still gets one alone
@@ -76,35 +91,95 @@ struct partition_log::impl {
            log_end + last_offset_delta - seg.base_offset() > u32_max;  // so are relative offsets
   }
 
+  // `offset` is not in [log_start, log_end] (or [log_start, log_end)).
+  status out_of_range(std::uint64_t offset, bool end_included) const {
+    return {errc::offset_out_of_range, "offset " + std::to_string(offset) + " is outside [" +
+                                           std::to_string(log_start) + ", " + std::to_string(log_end) +
+                                           (end_included ? "]" : ")")};
+  }
+
   status roll();
+  result<append_result> append(std::span<const char> batch, std::uint64_t term);
+  result<std::uint64_t> term_of(std::uint64_t offset) const;
+  status drop_below_start();
 };
 
 // Recovery trusts closed segments, so a segment may only become closed once
-// it is entirely durable: its data and its directory entry are synced before
-// the next segment file can exist.
+// it is entirely durable and cut to its data: both are synced (and so is its
+// directory entry) before the next segment file can exist.
 status partition_log::impl::roll() {
   segment& old = active();
-  if (std::find(unsynced.begin(), unsynced.end(), &old) != unsynced.end()) {
-    if (auto s = old.datasync(); !s) return fail(s);
-  }
+  const bool dirty = std::find(unsynced.begin(), unsynced.end(), &old) != unsynced.end();
+  if (auto s = old.close(dirty); !s) return fail(s);
   unsynced.clear();  // only the active segment is ever written
   if (dir_dirty) {
     if (auto s = sync_directory(dir); !s) return fail(s);
     dir_dirty = false;
   }
   durable_end = log_end;
-  // Best effort: a missing or partial index is rebuilt at open.
-  (void)old.write_index();
 
-  auto seg = segment::create(dir, log_end, cfg.index_interval_bytes);
+  auto seg = segment::create(dir, log_end, cfg.index_interval_bytes, preallocate_bytes());
   if (!seg) return seg.error();
   segments.push_back(std::move(*seg));
   dir_dirty = true;
   return status::ok();
 }
 
+result<append_result> partition_log::impl::append(std::span<const char> batch, std::uint64_t term) {
+  if (batch.size() > cfg.max_batch_bytes) {
+    return status{errc::batch_too_large, "batch of " + std::to_string(batch.size()) + " bytes exceeds max_batch_bytes " +
+                                             std::to_string(cfg.max_batch_bytes)};
+  }
+  if (auto s = validate_batch_deep(batch); !s) return s;
+  const batch_header h = decode_batch_header(batch);
+
+  if (needs_roll(batch.size(), h.last_offset_delta)) {
+    if (auto s = roll(); !s) return s;
+  }
+  segment& seg = active();
+  scratch.assign(batch.begin(), batch.end());
+  stamp_batch(scratch, log_end, term);
+  if (auto s = seg.append(scratch); !s) {
+    if (seg.broken()) fail(s);
+    return s;
+  }
+  mark_unsynced(&seg);
+  total_bytes += batch.size();
+  const append_result r{log_end, log_end + h.last_offset_delta};
+  log_end = r.last_offset + 1;
+  last_term = term;
+  return r;
+}
+
+result<std::uint64_t> partition_log::impl::term_of(std::uint64_t offset) const {
+  const segment& seg = *segments[segment_of(offset)];
+  auto at = seg.locate(offset);
+  if (!at) return at.error();
+  if (!*at) {
+    return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends before offset " +
+                   std::to_string(offset));
+  }
+  return (*at)->header.term;
+}
+
+// Segments wholly below the log start; the active one always stays.
+status partition_log::impl::drop_below_start() {
+  while (segments.size() > 1 && segments[1]->base_offset() <= log_start) {
+    segment& seg = *segments.front();
+    if (auto s = seg.remove_files(); !s) return s;
+    total_bytes -= seg.size();
+    forget(&seg);
+    segments.erase(segments.begin());
+  }
+  return status::ok();
+}
+
 partition_log::partition_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
-partition_log::~partition_log() = default;
+
+partition_log::~partition_log() {
+  // A clean close leaves the active segment's file holding exactly its data.
+  if (impl_ && !impl_->failed && !impl_->segments.empty()) impl_->active().trim();
+}
 
 result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem::path& dir, const log_config& cfg) {
   auto p = std::make_unique<impl>();
@@ -115,17 +190,29 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
   std::filesystem::create_directories(dir, ec);
   if (ec) return status{errc::io_error, "create " + dir.string() + ": " + ec.message()};
 
+  auto saved_start = load_log_start(dir);
+  if (!saved_start) return saved_start.error();
+  std::uint64_t log_start = saved_start->value_or(0);
+
   auto bases = list_segments(dir);
   if (!bases) return bases.error();
   if (bases->empty()) {
-    auto seg = segment::create(dir, 0, cfg.index_interval_bytes);
+    auto seg = segment::create(dir, log_start, cfg.index_interval_bytes, p->preallocate_bytes());
     if (!seg) return seg.error();
     p->segments.push_back(std::move(*seg));
   } else {
-    for (std::size_t i = 0; i + 1 < bases->size(); ++i) {
+    // Segments wholly below the log start are left over from a crash between
+    // saving the start and deleting them (or their deletion was not synced).
+    std::size_t first = 0;
+    for (; first + 1 < bases->size() && (*bases)[first + 1] <= log_start; ++first) {
+      auto seg = segment::open(dir, (*bases)[first], cfg.index_interval_bytes);
+      if (!seg) return seg.error();
+      if (auto s = (*seg)->remove_files(); !s) return s;
+    }
+    for (std::size_t i = first; i + 1 < bases->size(); ++i) {
       auto seg = segment::open(dir, (*bases)[i], cfg.index_interval_bytes);
       if (!seg) return seg.error();
-      (*seg)->load_index();
+      (*seg)->load_indexes((*bases)[i + 1]);
       p->segments.push_back(std::move(*seg));
     }
     auto seg = segment::open(dir, bases->back(), cfg.index_interval_bytes);
@@ -133,16 +220,34 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
     p->segments.push_back(std::move(*seg));
   }
 
-  auto end = p->active().recover(p->report);
+  auto end = p->active().recover(p->report, p->preallocate_bytes());
   if (!end) return end.error();
-  // The active segment was synced by recover(); its directory entry (or the
-  // one just created) is made durable too, so everything that survived
-  // recovery counts as durable.
-  if (auto s = sync_directory(dir); !s) return s;
   p->log_end = *end;
-  p->durable_end = *end;
+  if (log_start > p->log_end) {
+    // The start was moved past data a crash then lost: nothing of the log is
+    // left at or above it, so it starts over, empty, at its start.
+    for (auto& seg : p->segments) {
+      if (auto s = seg->remove_files(); !s) return s;
+    }
+    p->segments.clear();
+    auto seg = segment::create(dir, log_start, cfg.index_interval_bytes, p->preallocate_bytes());
+    if (!seg) return seg.error();
+    p->segments.push_back(std::move(*seg));
+    p->log_end = log_start;
+  }
+  p->log_start = std::max(log_start, p->segments.front()->base_offset());
+  // The active segment was synced by recover(); its directory entry (or the
+  // one just created, or deletions) is made durable too, so everything that
+  // survived recovery counts as durable.
+  if (auto s = sync_directory(dir); !s) return s;
+  p->durable_end = p->log_end;
   p->report.segments = p->segments.size();
   for (const auto& seg : p->segments) p->total_bytes += seg->size();
+  if (p->log_end > p->log_start) {
+    auto term = p->term_of(p->log_end - 1);
+    if (!term) return status{term.error().code, "reading the last batch's term: " + term.error().message};
+    p->last_term = *term;
+  }
   return std::unique_ptr<partition_log>(new partition_log(std::move(p)));
 }
 
@@ -151,46 +256,156 @@ const recovery_report& partition_log::recovery() const { return impl_->report; }
 result<append_result> partition_log::append(std::span<const char> batch, std::uint64_t term) {
   impl& m = *impl_;
   if (m.failed) return *m.failed;
-  if (batch.size() > m.cfg.max_batch_bytes) {
-    return status{errc::batch_too_large, "batch of " + std::to_string(batch.size()) + " bytes exceeds max_batch_bytes " +
-                                             std::to_string(m.cfg.max_batch_bytes)};
-  }
-  if (auto s = validate_batch_deep(batch); !s) return s;
-  const batch_header h = decode_batch_header(batch);
+  return m.append(batch, term);
+}
 
-  if (m.needs_roll(batch.size(), h.last_offset_delta)) {
-    if (auto s = m.roll(); !s) return s;
+result<append_result> partition_log::append_at(std::span<const char> batch, std::uint64_t base_offset,
+                                               std::uint64_t term) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  if (base_offset != m.log_end) {
+    return status{errc::offset_out_of_range, "append_at offset " + std::to_string(base_offset) +
+                                                 ", but the log ends at " + std::to_string(m.log_end)};
   }
-  segment& seg = m.active();
-  m.scratch.assign(batch.begin(), batch.end());
-  stamp_batch(m.scratch, m.log_end, term);
-  if (auto s = seg.append(m.scratch); !s) {
-    if (seg.broken()) m.fail(s);
-    return s;
-  }
-  m.mark_unsynced(&seg);
-  m.total_bytes += batch.size();
-  const append_result r{m.log_end, m.log_end + h.last_offset_delta};
-  m.log_end = r.last_offset + 1;
-  return r;
+  return m.append(batch, term);
 }
 
 status partition_log::sync() {
   impl& m = *impl_;
   if (m.failed) return *m.failed;
   for (segment* seg : m.unsynced) {
-    if (auto s = seg->datasync(); !s) return m.fail(s);
+    if (auto s = seg->datasync(); !s) return fail_sync(s);
   }
   m.unsynced.clear();
   if (m.dir_dirty) {
-    if (auto s = sync_directory(m.dir); !s) return m.fail(s);
+    if (auto s = sync_directory(m.dir); !s) return fail_sync(s);
     m.dir_dirty = false;
   }
   m.durable_end = m.log_end;
   return status::ok();
 }
 
-std::uint64_t partition_log::log_start_offset() const { return impl_->segments.front()->base_offset(); }
+status partition_log::fail_sync(status error) {
+  impl& m = *impl_;
+  // After a failed writeback Linux marks the pages clean while reads still
+  // return them, so a reopen (a restarted actor, not a reboot) would
+  // validate bytes the disk never got and call them durable. Cut the log
+  // back to what the last good sync covered first; only then is "reopen and
+  // recover" honest.
+  const std::uint64_t keep = std::max(m.durable_end, m.log_start);
+  if (keep < m.log_end) {
+    auto cut = truncate_suffix(keep);
+    if (!cut) {
+      error.message += "; cutting the unsynced tail back to offset " + std::to_string(keep) +
+                       " also failed (" + cut.message + "): do not reopen this log before a reboot";
+      return m.fail(error);
+    }
+    error.message += "; the unsynced tail was cut back to offset " + std::to_string(keep);
+  }
+  return m.fail(error);
+}
+
+status partition_log::truncate_suffix(std::uint64_t offset) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  if (offset < m.log_start || offset > m.log_end) return m.out_of_range(offset, true);
+  if (offset == m.log_end) return status::ok();
+
+  const std::size_t i = m.segment_of(offset);
+  segment& seg = *m.segments[i];
+  auto at = seg.locate(offset);
+  if (!at) return at.error();
+  if (!*at) {
+    return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends before offset " +
+                   std::to_string(offset));
+  }
+  const batch_header& h = (*at)->header;
+  if (h.base_offset != offset) {
+    return status{errc::offset_out_of_range, "offset " + std::to_string(offset) + " is inside the batch [" +
+                                                 std::to_string(h.base_offset) + ", " +
+                                                 std::to_string(h.last_offset()) +
+                                                 "]: the log can only be truncated at a batch boundary"};
+  }
+
+  // From here on a failure leaves a state only recovery can vouch for.
+  // Newest first, each deletion durable before the next: a crash must never
+  // keep a later segment while losing an earlier one (a hole in the log).
+  while (m.segments.size() > i + 1) {
+    segment& last = *m.segments.back();
+    if (auto s = last.remove_files(); !s) return m.fail(s);
+    if (auto s = sync_directory(m.dir); !s) return m.fail(s);
+    m.total_bytes -= last.size();
+    m.forget(&last);
+    m.segments.pop_back();
+  }
+  const std::uint64_t removed = seg.size() - (*at)->position;
+  if (auto s = seg.cut((*at)->position, m.preallocate_bytes()); !s) return m.fail(s);
+  m.total_bytes -= removed;
+  // The deleted index files must not come back: they describe the batches
+  // the log is about to replace.
+  if (auto s = sync_directory(m.dir); !s) return m.fail(s);
+  m.unsynced.clear();  // what is left of the active segment was fsynced by cut()
+  m.dir_dirty = false;
+  m.log_end = offset;
+  m.durable_end = offset;
+  m.last_term = 0;
+  if (offset > m.log_start) {
+    auto term = m.term_of(offset - 1);
+    if (!term) return m.fail(term.error());
+    m.last_term = *term;
+  }
+  return status::ok();
+}
+
+status partition_log::remove_prefix(std::uint64_t offset) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  if (offset > m.log_end) return m.out_of_range(offset, true);
+  if (offset > m.log_start) {
+    if (auto s = save_log_start(m.dir, offset); !s) return s;
+    m.log_start = offset;
+  }
+  // Also retries deletions that failed last time.
+  return m.drop_below_start();
+}
+
+result<std::uint64_t> partition_log::term_at(std::uint64_t offset) const {
+  const impl& m = *impl_;
+  if (offset < m.log_start || offset >= m.log_end) return m.out_of_range(offset, false);
+  return m.term_of(offset);
+}
+
+std::uint64_t partition_log::last_term() const {
+  return impl_->log_end > impl_->log_start ? impl_->last_term : 0;
+}
+
+result<retention_report> partition_log::apply_retention(std::int64_t now_ms, std::int64_t retention_ms,
+                                                        std::int64_t retention_bytes) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  const std::size_t n = m.segments.size();
+  std::size_t keep_from = 0;  // first segment kept; never past the active one
+  if (retention_ms >= 0) {
+    std::int64_t cutoff = 0;
+    if (__builtin_sub_overflow(now_ms, retention_ms, &cutoff)) cutoff = std::numeric_limits<std::int64_t>::min();
+    while (keep_from + 1 < n && m.segments[keep_from]->max_timestamp() < cutoff) ++keep_from;
+  }
+  if (retention_bytes >= 0) {
+    std::uint64_t remaining = m.total_bytes;
+    for (std::size_t i = 0; i < keep_from; ++i) remaining -= m.segments[i]->size();
+    while (keep_from + 1 < n && remaining > static_cast<std::uint64_t>(retention_bytes)) {
+      remaining -= m.segments[keep_from]->size();
+      ++keep_from;
+    }
+  }
+  const std::uint64_t bytes_before = m.total_bytes;
+  if (keep_from > 0) {
+    if (auto s = remove_prefix(m.segments[keep_from]->base_offset()); !s) return s;
+  }
+  return retention_report{n - m.segments.size(), bytes_before - m.total_bytes, m.log_start};
+}
+
+std::uint64_t partition_log::log_start_offset() const { return impl_->log_start; }
 std::uint64_t partition_log::log_end_offset() const { return impl_->log_end; }
 std::uint64_t partition_log::durable_end_offset() const { return impl_->durable_end; }
 std::uint64_t partition_log::size_bytes() const { return impl_->total_bytes; }
@@ -207,10 +422,7 @@ result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_
   out.next_offset = offset;
   if (offset == m.log_end || upto <= offset) return out;
 
-  // The segment holding `offset`: the last one whose base is <= offset.
-  auto it = std::upper_bound(m.segments.begin(), m.segments.end(), offset,
-                             [](std::uint64_t o, const auto& s) { return o < s->base_offset(); });
-  std::size_t i = static_cast<std::size_t>(std::prev(it) - m.segments.begin());
+  std::size_t i = m.segment_of(offset);
   const auto start = m.segments[i]->index().lookup(offset - m.segments[i]->base_offset());
   std::uint64_t pos = start.position;
   std::uint64_t expected = m.segments[i]->base_offset() + start.relative_offset;
@@ -261,18 +473,17 @@ result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_
   return out;
 }
 
-// A linear scan over batch headers: fine while it serves only occasional
-// lookups; a per-segment time index is planned to replace it.
 result<std::uint64_t> partition_log::offset_for_timestamp(std::int64_t timestamp) const {
   const impl& m = *impl_;
-  for (const auto& seg : m.segments) {
-    std::uint64_t pos = 0;
-    while (pos < seg->size()) {
-      auto h = seg->read_header(pos);
-      if (!h) return h.error();
-      if (h->max_timestamp >= timestamp) return h->base_offset;
-      pos += h->length;
-    }
+  // Newest timestamps are not monotonic across segments either, so each
+  // segment is checked; from memory, until one must hold the answer.
+  for (std::size_t i = 0; i < m.segments.size(); ++i) {
+    const segment& seg = *m.segments[i];
+    if (m.end_of(i) <= m.log_start || seg.max_timestamp() < timestamp) continue;
+    auto found = seg.find_timestamp(timestamp, m.log_start);
+    if (!found) return found.error();
+    // The batch may start below the log start; the log does not.
+    if (*found) return std::max(**found, m.log_start);
   }
   return m.log_end;
 }

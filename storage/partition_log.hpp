@@ -2,13 +2,17 @@
 // One partition's log: a directory of append-only segment files.
 //
 // Layout of a partition directory:
-//   <base offset, 20 digits>.log    batches laid end to end (batch_header.hpp)
-//   <base offset, 20 digits>.index  sparse offset index (offset_index.hpp)
+//   <base offset, 20 digits>.log        batches laid end to end (batch_header.hpp)
+//   <base offset, 20 digits>.index      sparse offset index (offset_index.hpp)
+//   <base offset, 20 digits>.timeindex  sparse time index (time_index.hpp)
+//   log_start                           persisted log start (log_start.hpp)
 // A segment is named by the base offset of its first batch. Only the newest
 // segment (the active one) is appended to; it rolls when the next batch would
-// take it past log_config::segment_bytes. A segment is fdatasync'ed, and the
-// directory too if needed, before the next segment file is created, so every
-// closed segment found at open is complete and is trusted as it is.
+// take it past log_config::segment_bytes. The active segment's file is
+// preallocated to segment_bytes and cut to its data when it is closed
+// (segment.hpp). A segment is cut, fsync'ed, and the directory too if needed,
+// before the next segment file is created, so every closed segment found at
+// open is complete and is trusted as it is.
 //
 // Guarantees:
 // - append() assigns consecutive offsets and never reorders batches.
@@ -16,15 +20,31 @@
 //   directory entry of every segment file that holds them.
 // - open() validates the active segment batch by batch and truncates at the
 //   first torn or corrupt batch, reporting what it cut; no batch before that
-//   point is dropped. Indexes of the active segment are rebuilt from its data.
+//   point is dropped. A tail of zeros is the end of the data, not damage
+//   (preallocation; or a crash that extended the file and lost the data) and
+//   is not reported. Indexes of the active segment are rebuilt from its data.
+//   open() also reads the last batch's term (last_term()), and fails with
+//   errc::corrupt when it cannot: only possible when the active segment is
+//   empty and the last header of the segment before it is damaged. Raft's
+//   votes depend on that term; a guessed one could elect a stale leader.
 // - read() never returns bytes that fail their CRC: a corrupt batch is
 //   reported as errc::corrupt instead of served. base_offset, outside the
 //   CRC, is checked by offset continuity; term is covered by neither.
 // - An I/O error or full disk fails append() with nothing half-written left
 //   in the log (the segment is truncated back), and later appends may succeed.
 //   A failed fsync (or a failed truncate-back) is different: the kernel may
-//   have dropped the dirty pages, so append() and sync() keep returning that
-//   error until the log is reopened and recovery re-validates it.
+//   have dropped the dirty pages while reads still return them, so sync()
+//   first cuts the log back to the end of the last good sync (everything
+//   after it is unacknowledged by definition), then append() and sync() keep
+//   returning the error until the log is reopened and recovery re-validates
+//   it. If the cut itself fails, the error says so: that log must not be
+//   reopened before a reboot. The same
+//   holds for a truncate_suffix() that fails halfway, and every mutating call
+//   returns that error meanwhile.
+// - The log start only moves forward, durably (log_start.hpp), and segments
+//   wholly below it are deleted, at the latest by the next open. If a crash
+//   lost data beyond a log start (remove_prefix() past durable_end_offset()),
+//   open() starts an empty log at the log start.
 //
 // Not thread-safe: one owner (the partition actor) calls it.
 
@@ -43,18 +63,27 @@ struct log_config {
   std::uint64_t segment_bytes = 128ull << 20;
   std::uint32_t index_interval_bytes = 4096;   // one index entry per this many bytes
   std::uint32_t max_batch_bytes = (1u << 20) + 4096;
+  bool preallocate = true;                     // allocate the active segment to segment_bytes
 };
 
 struct recovery_report {
   std::uint64_t segments = 0;
   std::uint64_t batches_validated = 0;  // in the active segment
-  std::uint64_t truncated_bytes = 0;    // cut from the active segment's tail
+  // Damaged bytes cut from the active segment's tail: from the first bad
+  // batch to the last non-zero byte (zeros after it are not damage).
+  std::uint64_t truncated_bytes = 0;
   std::string detail;                   // why the tail was cut; empty if nothing was
 };
 
 struct append_result {
   std::uint64_t base_offset = 0;
   std::uint64_t last_offset = 0;
+};
+
+struct retention_report {
+  std::size_t segments_removed = 0;
+  std::uint64_t bytes_removed = 0;
+  std::uint64_t log_start_offset = 0;  // after the call
 };
 
 struct read_result {
@@ -78,6 +107,54 @@ public:
   // next offset and `term` into its header. Not durable until sync().
   result<append_result> append(std::span<const char> batch, std::uint64_t term);
 
+  // The follower's append (Raft): the batch's place was decided by a leader,
+  // so `base_offset` must be log_end_offset() (errc::offset_out_of_range
+  // otherwise, nothing written). `base_offset` and `term` are stamped into
+  // the header as append() does, so whatever the header held is replaced.
+  // Not durable until sync().
+  result<append_result> append_at(std::span<const char> batch, std::uint64_t base_offset, std::uint64_t term);
+
+  // Removes every batch with base offset >= `offset` (Raft: a follower drops
+  // entries that conflict with the leader's). `offset` must be in
+  // [log_start, log_end] and start a batch (or be log_end, a no-op): Raft
+  // truncates at entry boundaries, and cutting a batch in two would leave a
+  // batch whose records' offsets no longer match its header. A later offset
+  // of the batch is errc::offset_out_of_range, nothing changed. Whole later
+  // segments are deleted (newest first, each deletion made durable before
+  // the next, so a crash never leaves a hole), the containing segment is cut
+  // and fsync'ed, its index files deleted and the directory fsync'ed: on
+  // return the cut is durable, log_end_offset() == durable_end_offset() ==
+  // `offset`, and appends continue at `offset`.
+  status truncate_suffix(std::uint64_t offset);
+
+  // Moves the log start forward to `offset` (<= log_end_offset(), else
+  // errc::offset_out_of_range; at or below the current start a no-op), after
+  // a Raft snapshot or to delete records. The start may sit inside a segment,
+  // even inside a batch (reads at it return that batch whole). It is saved
+  // durably (log_start.hpp) before segments wholly below it are deleted;
+  // those deletions need no fsync, as open() deletes any that come back.
+  // Reads below the start fail with errc::offset_out_of_range.
+  status remove_prefix(std::uint64_t offset);
+
+  // The term stamped in the batch holding `offset`; errc::offset_out_of_range
+  // outside [log_start, log_end). Reads one or a few headers.
+  result<std::uint64_t> term_at(std::uint64_t offset) const;
+  // The term of the batch holding log_end - 1, from memory; 0 when the log
+  // holds no offsets (log_start == log_end): a Raft snapshot then knows it.
+  std::uint64_t last_term() const;
+
+  // Retention, run periodically by the owner. Deletes, oldest first, closed
+  // segments (never the active one) whose newest timestamp is older than
+  // now_ms - retention_ms, then, while the log's size exceeds
+  // retention_bytes, more of the oldest closed segments; it stops at the
+  // first segment it keeps, so the log stays contiguous. Negative limits are
+  // unlimited. The log start moves to the first kept segment, durably, as in
+  // remove_prefix(). It decides from memory alone (each segment's size and
+  // newest timestamp, from its time index) and blocks on nothing but the
+  // unlinks and one small atomic file write (the log start).
+  result<retention_report> apply_retention(std::int64_t now_ms, std::int64_t retention_ms,
+                                           std::int64_t retention_bytes);
+
   // Makes everything appended so far durable (fdatasync of the active segment
   // and of any segment rolled since the last sync, plus their directory entries).
   status sync();
@@ -85,7 +162,7 @@ public:
   std::uint64_t log_start_offset() const;   // first offset still in the log
   std::uint64_t log_end_offset() const;     // offset the next append gets
   std::uint64_t durable_end_offset() const; // offsets below this are synced
-  std::uint64_t size_bytes() const;
+  std::uint64_t size_bytes() const;          // bytes of batches, all segments
   std::size_t segment_count() const;
 
   // Reads whole batches starting with the one that contains `offset`, up to
@@ -97,10 +174,14 @@ public:
   result<read_result> read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const;
 
   // First offset of the first batch whose max_timestamp >= `timestamp`, or
-  // log_end_offset() when there is none.
+  // log_end_offset() when there is none; never below log_start_offset().
+  // Timestamps need not grow from batch to batch. Segments whose newest
+  // timestamp is older are skipped from memory; in the one that holds the
+  // answer, its time index narrows the header reads to one index interval.
   result<std::uint64_t> offset_for_timestamp(std::int64_t timestamp) const;
 
 private:
+  status fail_sync(status error);
   struct impl;
   explicit partition_log(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

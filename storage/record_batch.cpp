@@ -9,8 +9,10 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 
 #include "schema/record.capnp.h"
+#include "storage/compression.hpp"
 
 namespace herald::storage {
 namespace {
@@ -52,10 +54,22 @@ status invalid(const std::string& what) { return {errc::invalid_batch, what}; }
 // Holds the payload of one batch as Cap'n Proto words. Cap'n Proto 0.9.2
 // refuses unaligned input, so a payload that does not start on an 8-byte
 // boundary is copied first; aligned payloads (the usual case, since batches
-// are multiples of 8 and buffers come from new[]) are read in place.
+// are multiples of 8 and buffers come from new[]) are read in place. A
+// compressed payload is decompressed into an aligned buffer of its own.
 class payload_words {
 public:
-  explicit payload_words(std::span<const char> payload) {
+  // Fills in the words of `batch` (header `h`, already through
+  // check_decodable()); invalid_batch when a compressed payload is bad.
+  status load(std::span<const char> batch, const batch_header& h) {
+    const auto payload = batch.subspan(batch_header_size);
+    const auto c = static_cast<codec>(h.attributes & 0x7);
+    if (c != codec::none) {
+      auto plain = decompress_payload(c, payload);
+      if (!plain) return plain.error();
+      plain_ = std::move(plain->words);
+      words_ = {reinterpret_cast<const capnp::word*>(plain_.get()), plain->word_count};
+      return status::ok();
+    }
     const std::size_t n = payload.size() / sizeof(capnp::word);
     if (reinterpret_cast<std::uintptr_t>(payload.data()) % alignof(capnp::word) == 0) {
       words_ = {reinterpret_cast<const capnp::word*>(payload.data()), n};
@@ -64,20 +78,29 @@ public:
       std::memcpy(copy_.begin(), payload.data(), n * sizeof(capnp::word));
       words_ = copy_.asPtr();
     }
+    return status::ok();
   }
   kj::ArrayPtr<const capnp::word> words() const { return words_; }
 
 private:
+  static_assert(sizeof(capnp::word) == sizeof(std::uint64_t) && alignof(capnp::word) <= alignof(std::uint64_t));
   kj::Array<capnp::word> copy_;
+  std::unique_ptr<std::uint64_t[]> plain_;
   kj::ArrayPtr<const capnp::word> words_;
 };
 
+// Each reader reads the message once: every struct, list and blob is
+// reached through one pointer, so a well-formed payload traverses about as
+// many words as it has. Cap'n Proto lets pointers overlap, though: a few KiB
+// in which every record points at the same value, or at the same header
+// list, would read as many megabytes (up to the default 64 MiB limit, per
+// batch, on the broker at every append and on every consumer). Bounding the
+// traversal by the payload's own size keeps decoding proportional to the
+// bytes received (the limit also counts each element of a list of empty
+// structs as a word, which bounds that other amplification).
 capnp::ReaderOptions reader_options(std::size_t words) {
   capnp::ReaderOptions opts;
-  // Enough to read every word a few times over (the default 64 MiB would be
-  // too low for a large batch read more than once), still bounded so a
-  // pointer-amplification payload cannot loop for long.
-  opts.traversalLimitInWords = std::max<std::uint64_t>(opts.traversalLimitInWords, 4 * std::uint64_t{words});
+  opts.traversalLimitInWords = 2 * std::uint64_t{words} + 64;
   return opts;
 }
 
@@ -87,8 +110,14 @@ status check_decodable(std::span<const char> batch, const batch_header& h) {
     return invalid("batch length does not match its buffer");
   }
   if (h.length % 8 != 0) return invalid("batch length is not a multiple of 8");
-  if ((h.attributes & 0x7) != 0) {
-    return invalid("compressed batches (codec " + std::to_string(h.attributes & 0x7) + ") are not supported yet");
+  if (const unsigned c = h.attributes & 0x7; c > static_cast<unsigned>(codec::zstd)) {
+    return invalid("unknown codec " + std::to_string(c));
+  }
+  // base_offset is outside the CRC; offsets that wrap past 2^64 would come
+  // out of order (found by tests/fuzz/batch_fuzz.cpp).
+  if (h.base_offset > std::numeric_limits<std::uint64_t>::max() - h.last_offset_delta) {
+    return invalid("last offset " + std::to_string(h.base_offset) + " + " + std::to_string(h.last_offset_delta) +
+                   " is past 2^64");
   }
   return status::ok();
 }
@@ -111,6 +140,20 @@ void batch_builder::set_producer(std::int64_t producer_id, std::int16_t epoch, s
   producer_id_ = producer_id;
   producer_epoch_ = epoch;
   base_sequence_ = base_sequence;
+}
+
+void batch_builder::set_compression(codec c, int level) {
+  codec_ = c;
+  level_ = level;
+}
+
+std::size_t batch_builder::estimated_size() const {
+  if (codec_ == codec::none) return estimated_size_;
+  // The payload comes out compressed with codec_, or with lz4 in its stead,
+  // or plain, which is no larger than either bound.
+  const std::size_t plain = estimated_size_ - batch_header_size;
+  return batch_header_size +
+         std::max(compressed_payload_bound(codec_, plain), compressed_payload_bound(codec::lz4, plain));
 }
 
 std::vector<char> batch_builder::build() {
@@ -143,9 +186,26 @@ std::vector<char> batch_builder::build() {
     }
   }
   const kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
-  const auto payload = flat.asChars();
+  const auto plain = flat.asChars();
+
+  // The codec actually used: see set_compression() for the fallbacks.
+  std::optional<std::vector<char>> compressed;
+  codec used = codec::none;
+  if (codec_ != codec::none) {
+    const std::span<const char> in(plain.begin(), plain.size());
+    compressed = compress_payload(codec_, level_, in);
+    used = codec_;
+    if (!compressed && codec_ == codec::zstd) {
+      compressed = compress_payload(codec::lz4, default_compression_level, in);
+      used = codec::lz4;
+    }
+    if (!compressed) used = codec::none;
+  }
+  const std::span<const char> payload =
+      compressed ? std::span<const char>(*compressed) : std::span<const char>(plain.begin(), plain.size());
 
   batch_header h;
+  h.attributes = static_cast<std::uint16_t>(used);
   h.length = static_cast<std::uint32_t>(batch_header_size + payload.size());
   h.record_count = static_cast<std::uint32_t>(records_.size());
   h.last_offset_delta = h.record_count - 1;
@@ -157,7 +217,7 @@ std::vector<char> batch_builder::build() {
 
   std::vector<char> out(h.length);
   encode_batch_header(h, out);
-  std::memcpy(out.data() + batch_header_size, payload.begin(), payload.size());
+  std::memcpy(out.data() + batch_header_size, payload.data(), payload.size());
   seal_batch(out);
 
   records_.clear();
@@ -170,8 +230,8 @@ status validate_batch_deep(std::span<const char> batch) {
   const batch_header h = decode_batch_header(batch);
   if (auto s = check_decodable(batch, h); !s) return s;
 
-  const auto payload = batch.subspan(batch_header_size);
-  const payload_words words(payload);
+  payload_words words;
+  if (auto s = words.load(batch, h); !s) return s;
   try {
     capnp::FlatArrayMessageReader reader(words.words(), reader_options(words.words().size()));
     if (reader.getEnd() != words.words().end()) return invalid("trailing bytes after the payload message");
@@ -212,7 +272,8 @@ status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
   const batch_header h = decode_batch_header(batch);
   if (auto s = check_decodable(batch, h); !s) return s;
 
-  const payload_words words(batch.subspan(batch_header_size));
+  payload_words words;
+  if (auto s = words.load(batch, h); !s) return s;
   std::optional<capnp::FlatArrayMessageReader> reader;
   capnp::List<schema::Record>::Reader records;
   try {
@@ -222,13 +283,29 @@ status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
     return invalid("payload does not decode: " + what_of(e));
   }
 
+  // The cheap parts of validate_batch_deep(), so that even a batch that
+  // never went through it yields no record outside the batch's offsets and
+  // no more records than the header promises (a payload can otherwise list
+  // millions of empty records in a few bytes).
+  if (records.size() != h.record_count) {
+    return invalid("payload holds " + std::to_string(records.size()) + " records, header says " +
+                   std::to_string(h.record_count));
+  }
+
   // `fn` is called outside the try blocks: its own exceptions are the
   // caller's business and must not be mistaken for a bad payload.
+  std::uint32_t prev = 0;
   for (kj::uint i = 0; i < records.size(); ++i) {
     record out;
     try {
       const auto r = records[i];
-      out.offset = h.base_offset + r.getOffsetDelta();
+      const std::uint32_t delta = r.getOffsetDelta();
+      if ((i > 0 && delta <= prev) || delta > h.last_offset_delta) {
+        return invalid("record " + std::to_string(i) + " has offsetDelta " + std::to_string(delta) +
+                       " out of order or past the batch");
+      }
+      prev = delta;
+      out.offset = h.base_offset + delta;
       if (out.offset < min_offset) continue;
       out.timestamp = ts_add(h.first_timestamp, r.getTimestampDelta());
       if (r.hasKey()) out.key = as_string(r.getKey());

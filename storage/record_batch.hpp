@@ -1,7 +1,8 @@
 #pragma once
 // Building and reading record batches (format: batch_header.hpp and
-// schema/record.capnp). The producer side builds; the broker validates; the
-// consumer side reads. Uncompressed payloads only for now (codec 0).
+// schema/record.capnp; compressed payloads: compression.hpp). The producer
+// side builds (and compresses); the broker validates and stores the bytes as
+// they are; the consumer side reads (and decompresses).
 
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "storage/batch_header.hpp"
+#include "storage/compression.hpp"
 #include "storage/status.hpp"
 
 namespace herald::storage {
@@ -37,11 +39,22 @@ public:
   void add(std::int64_t timestamp, std::optional<std::string_view> key, std::string_view value,
            std::span<const record_header> headers = {});
   std::size_t record_count() const { return records_.size(); }
-  // Bytes the batch will take at most once built (a close upper bound).
-  std::size_t estimated_size() const { return estimated_size_; }
+  // Bytes the batch will take at most once built. A close upper bound without
+  // compression; with it, the bound for incompressible data (a little more
+  // than uncompressed), so it never under-counts.
+  std::size_t estimated_size() const;
   bool empty() const { return records_.empty(); }
 
   void set_producer(std::int64_t producer_id, std::int16_t epoch, std::int32_t base_sequence);
+
+  // Compresses the payload of every batch built from now on (compression.hpp;
+  // `level` as described there). Like set_producer(), it outlives build().
+  // A payload that compression cannot carry within the reader's limits is
+  // stored another way rather than refused: zstd beyond the 1024x ratio cap
+  // (long runs of one byte) falls back to lz4, which never exceeds it, and a
+  // payload over 64 MiB stays uncompressed. The codec bits always say what
+  // was done.
+  void set_compression(codec c, int level = default_compression_level);
 
   // Builds the batch and resets the builder. Precondition: !empty().
   std::vector<char> build();
@@ -58,15 +71,21 @@ private:
   std::int64_t producer_id_ = -1;
   std::int16_t producer_epoch_ = -1;
   std::int32_t base_sequence_ = -1;
+  codec codec_ = codec::none;
+  int level_ = default_compression_level;
 };
 
 // Full validation for a batch offered for append: validate_batch() plus a
-// decode of the payload that checks it is a well-formed RecordBatchPayload
-// whose record count and offset deltas agree with the header.
+// decode of the payload (decompressed first, within compression.hpp's caps)
+// that checks it is a well-formed RecordBatchPayload whose record count and
+// offset deltas agree with the header.
 status validate_batch_deep(std::span<const char> batch);
 
 // Decodes every record of one validated batch, calling `fn` for each one with
-// offset >= `min_offset`. Returns invalid_batch if the payload does not decode.
+// offset >= `min_offset`. Returns invalid_batch if the payload does not
+// decompress or decode, holds other than record_count records, or has offset
+// deltas that do not increase or pass last_offset_delta; records passed to
+// `fn` before such a problem was met stay passed.
 status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
                        const std::function<void(record&&)>& fn);
 

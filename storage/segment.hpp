@@ -1,11 +1,25 @@
 #pragma once
 // One segment of a partition log: a <base>.log file of batches laid end to
-// end plus its sparse offset index. Knows byte positions, not the log's
-// policies (rolling, syncing, offsets across segments): partition_log.cpp.
+// end plus its sparse offset and time indexes. Knows byte positions, not the
+// log's policies (rolling, syncing, offsets across segments, log start):
+// partition_log.cpp.
+//
+// Preallocation. A segment is created with its file allocated to
+// segment_bytes (fdatasync of writes inside allocated blocks has less
+// metadata to flush), so while it is active the file is longer than its
+// data: size() is the logical end (the batches), file_size() what the file
+// system holds, zeros past size(). Closing the segment (close(), at a roll)
+// cuts the file to size() and makes that durable before the next segment
+// exists, so a closed segment's file holds exactly its batches and is
+// trusted as it is at open. At open the active segment's zero tail, left by
+// preallocation or by a crash that extended the file but lost the data, is
+// the end of data, not damage; it is kept as preallocation.
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -14,64 +28,127 @@
 #include "storage/offset_index.hpp"
 #include "storage/partition_log.hpp"
 #include "storage/status.hpp"
+#include "storage/time_index.hpp"
 
 namespace herald::storage {
 
-// "%020llu" of the base offset, the stem of both file names.
+// "%020llu" of the base offset, the stem of all three file names.
 std::string segment_file_stem(std::uint64_t base_offset);
 
 class segment {
 public:
-  // A new, empty segment file (O_EXCL: it must not exist yet).
+  // max_timestamp() of a segment without batches.
+  static constexpr std::int64_t no_timestamp = std::numeric_limits<std::int64_t>::min();
+  // max_timestamp() when damaged headers hid part of a closed segment: the
+  // maximum is unknown, and retention must not take it for old.
+  static constexpr std::int64_t unknown_timestamp = std::numeric_limits<std::int64_t>::max();
+
+  struct located_batch {
+    std::uint64_t position = 0;
+    batch_header header;
+  };
+
+  // A new, empty segment file (O_EXCL: it must not exist yet), allocated to
+  // `preallocate_bytes` when the file system can (best effort: a file that
+  // cannot be preallocated grows as it is written).
   static result<std::unique_ptr<segment>> create(const std::filesystem::path& dir, std::uint64_t base_offset,
-                                                 std::uint32_t index_interval_bytes);
-  // An existing segment file; the index is empty until load_index() or recover().
+                                                 std::uint32_t index_interval_bytes, std::uint64_t preallocate_bytes);
+  // An existing segment file; the indexes are empty until load_indexes() or
+  // recover().
   static result<std::unique_ptr<segment>> open(const std::filesystem::path& dir, std::uint64_t base_offset,
                                                std::uint32_t index_interval_bytes);
 
   std::uint64_t base_offset() const { return base_; }
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const { return size_; }            // bytes of batches
+  std::uint64_t file_size() const { return file_size_; }  // bytes of file, >= size()
+  std::int64_t max_timestamp() const { return max_timestamp_; }
   const offset_index& index() const { return index_; }
+  const time_index& timestamps() const { return time_index_; }
   std::filesystem::path log_path() const;
   std::filesystem::path index_path() const;
+  std::filesystem::path time_index_path() const;
 
-  // For a closed segment: loads the index file, or rebuilds it from the batch
-  // headers and writes it back when the file is missing or unusable.
-  void load_index();
+  // For a closed segment ending at `end_offset`: loads both index files, or
+  // rebuilds them from the batch headers (and writes them back) when a file
+  // is missing or unusable.
+  void load_indexes(std::uint64_t end_offset);
 
   // For the active segment at open: validates every batch (header, CRC,
-  // contiguous base offsets from base_offset()), cuts the file at the first
-  // bad one and makes the cut durable. Rebuilds the index in memory. Returns
-  // the offset after the last good batch.
-  result<std::uint64_t> recover(recovery_report& report);
+  // contiguous base offsets from base_offset()) up to the first bad one.
+  // What follows it is the end of data when it is all zeros, and is cut
+  // (durably) and reported otherwise; report.truncated_bytes counts from the
+  // bad batch to the last non-zero byte. Rebuilds the indexes in memory,
+  // preallocates to `preallocate_bytes` and syncs. Returns the offset after
+  // the last good batch.
+  result<std::uint64_t> recover(recovery_report& report, std::uint64_t preallocate_bytes);
 
   // The header at `pos`, after the checks needed to step over the batch
-  // safely (magic, sane length inside the file). errc::corrupt otherwise.
+  // safely (magic, sane length inside the data). errc::corrupt otherwise.
   result<batch_header> read_header(std::uint64_t pos) const;
   // Exactly out.size() bytes at `pos`; errc::corrupt if the file is short.
   status read(std::uint64_t pos, std::span<char> out) const;
 
+  // The batch holding `offset` (>= base_offset()), found from the nearest
+  // offset index entry by stepping over headers whose base offsets must be
+  // contiguous; nullopt when `offset` is past the last batch.
+  result<std::optional<located_batch>> locate(std::uint64_t offset) const;
+
+  // The base offset of the first batch with last offset >= `min_offset` and
+  // max_timestamp >= `timestamp`, nullopt when there is none. Reads only the
+  // headers between two time index entries (plus those up to `min_offset`).
+  result<std::optional<std::uint64_t>> find_timestamp(std::int64_t timestamp, std::uint64_t min_offset) const;
+
   // Writes a stamped batch at the end. On failure the file is cut back to
-  // its previous size; if even that fails, broken() turns true.
+  // its previous size (losing its preallocation); if even that fails,
+  // broken() turns true.
   status append(std::span<const char> batch);
   bool broken() const { return broken_; }
 
   status datasync() { return file_.datasync(); }
-  // Writes the index file atomically.
-  status write_index() const;
+
+  // Turns the active segment into a closed one: cuts the preallocated tail,
+  // makes data and size durable (fsync when the size changed, fdatasync when
+  // only `unsynced` data did), then adds the closing time index entry and
+  // writes both index files (best effort: a missing file is rebuilt at open;
+  // one that cannot be written is removed so that no stale one survives).
+  status close(bool unsynced);
+
+  // Cuts the preallocated tail at a clean shutdown, without syncing: if it
+  // is lost, recovery reads the zeros as the end of data anyway.
+  void trim();
+
+  // Cuts the segment at `pos` (a batch boundary, or 0) for a truncation of
+  // the log: the file is truncated and fsynced, its index files are deleted
+  // (the caller fsyncs the directory), the indexes are rebuilt in memory for
+  // what is left and the file is preallocated again, as it is the active
+  // segment from now on.
+  status cut(std::uint64_t pos, std::uint64_t preallocate_bytes);
+
+  // Deletes the segment's files (the caller fsyncs the directory if needed).
+  status remove_files();
 
 private:
   segment(std::filesystem::path dir, std::uint64_t base, file f, std::uint64_t size, std::uint32_t interval)
-      : dir_(std::move(dir)), base_(base), file_(std::move(f)), size_(size), index_(interval),
+      : dir_(std::move(dir)), base_(base), file_(std::move(f)), size_(size), file_size_(size), index_(interval),
         interval_(interval) {}
   std::string where(std::uint64_t pos) const;
-  void rebuild_index();
+  void index_batch(const batch_header& h, std::uint64_t pos);
+  void clear_indexes();
+  // Rebuilds both indexes from the headers; false if damage stopped it.
+  bool rebuild_indexes();
+  void preallocate(std::uint64_t bytes);
+  // Position after the last non-zero byte in [from, to); `from` if none.
+  result<std::uint64_t> end_of_nonzero(std::uint64_t from, std::uint64_t to) const;
 
   std::filesystem::path dir_;
   std::uint64_t base_;
   file file_;
   std::uint64_t size_;
+  std::uint64_t file_size_;
   offset_index index_;
+  time_index time_index_;
+  std::int64_t max_timestamp_ = no_timestamp;
+  std::uint32_t last_relative_offset_ = 0;  // of the last batch, for the closing time index entry
   std::uint32_t interval_;
   bool broken_ = false;
 };

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <limits>
+#include <map>
 
 #include "storage/partition_log.hpp"
 #include "test_util.hpp"
@@ -120,21 +121,31 @@ TEST_CASE("reads at every offset across several segment rolls") {
   REQUIRE(log->segment_count() >= 4);
   check_reads(*log, model);
 
-  // Segments hold whole batches and stay within segment_bytes.
-  std::uint64_t total = 0;
+  // Segments hold whole batches and stay within segment_bytes. Closed ones
+  // were cut to their batches; the active one is preallocated.
+  std::map<std::uint64_t, std::uint64_t> file_sizes;  // by base offset
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-    if (e.path().extension() != ".log") continue;
-    CHECK(e.file_size() <= cfg.segment_bytes);
-    total += e.file_size();
+    if (e.path().extension() == ".log") file_sizes[std::stoull(e.path().stem().string())] = e.file_size();
   }
-  CHECK(total == log->size_bytes());
+  REQUIRE(file_sizes.size() == log->segment_count());
+  std::uint64_t closed_total = 0;
+  for (auto it = file_sizes.begin(); std::next(it) != file_sizes.end(); ++it) {
+    CHECK(it->second <= cfg.segment_bytes);
+    closed_total += it->second;
+  }
+  CHECK(file_sizes.rbegin()->second == cfg.segment_bytes);
+  CHECK(closed_total < log->size_bytes());
+  CHECK(log->size_bytes() - closed_total <= cfg.segment_bytes);
 
-  // Closed segments got their index written at the roll, active one not yet.
+  // Closed segments got their indexes written at the roll, active one not yet.
   std::size_t indexes = 0;
+  std::size_t time_indexes = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
     if (e.path().extension() == ".index") ++indexes;
+    if (e.path().extension() == ".timeindex") ++time_indexes;
   }
   CHECK(indexes == log->segment_count() - 1);
+  CHECK(time_indexes == log->segment_count() - 1);
 
   SUBCASE("reopen preserves everything and appends continue") {
     const auto segments = log->segment_count();
@@ -261,11 +272,12 @@ TEST_CASE("a failed write is cut back and later appends succeed") {
   log_model model;
   fill(*log, model, 3);
   const auto seg = segment_log(dir.path(), 0);
-  const auto size_before = std::filesystem::file_size(seg);
+  const auto size_before = log->size_bytes();  // the data; the file is preallocated
   const auto batch = make_batch(3, 5000, 200);
 
   // RLIMIT_FSIZE makes the kernel write part of the batch and then fail with
-  // EFBIG: a real partial write, without a full disk.
+  // EFBIG: a real partial write, without a full disk. It applies to the
+  // write's offset, inside the preallocated size too.
   struct sigaction ignore {};
   struct sigaction old_action {};
   ignore.sa_handler = SIG_IGN;

@@ -48,6 +48,50 @@ std::vector<char> with_deltas(std::initializer_list<std::uint32_t> deltas, std::
   return wrap_payload(message, static_cast<std::uint32_t>(deltas.size()), last_offset_delta);
 }
 
+// A sealed batch around raw payload bytes.
+std::vector<char> wrap_bytes(std::span<const char> bytes, std::uint32_t record_count, std::uint32_t last_offset_delta) {
+  batch_header h;
+  h.length = static_cast<std::uint32_t>(batch_header_size + bytes.size());
+  h.record_count = record_count;
+  h.last_offset_delta = last_offset_delta;
+  std::vector<char> batch(h.length);
+  encode_batch_header(h, batch);
+  std::memcpy(batch.data() + batch_header_size, bytes.data(), bytes.size());
+  seal_batch(batch);
+  return batch;
+}
+
+// Cap'n Proto pointer words (encoding spec), for payloads no builder makes.
+std::uint64_t struct_ptr(std::uint32_t offset, std::uint16_t data_words, std::uint16_t ptrs) {
+  return std::uint64_t{offset << 2} | (std::uint64_t{data_words} << 32) | (std::uint64_t{ptrs} << 48);
+}
+std::uint64_t list_ptr(std::uint32_t offset, std::uint32_t elem_size, std::uint32_t count) {
+  return std::uint64_t{(offset << 2) | 1} | (std::uint64_t{elem_size | (count << 3)} << 32);
+}
+
+// A flat single-segment RecordBatchPayload of `n` records (offset deltas 0,
+// 1, ...) whose values all point at one blob of `blob_words` words: legal
+// for a Cap'n Proto reader, and n times larger decoded than sent.
+std::vector<char> aliased_values(std::uint32_t n, std::uint32_t blob_words) {
+  const std::uint32_t blob = 3 + 5 * n;
+  std::vector<std::uint64_t> w(1 + blob + blob_words, 0);  // segment table word, then the segment
+  w[0] = std::uint64_t{blob + blob_words} << 32;          // one segment of that many words
+  std::uint64_t* seg = w.data() + 1;
+  seg[0] = struct_ptr(0, 0, 1);      // root: RecordBatchPayload at word 1
+  seg[1] = list_ptr(0, 7, 5 * n);    // records: inline composite list at word 2
+  seg[2] = struct_ptr(n, 2, 3);      // its tag: n elements of 2 data words, 3 pointers
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t rec = 3 + 5 * i;
+    seg[rec] = i;                    // offsetDelta
+    const std::uint32_t value_ptr = rec + 3;
+    seg[value_ptr] = list_ptr(blob - (value_ptr + 1), 2, blob_words * 8);  // bytes
+  }
+  for (std::uint32_t i = 0; i < blob_words; ++i) seg[blob + i] = 0x6161616161616161ull;
+  std::vector<char> bytes(w.size() * 8);
+  std::memcpy(bytes.data(), w.data(), bytes.size());  // the format is little-endian, as is the host
+  return bytes;
+}
+
 template <class Edit>
 std::vector<char> resealed(std::vector<char> batch, Edit edit) {
   batch_header h = decode_batch_header(batch);
@@ -171,10 +215,13 @@ TEST_CASE("validate_batch_deep checks the payload against the header") {
     CHECK(validate_batch_deep(with_deltas({0, 1, 1}, 2)).code == errc::invalid_batch);
     CHECK(validate_batch_deep(with_deltas({0, 1, 2}, 3)).code == errc::invalid_batch);
   }
-  SUBCASE("compressed payloads are not accepted yet") {
-    auto bad = resealed(make_batch(1), [](batch_header& h) { h.attributes = 1; });
-    CHECK(validate_batch_deep(bad).code == errc::invalid_batch);
-    CHECK(for_each_record(bad, 0, [](record&&) {}).code == errc::invalid_batch);
+  SUBCASE("an uncompressed payload labelled compressed") {
+    for (std::uint16_t c : {1, 2}) {
+      auto bad = resealed(make_batch(1), [c](batch_header& h) { h.attributes = c; });
+      REQUIRE(validate_batch(bad).is_ok());
+      CHECK(validate_batch_deep(bad).code == errc::invalid_batch);
+      CHECK(for_each_record(bad, 0, [](record&&) {}).code == errc::invalid_batch);
+    }
   }
   SUBCASE("trailing bytes after the message") {
     auto bad = make_batch(1);
@@ -267,4 +314,63 @@ TEST_CASE("for_each_batch splits batches laid end to end") {
     std::vector<char> tiny(10, 0);
     CHECK(for_each_batch(tiny, [](std::span<const char>) {}).code == errc::corrupt);
   }
+}
+
+TEST_CASE("payloads whose pointers overlap cannot amplify decoding") {
+  // Found by tests/fuzz/batch_fuzz.cpp as a 728-byte input that took seconds.
+  // One record reading its own value: fine.
+  const auto one = wrap_bytes(aliased_values(1, 8192), 1, 0);
+  REQUIRE(validate_batch_deep(one).is_ok());
+  const auto recs = decode_all(one);
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].value == std::string(8192 * 8, 'a'));
+
+  // 1000 records sharing one 64 KiB value: 105 KB that would decode to
+  // 64 MB, and used to be accepted.
+  const auto bomb = wrap_bytes(aliased_values(1000, 8192), 1000, 999);
+  REQUIRE(validate_batch(bomb).is_ok());
+  CHECK(validate_batch_deep(bomb).code == errc::invalid_batch);
+  std::size_t decoded = 0;
+  CHECK(for_each_record(bomb, 0, [&](record&& r) { decoded += r.value.size(); }).code == errc::invalid_batch);
+  CHECK(decoded <= 2 * bomb.size());
+}
+
+TEST_CASE("for_each_record refuses records outside the header") {
+  std::size_t calls = 0;
+  auto count = [&](record&&) { ++calls; };
+  SUBCASE("more records than the header says") {
+    auto bad = resealed(make_batch(3), [](batch_header& h) {
+      h.record_count = 2;
+      h.last_offset_delta = 2;
+    });
+    CHECK(for_each_record(bad, 0, count).code == errc::invalid_batch);
+    CHECK(calls == 0);
+  }
+  SUBCASE("an offset past last_offset_delta") {
+    auto bad = resealed(make_batch(3), [](batch_header& h) {
+      h.record_count = 3;
+      h.last_offset_delta = 1;
+    });
+    REQUIRE_FALSE(validate_batch(bad).is_ok());  // record_count - 1 > last_offset_delta
+    CHECK(for_each_record(bad, 0, count).code == errc::invalid_batch);
+    CHECK(calls == 2);
+  }
+  SUBCASE("offsets out of order") {
+    CHECK(for_each_record(with_deltas({0, 2, 1}, 2), 0, count).code == errc::invalid_batch);
+    CHECK(calls == 2);
+  }
+}
+
+TEST_CASE("a batch whose offsets would wrap past 2^64 does not decode") {
+  auto batch = make_batch(3);
+  const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+  stamp_batch(batch, max - 2, 0);  // last offset is exactly 2^64 - 1: fine
+  CHECK(validate_batch_deep(batch).is_ok());
+  CHECK(decode_all(batch).back().offset == max);
+  stamp_batch(batch, max - 1, 0);
+  REQUIRE(validate_batch(batch).is_ok());  // base_offset is outside the CRC
+  CHECK(validate_batch_deep(batch).code == errc::invalid_batch);
+  std::size_t calls = 0;
+  CHECK(for_each_record(batch, 0, [&](record&&) { ++calls; }).code == errc::invalid_batch);
+  CHECK(calls == 0);
 }

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "storage/partition_log.hpp"
@@ -44,6 +47,23 @@ void check_contents(const partition_log& log, const log_model& model) {
   }
 }
 
+// Bytes from `from` up to the last non-zero one: what recovery reports as
+// cut, a zero tail not being damage.
+std::uint64_t nonzero_extent(const std::vector<char>& bytes, std::uint64_t from) {
+  std::uint64_t end = from;
+  for (std::uint64_t i = from; i < bytes.size(); ++i) {
+    if (bytes[i] != 0) end = i + 1;
+  }
+  return end - from;
+}
+
+// The file holds `data_size` bytes of data, then zeros only (preallocation).
+void check_data_then_zeros(const std::filesystem::path& p, std::uint64_t data_size) {
+  const auto bytes = read_file_bytes(p);
+  REQUIRE(bytes.size() >= data_size);
+  CHECK(nonzero_extent(bytes, data_size) == 0);
+}
+
 void flip_byte(const std::filesystem::path& p, std::uint64_t at) {
   auto bytes = read_file_bytes(p);
   bytes.at(at) = static_cast<char>(bytes.at(at) ^ 0x5a);
@@ -71,11 +91,14 @@ TEST_CASE("a batch torn at any byte is cut at open and appends continue after it
     const auto work = dir.path() / ("cut-" + std::to_string(cut));
     std::filesystem::copy(pristine, work);
     std::filesystem::resize_file(work / seg_name, cut);
+    // A torn piece that happens to be all zeros is indistinguishable from
+    // preallocation, so the bytes reported are those up to its last non-zero.
+    const auto damaged = nonzero_extent(read_file_bytes(work / seg_name), last_start);
 
     auto log = open_log(work, small_segments());
-    CHECK(log->recovery().truncated_bytes == cut - last_start);
-    CHECK_FALSE(log->recovery().detail.empty());
-    CHECK(std::filesystem::file_size(work / seg_name) == last_start);
+    CHECK(log->recovery().truncated_bytes == damaged);
+    CHECK(log->recovery().detail.empty() == (damaged == 0));
+    check_data_then_zeros(work / seg_name, last_start);
     CHECK(log->durable_end_offset() == last.base);
     check_contents(*log, before);
 
@@ -104,7 +127,7 @@ TEST_CASE("junk after the last batch is cut at open") {
     junk.resize(333);
     for (auto& c : junk) c = static_cast<char>(rng());
   }
-  SUBCASE("zeros, as a crash can leave after an extended file size") {
+  SUBCASE("zeros, as preallocation or a crash after an extended file size leaves") {
     junk.assign(4096, 0);
   }
   SUBCASE("the first half of a valid batch") {
@@ -122,11 +145,14 @@ TEST_CASE("junk after the last batch is cut at open") {
     junk[90] ^= 1;
   }
   append_file_bytes(seg, junk);
+  // Zeros at the end of the junk are not damage (a batch may end in zeros).
+  const auto damaged = nonzero_extent(junk, 0);
+  REQUIRE((damaged > 0) == std::any_of(junk.begin(), junk.end(), [](char c) { return c != 0; }));
 
   auto log = open_log(dir.path(), small_segments());
-  CHECK(log->recovery().truncated_bytes == junk.size());
-  CHECK_FALSE(log->recovery().detail.empty());
-  CHECK(std::filesystem::file_size(seg) == good_size);
+  CHECK(log->recovery().truncated_bytes == damaged);
+  CHECK(log->recovery().detail.empty() == (damaged == 0));
+  check_data_then_zeros(seg, good_size);
   check_contents(*log, model);
   const auto r = model.append(*log, make_batch(1), 2);
   CHECK(r.base_offset == model.batches[model.batches.size() - 2].last + 1);
@@ -155,7 +181,8 @@ TEST_CASE("a damaged batch inside the active segment cuts the log there and keep
   flip_byte(seg, second_pos + 80);
 
   auto log = open_log(dir.path(), small_segments());
-  CHECK(std::filesystem::file_size(seg) == second_pos);
+  CHECK(log->recovery().truncated_bytes > 0);
+  check_data_then_zeros(seg, second_pos);
   CHECK(log->recovery().detail.find("crc") != std::string::npos);
   log_model kept = model;
   while (kept.batches.back().base > active[0].base) kept.batches.pop_back();
@@ -251,4 +278,139 @@ TEST_CASE("a missing or damaged index file is rebuilt") {
   auto log = open_log(dir.path(), small_segments());
   CHECK(read_file_bytes(index) == original);
   check_contents(*log, model);
+}
+
+namespace {
+
+// Segments large enough that preallocation shows: most of the file is zeros.
+log_config preallocated_segments() {
+  log_config cfg;
+  cfg.segment_bytes = 1 << 20;
+  cfg.index_interval_bytes = 200;
+  return cfg;
+}
+
+void write_at(const std::filesystem::path& p, std::uint64_t at, const std::vector<char>& bytes) {
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  REQUIRE(f.good());
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(f.good());
+}
+
+} // namespace
+
+TEST_CASE("a preallocated active segment survives a crash with exactly its data") {
+  temp_dir dir;
+  const auto data = dir.path() / "p";
+  const auto cfg = preallocated_segments();
+  auto log = open_log(data, cfg);
+  log_model model;
+  for (int i = 0; i < 30; ++i) model.append(*log, make_batch(1 + i % 3, 100 * i, 50), 1);
+  const auto seg = segment_log(data, 0);
+  CHECK(std::filesystem::file_size(seg) == cfg.segment_bytes);
+
+  SUBCASE("synced") { REQUIRE(log->sync().is_ok()); }
+  SUBCASE("not synced, but in the page cache when the files are copied") {}
+
+  // A crash: the files as they are while the log is open, never closed.
+  const auto crashed = dir.path() / "crashed";
+  std::filesystem::copy(data, crashed);
+  auto copy = open_log(crashed, cfg);
+  CHECK(copy->recovery().truncated_bytes == 0);
+  CHECK(copy->recovery().detail.empty());
+  CHECK(copy->recovery().batches_validated == model.batches.size());
+  CHECK(copy->size_bytes() == log->size_bytes());
+  CHECK(copy->durable_end_offset() == model.end());
+  check_contents(*copy, model);
+  // The zeros stay as preallocation, and appends go where the data ends.
+  CHECK(std::filesystem::file_size(segment_log(crashed, 0)) == cfg.segment_bytes);
+  log_model more = model;
+  more.append(*copy, make_batch(2, 9999, 50), 2);
+  check_contents(*copy, more);
+
+  // A clean close cuts the file to its data.
+  copy.reset();
+  CHECK(std::filesystem::file_size(segment_log(crashed, 0)) == log->size_bytes() + more.batches.back().bytes.size());
+  copy = open_log(crashed, cfg);
+  CHECK(copy->recovery().truncated_bytes == 0);
+  check_contents(*copy, more);
+}
+
+TEST_CASE("closed segments hold exactly their batches and the active one is preallocated") {
+  temp_dir dir;
+  auto cfg = small_segments();
+  cfg.segment_bytes = 4096;
+  auto log = open_log(dir.path(), cfg);
+  log_model model;
+  for (int i = 0; i < 60; ++i) model.append(*log, make_batch(1 + i % 3, 100 * i, 50), 1);
+  REQUIRE(log->segment_count() >= 3);
+  const std::uint64_t newest = active_base(dir.path());
+
+  // Bytes of the model's batches in each segment, by base offset.
+  std::map<std::uint64_t, std::uint64_t> batch_bytes;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    if (e.path().extension() == ".log") batch_bytes[std::stoull(e.path().stem().string())] = 0;
+  }
+  for (const auto& b : model.batches) std::prev(batch_bytes.upper_bound(b.base))->second += b.bytes.size();
+
+  for (const auto& [base, bytes] : batch_bytes) {
+    CAPTURE(base);
+    const auto size = std::filesystem::file_size(segment_log(dir.path(), base));
+    CHECK(size == (base == newest ? cfg.segment_bytes : bytes));
+  }
+  log.reset();  // a clean close cuts the active one too
+  CHECK(std::filesystem::file_size(segment_log(dir.path(), newest)) == batch_bytes[newest]);
+}
+
+TEST_CASE("a torn batch followed by zeros is cut and reported") {
+  temp_dir dir;
+  const auto data = dir.path() / "p";
+  const auto cfg = preallocated_segments();
+  auto log = open_log(data, cfg);
+  log_model model;
+  for (int i = 0; i < 10; ++i) model.append(*log, make_batch(2, 100 * i, 50), 1);
+  REQUIRE(log->sync().is_ok());
+  const std::uint64_t good = log->size_bytes();
+  auto next = make_batch(3, 5000, 300);
+  stamp_batch(next, model.end(), 1);
+
+  const auto crashed = dir.path() / "crashed";
+  std::filesystem::copy(data, crashed);
+  const auto seg = segment_log(crashed, 0);
+  std::vector<char> written;
+  std::uint64_t damaged = 0;
+  SUBCASE("the first half of the batch reached the disk") {
+    written.assign(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(next.size() / 2));
+    write_at(seg, good, written);
+    damaged = nonzero_extent(read_file_bytes(seg), good);
+  }
+  SUBCASE("only its header did") {
+    written.assign(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(batch_header_size));
+    write_at(seg, good, written);
+    damaged = nonzero_extent(read_file_bytes(seg), good);
+  }
+  SUBCASE("a later page did and the first did not: zeros, then data") {
+    written = next;
+    write_at(seg, good + 4096, written);
+    damaged = nonzero_extent(read_file_bytes(seg), good);
+    CHECK(damaged > 4096);
+  }
+  REQUIRE(damaged > 0);
+  REQUIRE(std::filesystem::file_size(seg) == cfg.segment_bytes);
+
+  auto copy = open_log(crashed, cfg);
+  CHECK(copy->recovery().truncated_bytes == damaged);
+  CHECK_FALSE(copy->recovery().detail.empty());
+  check_contents(*copy, model);
+  check_data_then_zeros(seg, good);
+  CHECK(std::filesystem::file_size(seg) == cfg.segment_bytes);  // preallocated again
+  log_model after = model;
+  const auto r = after.append(*copy, make_batch(1), 2);
+  CHECK(r.base_offset == model.end());
+  copy.reset();
+  copy = open_log(crashed, cfg);
+  CHECK(copy->recovery().truncated_bytes == 0);
+  CHECK(copy->recovery().detail.empty());
+  check_contents(*copy, after);
 }
