@@ -15,6 +15,7 @@ using routing_atom = caf::atom_constant<caf::atom("hr_routes")>;   // (routing_p
 using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark)
 using sync_atom = caf::atom_constant<caf::atom("hr_sync")>;        // group commit trigger
 using sync_tick_atom = caf::atom_constant<caf::atom("hr_synctk")>; // fsync=interval timer
+using retention_atom = caf::atom_constant<caf::atom("hr_retain")>;  // retention timer
 using fetch_timeout_atom = caf::atom_constant<caf::atom("hr_fetchto")>;
 using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, port) the node listens on
 using lookup_atom = caf::atom_constant<caf::atom("hr_lookup")>;   // (topic, partition) -> actor

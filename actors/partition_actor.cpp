@@ -25,6 +25,9 @@ using schema::ErrorCode;
 // Bounds on what one fetch may ask for, so a request cannot pin the actor.
 constexpr std::uint32_t max_fetch_bytes = 16u << 20;
 constexpr std::uint32_t max_fetch_wait_ms = 60'000;
+// How often retention looks for whole segments to delete. It only unlinks
+// closed segments and rewrites one small file, so it never stalls appends.
+constexpr auto retention_check_interval = std::chrono::seconds{10};
 
 struct awaiting_sync {
   promise rp;
@@ -53,8 +56,11 @@ struct partition_state {
   }
 
   std::uint64_t high_watermark() const {
-    return args.config.fsync == cluster::fsync_policy::always ? log->durable_end_offset()
-                                                              : log->log_end_offset();
+    // The durable end can trail the log start once retention removed
+    // segments that were never synced; nothing below the start is readable.
+    return args.config.fsync == cluster::fsync_policy::always
+             ? std::max(log->durable_end_offset(), log->log_start_offset())
+             : log->log_end_offset();
   }
 
   static inline const char* name = "herald.partition";
@@ -230,6 +236,8 @@ caf::behavior partition_actor(self_ptr self, partition_args args) {
                st.log->log_start_offset(), st.log->log_end_offset(), st.log->segment_count());
   if (st.args.config.fsync == cluster::fsync_policy::interval)
     self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
+  if (st.args.config.retention_ms >= 0 || st.args.config.retention_bytes >= 0)
+    self->send(self, retention_atom::value);
 
   return {
     [=](request_atom, const bytes& request) -> promise {
@@ -278,6 +286,20 @@ caf::behavior partition_actor(self_ptr self, partition_args args) {
         if (auto status = st.log->sync(); !status)
           spdlog::error("{}/{}: interval fsync failed: {}", st.args.topic, st.args.partition, status.message);
       self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
+    },
+    [=](retention_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+      auto applied = st.log->apply_retention(now, st.args.config.retention_ms, st.args.config.retention_bytes);
+      if (!applied)
+        spdlog::error("{}/{}: retention failed: {}", st.args.topic, st.args.partition, applied.error().message);
+      else if (applied->segments_removed > 0)
+        spdlog::info("{}/{}: retention removed {} segment(s), {} bytes; log now starts at {}", st.args.topic,
+                     st.args.partition, applied->segments_removed, applied->bytes_removed,
+                     applied->log_start_offset);
+      self->delayed_send(self, retention_check_interval, retention_atom::value);
     },
     [=](fetch_timeout_atom, std::uint64_t id) {
       auto& st = self->state;

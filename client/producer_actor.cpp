@@ -39,6 +39,7 @@ struct waiting_record {
 
 struct topic_entry {
   std::uint32_t partition_count = 0;  // 0 until metadata arrived
+  std::size_t max_batch_bytes = 0;    // the topic's limit, header included
   std::vector<waiting_record> waiting_for_metadata;
   std::uint32_t sticky_partition = 0;
   std::map<std::uint32_t, partition_queue> partitions;
@@ -169,6 +170,13 @@ void seal_all(self_ptr self) {
       seal(self, topic, partition);
 }
 
+// A close upper bound of what one record adds to a batch: its Cap'n Proto
+// struct and list pointer (~64 bytes) plus key and value padded to words.
+std::size_t record_cost(std::size_t key_size, std::size_t value_size) {
+  auto words = [](std::size_t n) { return (n + 7) / 8 * 8; };
+  return 64 + words(key_size) + words(value_size);
+}
+
 void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   auto& st = self->state;
   auto& entry = st.topics[topic];
@@ -176,9 +184,16 @@ void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   if (r.key)
     partition = static_cast<std::uint32_t>(XXH3_64bits(r.key->data(), r.key->size()) % entry.partition_count);
   auto& q = entry.partitions[partition];
+  // Batches stay within the topic's limit: a record that would push the
+  // open batch past it goes into the next one. (One record over the limit
+  // on its own still goes, and fails alone with recordTooLarge.)
+  auto limit = std::min(st.options.batch_bytes, entry.max_batch_bytes);
+  auto cost = record_cost(r.key ? r.key->size() : 0, r.value.size());
+  if (!q.builder.empty() && q.builder.estimated_size() + cost > limit)
+    seal(self, topic, partition);
   q.builder.add(r.timestamp, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
   q.promises.push_back(std::move(r.rp));
-  if (q.builder.estimated_size() >= st.options.batch_bytes || q.builder.record_count() >= st.options.batch_records) {
+  if (q.builder.estimated_size() >= limit || q.builder.record_count() >= st.options.batch_records) {
     seal(self, topic, partition);
   } else if (!st.linger_armed) {
     st.linger_armed = true;
@@ -202,7 +217,9 @@ void request_metadata(self_ptr self, const std::string& topic) {
     std::chrono::milliseconds{self->state.options.request_timeout_ms},
     [=](schema::Response::Reader r) {
       auto& entry = self->state.topics[topic];
-      entry.partition_count = r.getMetadata().getTopics()[0].getPartitionCount();
+      auto info = r.getMetadata().getTopics()[0];
+      entry.partition_count = info.getPartitionCount();
+      entry.max_batch_bytes = info.getConfig().getMaxBatchBytes() + storage::batch_header_size;
       auto waiting = std::move(entry.waiting_for_metadata);
       entry.waiting_for_metadata.clear();
       for (auto& w : waiting)
