@@ -1,11 +1,6 @@
 #include "storage/hard_state.hpp"
 
-#include <array>
-#include <string>
-#include <system_error>
-
-#include "storage/atomic_file.hpp"
-#include "storage/crc32c.hpp"
+#include "storage/checksummed_file.hpp"
 #include "storage/little_endian.hpp"
 
 namespace herald::storage {
@@ -13,39 +8,24 @@ namespace {
 
 constexpr std::uint32_t magic = 0x53484848;
 constexpr std::uint32_t version = 1;
-constexpr std::size_t file_size = 28;
-constexpr std::size_t crc_offset = 24;
 
 std::filesystem::path state_path(const std::filesystem::path& dir) { return dir / "hard_state"; }
 
 } // namespace
 
 status save_hard_state(const std::filesystem::path& dir, const hard_state& state) {
-  std::array<char, file_size> bytes{};
-  le::put<std::uint32_t>(bytes.data(), magic);
-  le::put<std::uint32_t>(bytes.data() + 4, version);
-  le::put<std::uint64_t>(bytes.data() + 8, state.term);
-  le::put<std::int64_t>(bytes.data() + 16, state.voted_for);
-  le::put<std::uint32_t>(bytes.data() + crc_offset, crc32c(bytes.data(), crc_offset));
-  return write_file_atomically(state_path(dir), bytes);
+  char body[16];
+  le::put<std::uint64_t>(body, state.term);
+  le::put<std::int64_t>(body + 8, state.voted_for);
+  return save_checksummed_file(state_path(dir), magic, version, body);
 }
 
 result<std::optional<hard_state>> load_hard_state(const std::filesystem::path& dir) {
-  const auto path = state_path(dir);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    if (ec) return status{errc::io_error, "stat " + path.string() + ": " + ec.message()};
-    return std::optional<hard_state>{};
-  }
-  auto bytes = read_whole_file(path);
-  if (!bytes) return bytes.error();
-  auto bad = [&](const std::string& what) { return status{errc::corrupt, path.string() + ": " + what}; };
-  if (bytes->size() != file_size) return bad("size " + std::to_string(bytes->size()) + ", expected 28");
-  const char* p = bytes->data();
-  if (le::get<std::uint32_t>(p + crc_offset) != crc32c(p, crc_offset)) return bad("crc mismatch");
-  if (le::get<std::uint32_t>(p) != magic) return bad("bad magic");
-  if (le::get<std::uint32_t>(p + 4) != version) return bad("unknown version " + std::to_string(le::get<std::uint32_t>(p + 4)));
-  return std::optional<hard_state>{hard_state{le::get<std::uint64_t>(p + 8), le::get<std::int64_t>(p + 16)}};
+  auto body = load_checksummed_file(state_path(dir), magic, version, 16);
+  if (!body) return body.error();
+  if (!*body) return std::optional<hard_state>{};
+  const char* p = (*body)->data();
+  return std::optional<hard_state>{hard_state{le::get<std::uint64_t>(p), le::get<std::int64_t>(p + 8)}};
 }
 
 } // namespace herald::storage
