@@ -42,18 +42,6 @@ void fill(partition_log& log, log_model& model, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) model.append(log, some_batch(model.batches.size()), 1);
 }
 
-// The whole log, and each batch on its own, read back as the model says.
-void check_contents(const partition_log& log, const log_model& model) {
-  REQUIRE(log.log_end_offset() == model.end());
-  auto all = log.read(log.log_start_offset(), unlimited, no_upto);
-  REQUIRE_MESSAGE(all.has_value(), all.error().message);
-  CHECK(all->bytes == model.expected_read(0, unlimited, no_upto));
-  for (const auto& b : model.batches) {
-    auto one = log.read(b.base, 1, no_upto);
-    REQUIRE_MESSAGE(one.has_value(), one.error().message);
-    CHECK(one->bytes == b.bytes);
-  }
-}
 
 // Every segment file's bytes without its zero tail (the active segment is
 // preallocated, and a failed append may cut the preallocation away).

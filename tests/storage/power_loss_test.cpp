@@ -89,21 +89,6 @@ std::vector<char> random_batch(std::mt19937_64& rng) {
                     static_cast<char>('a' + rng() % 26));
 }
 
-// The whole log, and each batch on its own, read back as the model says.
-void check_contents(const partition_log& log, const log_model& model) {
-  REQUIRE(log.log_end_offset() == model.end());
-  auto all = log.read(log.log_start_offset(), unlimited, no_upto);
-  REQUIRE_MESSAGE(all.has_value(), all.error().message);
-  CHECK(all->bytes == model.expected_read(0, unlimited, no_upto));
-  for (const auto& b : model.batches) {
-    auto one = log.read(b.base, 1, no_upto);
-    REQUIRE_MESSAGE(one.has_value(), one.error().message);
-    CHECK(one->bytes == b.bytes);
-    auto last = log.read(b.last, 1, no_upto);
-    REQUIRE_MESSAGE(last.has_value(), last.error().message);
-    CHECK(last->bytes == b.bytes);
-  }
-}
 
 // After a crash and reopen: the log must hold the first k appended batches,
 // byte for byte, for a k that covers every offset it called durable before

@@ -34,19 +34,6 @@ std::uint64_t active_base(const std::filesystem::path& dir) {
   return base;
 }
 
-// The whole log must read back exactly as the model says.
-void check_contents(const partition_log& log, const log_model& model) {
-  REQUIRE(log.log_end_offset() == model.end());
-  auto r = log.read(0, unlimited, no_upto);
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
-  CHECK(r->bytes == model.expected_read(0, unlimited, no_upto));
-  for (const auto& b : model.batches) {
-    auto one = log.read(b.last, 1, no_upto);
-    REQUIRE(one.has_value());
-    CHECK(one->bytes == b.bytes);
-  }
-}
-
 // Bytes from `from` up to the last non-zero one: what recovery reports as
 // cut, a zero tail not being damage.
 std::uint64_t nonzero_extent(const std::vector<char>& bytes, std::uint64_t from) {

@@ -128,4 +128,20 @@ inline std::unique_ptr<partition_log> open_log(const std::filesystem::path& dir,
   return std::move(*log);
 }
 
+// The whole log, and each batch on its own, read back as the model says.
+inline void check_contents(const partition_log& log, const log_model& model) {
+  REQUIRE(log.log_end_offset() == model.end());
+  auto all = log.read(log.log_start_offset(), unlimited, no_upto);
+  REQUIRE_MESSAGE(all.has_value(), all.error().message);
+  CHECK(all->bytes == model.expected_read(0, unlimited, no_upto));
+  for (const auto& b : model.batches) {
+    auto one = log.read(b.base, 1, no_upto);
+    REQUIRE_MESSAGE(one.has_value(), one.error().message);
+    CHECK(one->bytes == b.bytes);
+    auto last = log.read(b.last, 1, no_upto);
+    REQUIRE_MESSAGE(last.has_value(), last.error().message);
+    CHECK(last->bytes == b.bytes);
+  }
+}
+
 } // namespace herald::storage::test
