@@ -17,6 +17,7 @@
 #include "storage/fault_injection.hpp"
 #include "storage/file.hpp"
 #include "storage/partition_log.hpp"
+#include "fault_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace herald::storage;
@@ -24,12 +25,6 @@ using namespace herald::storage::test;
 namespace fi = herald::storage::fault_injection;
 
 namespace {
-
-std::shared_ptr<fi::injector> make_injector(std::uint64_t seed = 1) {
-  return std::make_shared<fi::injector>(fi::injector_config{seed, /*real_syncs=*/false});
-}
-
-std::span<const char> as_bytes(const std::string& s) { return {s.data(), s.size()}; }
 
 // Batches of 1 to 3 records with varied values, so that a few of them roll
 // a small segment.
