@@ -12,7 +12,7 @@ using request_atom = caf::atom_constant<caf::atom("hr_request")>;  // (bytes) ->
 
 // inside a broker
 using routing_atom = caf::atom_constant<caf::atom("hr_routes")>;   // (routing_ptr)
-using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark)
+using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark, leader)
 using sync_atom = caf::atom_constant<caf::atom("hr_sync")>;        // group commit trigger
 using sync_tick_atom = caf::atom_constant<caf::atom("hr_synctk")>; // fsync=interval timer
 using retention_atom = caf::atom_constant<caf::atom("hr_retain")>;  // retention timer
@@ -20,6 +20,14 @@ using fetch_timeout_atom = caf::atom_constant<caf::atom("hr_fetchto")>;
 using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, port) the node listens on
 using lookup_atom = caf::atom_constant<caf::atom("hr_lookup")>;   // (topic, partition) -> actor
 using shutdown_atom = caf::atom_constant<caf::atom("hr_shutdn")>;
+
+// Raft between replicas (actors/partition_actor.hpp)
+using raft_atom = caf::atom_constant<caf::atom("hr_raft")>;        // (topic, partition, bytes) peer -> replica
+using raft_out_atom = caf::atom_constant<caf::atom("hr_raftout")>; // (to, topic, partition, bytes) replica -> node
+using ready_atom = caf::atom_constant<caf::atom("hr_ready")>;      // take the Raft node's readies
+using tick_atom = caf::atom_constant<caf::atom("hr_tick")>;        // Raft clock
+using produce_timeout_atom = caf::atom_constant<caf::atom("hr_prodto")>;
+using peer_atom = caf::atom_constant<caf::atom("hr_peer")>;        // peer connection bookkeeping
 
 // client-side actors
 using send_atom = caf::atom_constant<caf::atom("hr_send")>;

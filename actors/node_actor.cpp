@@ -20,8 +20,14 @@ namespace {
 
 caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition) {
   auto& st = self->state;
-  partition_args args{topic.name, partition, partition_dir(st.args.data_dir, topic.name, topic.id, partition),
-                      topic.config};
+  partition_args args;
+  args.topic = topic.name;
+  args.partition = partition;
+  args.dir = partition_dir(st.args.data_dir, topic.name, topic.id, partition);
+  args.config = topic.config;
+  args.node_id = static_cast<std::uint64_t>(st.args.node_id);
+  args.replicas = st.replica_ids();
+  args.tick_ms = st.args.raft_tick_ms;
   auto actor = spawn_partition(self, std::move(args));
   st.partition_of[actor.address()] = {topic.name, partition};
   return actor;
@@ -56,9 +62,12 @@ caf::behavior node_actor(node_ptr self, node_args args) {
   for (const auto& [name, topic] : self->state.args.metadata->topics())
     start_topic(self, topic);
   publish_routes(self);
+  connect_peers(self);
 
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    if (on_peer_down(self, dm.source))
+      return;
     if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
       auto [topic, partition] = p->second;
       st.partition_of.erase(p);
@@ -79,6 +88,22 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     [=](request_atom, const bytes& request) -> bytes_promise {
       auto rp = self->make_response_promise<bytes>();
       handle_admin_request(self, request, rp);
+      return rp;
+    },
+    [=](raft_out_atom, std::uint64_t to, const std::string& topic, std::uint32_t partition, bytes& data) {
+      send_raft_to_peer(self, to, topic, partition, std::move(data));
+    },
+    [=](raft_atom, const std::string& topic, std::uint32_t partition, bytes& data) {
+      const auto& partitions = self->state.partitions;
+      auto i = partitions.find(topic);
+      if (i == partitions.end() || partition >= i->second.size() || !i->second[partition])
+        return;  // not (yet) here, or offline: Raft copes with a lost message
+      self->send(i->second[partition], raft_atom::value, topic, partition, std::move(data));
+    },
+    [=](peer_atom, std::uint64_t id) { connect_peer(self, id); },
+    [=](peer_atom, const bytes& request) -> bytes_promise {
+      auto rp = self->make_response_promise<bytes>();
+      handle_admin_request(self, request, rp, true);
       return rp;
     },
     [=](lookup_atom, const std::string& topic, std::uint32_t partition) -> caf::actor {

@@ -18,12 +18,26 @@
 //   (lookup_atom, string topic, uint32 p) -> actor   the partition's actor
 //                                         (invalid when unknown or offline)
 //   (shutdown_atom)                       stop children, then quit
+//
+// Replication (a static peer list until the cluster issue brings ZooKeeper):
+// every topic is replicated on every node of `peers`, each partition a Raft
+// group of all of them. The node actor connects to each peer's published
+// node actor (through the middleman, asynchronously; retried every
+// `peer_retry` while down) and carries Raft messages between the local
+// partition actors and the peers:
+//   (raft_out_atom, to, topic, partition, bytes)  from a local replica: sent
+//       to peer `to` as (raft_atom, topic, partition, bytes), or dropped while
+//       that peer is unreachable (Raft retries)
+//   (raft_atom, topic, partition, bytes)          from a peer: to the replica
+//   (peer_atom, bytes request)                    a topic create or delete
+//       that a peer accepted, applied here too
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -35,6 +49,12 @@ class local_metadata_store;
 
 namespace herald::actors {
 
+struct peer_address {
+  std::uint64_t id = 0;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
 struct node_args {
   std::filesystem::path data_dir;
   std::int32_t node_id = 1;
@@ -42,6 +62,11 @@ struct node_args {
   unsigned max_restarts = 5;
   std::chrono::seconds restart_window{60};
   std::shared_ptr<cluster::local_metadata_store> metadata;
+  // Every node of the static cluster, this one included; empty: a cluster
+  // of this node alone.
+  std::vector<peer_address> peers;
+  std::chrono::milliseconds peer_retry{500};
+  std::uint32_t raft_tick_ms = 50;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

@@ -50,10 +50,19 @@ bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
   auto response = builder.initRoot<schema::Response>();
   response.initError().setCode(ErrorCode::NONE);
   auto m = response.initMetadata();
-  auto broker = m.initBrokers(1)[0];
-  broker.setNodeId(st.args.node_id);
-  broker.setHost(st.host);
-  broker.setPort(st.port);
+  if (st.args.peers.empty()) {
+    auto broker = m.initBrokers(1)[0];
+    broker.setNodeId(st.args.node_id);
+    broker.setHost(st.host);
+    broker.setPort(st.port);
+  } else {
+    auto brokers = m.initBrokers(static_cast<unsigned>(st.args.peers.size()));
+    for (unsigned i = 0; i < st.args.peers.size(); ++i) {
+      brokers[i].setNodeId(static_cast<std::int32_t>(st.args.peers[i].id));
+      brokers[i].setHost(st.args.peers[i].host);
+      brokers[i].setPort(st.args.peers[i].port);
+    }
+  }
   auto list = m.initTopics(static_cast<unsigned>(topics.size()));
   for (unsigned i = 0; i < topics.size(); ++i)
     fill_topic(*topics[i], list[i]);
@@ -82,10 +91,14 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   if (partitions == 0 || partitions > cluster::max_partitions_per_topic)
     return wire::error_response(ErrorCode::INVALID_TOPIC, "partitions must be between 1 and "
                                                             + std::to_string(cluster::max_partitions_per_topic));
-  auto rf = req.getReplicationFactor() == 0 ? std::uint16_t{1} : req.getReplicationFactor();
-  if (rf > 1)
-    return wire::error_response(ErrorCode::INVALID_TOPIC, "replication factor " + std::to_string(rf)
-                                                            + " exceeds the 1 broker available");
+  // With a static peer list every node holds every partition; placement on
+  // a subset comes with the cluster (ZooKeeper) issue.
+  const auto nodes = static_cast<std::uint16_t>(st.replica_ids().size());
+  auto rf = req.getReplicationFactor() == 0 ? nodes : req.getReplicationFactor();
+  if (rf != nodes)
+    return wire::error_response(ErrorCode::INVALID_TOPIC, "replication factor " + std::to_string(rf) + " but " +
+                                                            std::to_string(nodes) +
+                                                            " node(s) in the static cluster: each holds every partition");
   cluster::topic_descriptor d;
   d.name = name;
   d.partition_count = partitions;
@@ -150,11 +163,13 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
     cluster::topic_descriptor topic;
     std::vector<partition_stats> stats;
     std::size_t outstanding;
-    std::int32_t node_id;
+    std::vector<std::int32_t> leaders;
+    std::vector<std::uint64_t> replicas;
     bytes_promise rp;
   };
+  std::vector<std::int32_t> leaders(d->partition_count, -1);
   auto g = std::make_shared<gather>(gather{*d, std::vector<partition_stats>(d->partition_count),
-                                           d->partition_count, st.args.node_id, rp});
+                                           d->partition_count, std::move(leaders), st.replica_ids(), rp});
   auto finish = [g] {
     if (--g->outstanding > 0)
       return;
@@ -168,8 +183,9 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
       const auto& s = g->stats[p];
       auto out = parts[p];
       out.setId(p);
-      out.setLeader(s.error.empty() ? g->node_id : -1);
-      out.initReplicas(1).set(0, g->node_id);
+      out.setLeader(s.error.empty() ? g->leaders[p] : -1);
+      auto replicas = out.initReplicas(static_cast<unsigned>(g->replicas.size()));
+      for (unsigned r = 0; r < g->replicas.size(); ++r) replicas.set(r, static_cast<std::int32_t>(g->replicas[r]));
       out.setLogStartOffset(s.log_start);
       out.setHighWatermark(s.high_watermark);
       wire::set_error(out.initError(), s.error.empty() ? ErrorCode::NONE : ErrorCode::PARTITION_UNAVAILABLE,
@@ -186,8 +202,9 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
     }
     self->request(actors[p], stats_timeout, stats_atom::value)
       .then(
-        [g, p, finish](std::uint64_t log_start, std::uint64_t hw) {
+        [g, p, finish](std::uint64_t log_start, std::uint64_t hw, std::uint64_t leader) {
           g->stats[p].log_start = static_cast<std::int64_t>(log_start);
+          if (leader != 0) g->leaders[p] = static_cast<std::int32_t>(leader);
           g->stats[p].high_watermark = static_cast<std::int64_t>(hw);
           finish();
         },
@@ -200,14 +217,28 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
 
 } // namespace
 
-void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp) {
+// A create or delete applied here is applied on every peer too (when it came
+// from a client), so that every node hosts the replicas.
+static void reply_and_forward(node_ptr self, const bytes& request, bytes response, bytes_promise& rp, bool from_peer) {
+  if (!from_peer) {
+    wire::message_reader reader(response);
+    if (reader.root<schema::Response>().getError().getCode() == ErrorCode::NONE) broadcast_admin(self, request);
+  }
+  rp.deliver(std::move(response));
+}
+
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer) {
   try {
     wire::message_reader reader(request);
     auto req = reader.root<schema::Request>();
     switch (req.which()) {
       case schema::Request::METADATA: rp.deliver(metadata_response(self, req.getMetadata())); return;
-      case schema::Request::CREATE_TOPIC: rp.deliver(create_topic(self, req.getCreateTopic())); return;
-      case schema::Request::DELETE_TOPIC: rp.deliver(delete_topic(self, req.getDeleteTopic())); return;
+      case schema::Request::CREATE_TOPIC:
+        reply_and_forward(self, request, create_topic(self, req.getCreateTopic()), rp, from_peer);
+        return;
+      case schema::Request::DELETE_TOPIC:
+        reply_and_forward(self, request, delete_topic(self, req.getDeleteTopic()), rp, from_peer);
+        return;
       case schema::Request::DESCRIBE_TOPIC: describe_topic(self, req.getDescribeTopic(), rp); return;
       default: rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "unsupported request")); return;
     }

@@ -29,6 +29,11 @@ struct node_state {
   std::map<std::pair<std::string, std::uint32_t>, std::deque<std::chrono::steady_clock::time_point>> restarts;
   std::set<caf::actor> sessions;
   routing_ptr routes = std::make_shared<routing_table>();
+  std::map<std::uint64_t, caf::actor> peers;  // connected peers' node actors
+  std::set<std::uint64_t> connecting;
+
+  // The replica ids of every partition: all nodes of the static cluster.
+  std::vector<std::uint64_t> replica_ids() const;
 
   static inline const char* name = "herald.node";
 };
@@ -41,7 +46,19 @@ void start_topic(node_ptr self, const cluster::topic_descriptor& topic);
 // Builds a new routing snapshot and sends it to every session.
 void publish_routes(node_ptr self);
 
-// Answers an admin or metadata request.
-void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp);
+// Answers an admin or metadata request. `from_peer`: a create or delete a
+// peer already applied; it is applied here and not forwarded again.
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer = false);
+
+// node_peers.cpp: connections to the other nodes of the static cluster.
+void connect_peers(node_ptr self);
+void connect_peer(node_ptr self, std::uint64_t id);
+// True when `source` was a peer's node actor (and is now forgotten).
+bool on_peer_down(node_ptr self, const caf::actor_addr& source);
+// Drops the message while `to` is unreachable (and starts connecting).
+void send_raft_to_peer(node_ptr self, std::uint64_t to, const std::string& topic, std::uint32_t partition,
+                       bytes&& data);
+// Sends an applied create/delete request to every connected peer.
+void broadcast_admin(node_ptr self, const bytes& request);
 
 } // namespace herald::actors

@@ -1,239 +1,157 @@
 #include "actors/partition_actor.hpp"
 
-#include <algorithm>
-#include <map>
-#include <memory>
-#include <vector>
+#include <random>
 
-#include <caf/all.hpp>
-#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/partition_state.hpp"
+#include "schema/raft_wire.hpp"
 #include "schema/wire.hpp"
 #include "storage/batch_header.hpp"
-#include "storage/partition_log.hpp"
 
 namespace herald::actors {
 
 namespace {
 
-using bytes = std::vector<char>;
-using promise = caf::typed_response_promise<bytes>;
 using schema::ErrorCode;
 
-// Bounds on what one fetch may ask for, so a request cannot pin the actor.
-constexpr std::uint32_t max_fetch_bytes = 16u << 20;
-constexpr std::uint32_t max_fetch_wait_ms = 60'000;
 // How often retention looks for whole segments to delete. It only unlinks
-// closed segments and rewrites one small file, so it never stalls appends.
+// closed segments and rewrites two small files, so it never stalls appends.
 constexpr auto retention_check_interval = std::chrono::seconds{10};
 
-struct awaiting_sync {
-  promise rp;
-  storage::append_result appended;
-};
+std::string name_of(const partition_state& st) { return st.args.topic + "/" + std::to_string(st.args.partition); }
 
-struct parked_fetch {
-  promise rp;
-  std::uint64_t offset;
-  std::uint32_t max_bytes;
-};
-
-struct partition_state {
-  partition_args args;
-  std::unique_ptr<storage::partition_log> log;
-  bool sync_scheduled = false;
-  std::vector<awaiting_sync> waiting;
-  std::map<std::uint64_t, parked_fetch> parked;
-  std::uint64_t next_fetch_id = 0;
-
-  ~partition_state() {
-    // A clean stop leaves the log durable; after a crash recovery does the rest.
-    if (log)
-      if (auto st = log->sync(); !st)
-        spdlog::warn("{}/{}: final sync failed: {}", args.topic, args.partition, st.message);
-  }
-
-  std::uint64_t high_watermark() const {
-    // The durable end can trail the log start once retention removed
-    // segments that were never synced; nothing below the start is readable.
-    return args.config.fsync == cluster::fsync_policy::always
-             ? std::max(log->durable_end_offset(), log->log_start_offset())
-             : log->log_end_offset();
-  }
-
-  static inline const char* name = "herald.partition";
-};
-
-using self_ptr = caf::stateful_actor<partition_state>*;
-
-ErrorCode to_error_code(storage::errc code) {
-  switch (code) {
-    case storage::errc::invalid_batch: return ErrorCode::CORRUPT_BATCH;
-    case storage::errc::batch_too_large: return ErrorCode::RECORD_TOO_LARGE;
-    case storage::errc::offset_out_of_range: return ErrorCode::OFFSET_OUT_OF_RANGE;
-    default: return ErrorCode::STORAGE_ERROR;
-  }
-}
-
-bytes produce_response(const storage::append_result& a, std::uint64_t hw) {
-  capnp::MallocMessageBuilder builder;
-  auto response = builder.initRoot<schema::Response>();
-  response.initError().setCode(ErrorCode::NONE);
-  auto p = response.initProduce();
-  p.setBaseOffset(static_cast<std::int64_t>(a.base_offset));
-  p.setLastOffset(static_cast<std::int64_t>(a.last_offset));
-  p.setHighWatermark(static_cast<std::int64_t>(hw));
-  return wire::to_bytes(builder);
-}
-
-bytes fetch_response(const partition_state& st, ErrorCode code, const std::string& message,
-                     const bytes& records) {
-  capnp::MallocMessageBuilder builder;
-  auto response = builder.initRoot<schema::Response>();
-  wire::set_error(response.initError(), code, message);
-  auto f = response.initFetch();
-  f.setHighWatermark(static_cast<std::int64_t>(st.high_watermark()));
-  f.setLogStartOffset(static_cast<std::int64_t>(st.log->log_start_offset()));
-  if (!records.empty()) {
-    auto data = f.initRecords(static_cast<unsigned>(records.size()));
-    std::copy(records.begin(), records.end(), reinterpret_cast<char*>(data.begin()));
-  }
-  return wire::to_bytes(builder);
-}
-
-void schedule_sync(self_ptr self) {
-  if (self->state.sync_scheduled)
-    return;
-  self->state.sync_scheduled = true;
-  self->send(self, sync_atom::value);
-}
-
-// Answers a fetch at `offset` from what is committed now.
-bytes serve_fetch(partition_state& st, std::uint64_t offset, std::uint32_t max_bytes) {
-  auto read = st.log->read(offset, max_bytes, st.high_watermark());
-  if (!read) {
-    spdlog::error("{}/{}: read at offset {} failed: {}", st.args.topic, st.args.partition, offset,
-                  read.error().message);
-    return fetch_response(st, to_error_code(read.error().code), read.error().message, {});
-  }
-  return fetch_response(st, ErrorCode::NONE, {}, read->bytes);
-}
-
-void wake_parked_fetches(self_ptr self) {
+void send_raft(partition_ptr self, const std::vector<raft::message>& messages) {
   auto& st = self->state;
-  auto hw = st.high_watermark();
-  for (auto i = st.parked.begin(); i != st.parked.end();) {
-    if (i->second.offset < hw) {
-      i->second.rp.deliver(serve_fetch(st, i->second.offset, i->second.max_bytes));
-      i = st.parked.erase(i);
-    } else {
-      ++i;
-    }
+  for (const auto& m : messages) {
+    self->send(st.parent, raft_out_atom::value, static_cast<std::uint64_t>(m.to), st.args.topic, st.args.partition,
+               wire::encode_raft({st.args.topic, st.args.partition, m}));
   }
 }
 
-void handle_produce(self_ptr self, schema::ProduceRequest::Reader req, promise& rp) {
+// Fails waiting produces when leadership moved.
+void note_leadership(partition_ptr self) {
   auto& st = self->state;
-  auto batch = req.getBatch();
-  if (batch.size() > st.args.config.max_batch_bytes + storage::batch_header_size) {
-    rp.deliver(wire::error_response(
-      ErrorCode::RECORD_TOO_LARGE, "batch of " + std::to_string(batch.size()) + " bytes exceeds the topic's limit of "
-                                     + std::to_string(st.args.config.max_batch_bytes) + " bytes"));
-    return;
-  }
-  auto appended = st.log->append({reinterpret_cast<const char*>(batch.begin()), batch.size()}, 0);
-  if (!appended) {
-    const auto& err = appended.error();
-    if (err.code == storage::errc::io_error || err.code == storage::errc::no_space)
-      spdlog::error("{}/{}: append failed: {}", st.args.topic, st.args.partition, err.message);
-    rp.deliver(wire::error_response(to_error_code(err.code), err.message));
-    return;
-  }
-  bool durable_ack = req.getAcks() == schema::Acks::ALL && st.args.config.fsync == cluster::fsync_policy::always;
-  if (st.args.config.fsync == cluster::fsync_policy::always)
-    schedule_sync(self);
-  else
-    wake_parked_fetches(self);
-  if (durable_ack)
-    st.waiting.push_back({rp, *appended});
-  else
-    rp.deliver(produce_response(*appended, st.high_watermark()));
+  const auto leader = st.raft->leader();
+  const auto term = st.raft->term();
+  if (leader == st.known_leader && term == st.known_term) return;
+  if (st.known_leader != leader)
+    spdlog::info("{}: leader is now {} (term {})", name_of(st), leader == raft::no_node ? std::string{"unknown"} : std::to_string(leader), term);
+  if (!st.is_leader() || term != st.known_term)
+    fail_produces(self, ErrorCode::NOT_LEADER,
+                  "leadership changed before the entry was acknowledged; it may or may not be committed");
+  st.known_leader = leader;
+  st.known_term = term;
 }
 
-void handle_fetch(self_ptr self, schema::FetchRequest::Reader req, promise& rp) {
+// Carries out everything the core asks for (raft/ready.hpp's order).
+void process_readies(partition_ptr self) {
   auto& st = self->state;
-  auto offset = req.getOffset();
-  auto hw = st.high_watermark();
-  auto start = st.log->log_start_offset();
-  if (offset < 0 || static_cast<std::uint64_t>(offset) < start || static_cast<std::uint64_t>(offset) > hw) {
-    rp.deliver(fetch_response(st, ErrorCode::OFFSET_OUT_OF_RANGE,
-                              "offset " + std::to_string(offset) + " is outside [" + std::to_string(start) + ", "
-                                + std::to_string(hw) + "]",
-                              {}));
-    return;
-  }
-  auto max_bytes = std::clamp<std::uint32_t>(req.getMaxBytes(), 1, max_fetch_bytes);
-  auto pos = static_cast<std::uint64_t>(offset);
-  if (pos < hw || req.getMaxWaitMs() == 0) {
-    rp.deliver(serve_fetch(st, pos, max_bytes));
-    return;
-  }
-  auto id = st.next_fetch_id++;
-  st.parked.emplace(id, parked_fetch{rp, pos, max_bytes});
-  auto wait = std::chrono::milliseconds{std::min(req.getMaxWaitMs(), max_fetch_wait_ms)};
-  self->delayed_send(self, wait, fetch_timeout_atom::value, id);
-}
-
-void handle_list_offsets(self_ptr self, schema::ListOffsetsRequest::Reader req, promise& rp) {
-  auto& st = self->state;
-  std::int64_t offset = -1;
-  switch (req.which()) {
-    case schema::ListOffsetsRequest::EARLIEST:
-      offset = static_cast<std::int64_t>(st.log->log_start_offset());
-      break;
-    case schema::ListOffsetsRequest::LATEST:
-      offset = static_cast<std::int64_t>(st.high_watermark());
-      break;
-    case schema::ListOffsetsRequest::TIMESTAMP: {
-      auto found = st.log->offset_for_timestamp(req.getTimestamp());
-      if (!found) {
-        rp.deliver(wire::error_response(to_error_code(found.error().code), found.error().message));
+  st.ready_scheduled = false;
+  const bool sync = st.args.config.fsync == cluster::fsync_policy::always;
+  bool committed = false;
+  while (st.raft->has_ready()) {
+    raft::ready r = st.raft->take_ready();
+    send_raft(self, r.messages);
+    if (r.needs_persist()) {
+      if (auto s = st.store->persist(r, sync); !s) {
+        spdlog::error("{}: persisting Raft state failed, restarting to re-validate the log: {}", name_of(st), s.message);
+        fail_produces(self, ErrorCode::STORAGE_ERROR, "the replica's log write failed: " + s.message);
+        // After a failed write or fsync the page cache may not match the
+        // disk; only recovery from what the disk holds is trustworthy.
+        self->quit(caf::make_error(caf::sec::runtime_error, "persist failed"));
         return;
       }
-      if (*found < st.high_watermark())
-        offset = static_cast<std::int64_t>(*found);
-      break;
+    }
+    send_raft(self, r.messages_after_persist);
+    if (r.needs_persist()) st.raft->on_persisted();
+    if (r.commit_index && *r.commit_index > st.commit) {
+      st.commit = *r.commit_index;
+      committed = true;
     }
   }
-  capnp::MallocMessageBuilder builder;
-  auto response = builder.initRoot<schema::Response>();
-  response.initError().setCode(ErrorCode::NONE);
-  response.initListOffsets().setOffset(offset);
-  rp.deliver(wire::to_bytes(builder));
+  note_leadership(self);
+  answer_produces(self);
+  if (committed) wake_parked_fetches(self);
 }
 
-caf::behavior partition_actor(self_ptr self, partition_args args) {
+// Retention under Raft: the prefix it deletes becomes the snapshot, and only
+// a committed prefix may.
+void apply_retention(partition_ptr self) {
+  auto& st = self->state;
+  const auto& cfg = st.args.config;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  const std::uint64_t point = st.log().retention_point(now, cfg.retention_ms, cfg.retention_bytes);
+  if (point <= st.log().log_start_offset()) return;
+  const auto first_kept = st.store->index_starting_at(point);
+  if (!first_kept || *first_kept - 1 > st.commit) return;  // not yet committed: next round
+  const auto meta = st.raft->snapshot_meta_at(*first_kept - 1);
+  if (!meta) return;
+  const auto before = st.log().size_bytes();
+  if (auto s = st.store->compact(*meta); !s) {
+    spdlog::error("{}: retention failed: {}", name_of(st), s.message);
+    return;
+  }
+  st.raft->on_log_compacted(*meta);
+  spdlog::info("{}: retention removed {} bytes; log now starts at {}", name_of(st), before - st.log().size_bytes(),
+               st.log().log_start_offset());
+}
+
+raft::options raft_options(const partition_args& args) {
+  raft::options o;
+  o.id = args.node_id;
+  o.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(args.node_id) << 32);
+  o.heartbeat_ticks = 1;
+  o.election_ticks = args.election_ticks;
+  o.max_append_bytes = 1u << 20;
+  o.max_inflight_bytes = 16u << 20;
+  return o;
+}
+
+// A group of one has no one to wait for: run its clock until it leads, so a
+// new single-node partition takes writes at once instead of after an
+// election timeout.
+void elect_alone(partition_ptr self) {
+  auto& st = self->state;
+  const auto& config = st.raft->config();
+  if (config.voters.size() != 1 || config.voters.front() != st.args.node_id) return;
+  for (std::uint32_t i = 0; i < 4 * st.args.election_ticks && !st.is_leader(); ++i) {
+    st.raft->tick();
+    process_readies(self);
+  }
+}
+
+caf::behavior partition_actor(partition_ptr self, partition_args args, caf::actor parent) {
   auto& st = self->state;
   st.args = std::move(args);
+  st.parent = std::move(parent);
+  if (st.args.replicas.empty()) st.args.replicas = {st.args.node_id};
   storage::log_config cfg;
   cfg.segment_bytes = st.args.config.segment_bytes;
   cfg.max_batch_bytes = st.args.config.max_batch_bytes + storage::batch_header_size;
-  auto opened = storage::partition_log::open(st.args.dir, cfg);
+  raft::configuration founders;
+  founders.voters = st.args.replicas;
+  std::sort(founders.voters.begin(), founders.voters.end());
+  auto opened = replication::raft_store::open(st.args.dir, cfg, founders);
   if (!opened) {
-    spdlog::error("{}/{}: cannot open log in {}: {}", st.args.topic, st.args.partition, st.args.dir.string(),
-                  opened.error().message);
+    spdlog::error("{}: cannot open log in {}: {}", name_of(st), st.args.dir.string(), opened.error().message);
     self->quit(caf::make_error(caf::sec::runtime_error, opened.error().message));
     return {};
   }
-  st.log = std::move(*opened);
-  const auto& rec = st.log->recovery();
+  st.store = std::move(*opened);
+  const auto& rec = st.log().recovery();
   if (rec.truncated_bytes > 0)
-    spdlog::warn("{}/{}: recovery cut {} bytes from the log tail: {}", st.args.topic, st.args.partition,
-                 rec.truncated_bytes, rec.detail);
-  spdlog::info("{}/{}: opened, offsets [{}, {}), {} segment(s)", st.args.topic, st.args.partition,
-               st.log->log_start_offset(), st.log->log_end_offset(), st.log->segment_count());
+    spdlog::warn("{}: recovery cut {} bytes from the log tail: {}", name_of(st), rec.truncated_bytes, rec.detail);
+  st.raft = std::make_unique<raft::node>(raft_options(st.args), *st.store, st.store->durable_state());
+  st.commit = st.store->snapshot().index;
+  spdlog::info("{}: opened, offsets [{}, {}), {} segment(s), Raft entries ({}, {}], term {}", name_of(st),
+               st.log().log_start_offset(), st.log().log_end_offset(), st.log().segment_count(),
+               st.store->snapshot().index, st.store->last_index(), st.raft->term());
+  elect_alone(self);
+  self->delayed_send(self, std::chrono::milliseconds{st.args.tick_ms}, tick_atom::value);
   if (st.args.config.fsync == cluster::fsync_policy::interval)
     self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
   if (st.args.config.retention_ms >= 0 || st.args.config.retention_bytes >= 0)
@@ -242,83 +160,66 @@ caf::behavior partition_actor(self_ptr self, partition_args args) {
   return {
     [=](request_atom, const bytes& request) -> promise {
       auto rp = self->make_response_promise<bytes>();
-      try {
-        wire::message_reader reader(request);
-        auto req = reader.root<schema::Request>();
-        switch (req.which()) {
-          case schema::Request::PRODUCE: handle_produce(self, req.getProduce(), rp); break;
-          case schema::Request::FETCH: handle_fetch(self, req.getFetch(), rp); break;
-          case schema::Request::LIST_OFFSETS: handle_list_offsets(self, req.getListOffsets(), rp); break;
-          default:
-            rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "not a partition request"));
-        }
-      } catch (const kj::Exception& e) {
-        if (rp.pending())
-          rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST,
-                                          std::string{"malformed request: "} + e.getDescription().cStr()));
-      }
+      handle_client_request(self, request, rp);
       return rp;
     },
-    [=](sync_atom) {
+    [=](raft_atom, const std::string& topic, std::uint32_t partition, const bytes& data) {
       auto& st = self->state;
-      st.sync_scheduled = false;
-      auto status = st.log->sync();
-      auto waiting = std::move(st.waiting);
-      st.waiting.clear();
-      if (!status) {
-        spdlog::error("{}/{}: fsync failed, restarting to re-validate the log: {}", st.args.topic,
-                      st.args.partition, status.message);
-        for (auto& w : waiting)
-          w.rp.deliver(wire::error_response(ErrorCode::STORAGE_ERROR, "fsync failed: " + status.message));
-        // After a failed fsync the page cache may not match the disk; only
-        // recovery from what the disk really holds is trustworthy.
-        self->quit(caf::make_error(caf::sec::runtime_error, "fsync failed"));
+      std::string why;
+      auto envelope = wire::decode_raft(data, &why);
+      if (!envelope) {
+        spdlog::warn("{}: dropped a malformed Raft message: {}", name_of(st), why);
         return;
       }
-      auto hw = st.high_watermark();
-      for (auto& w : waiting)
-        w.rp.deliver(produce_response(w.appended, hw));
-      wake_parked_fetches(self);
+      if (envelope->topic != topic || envelope->partition != partition || envelope->message.to != st.args.node_id)
+        return;  // misrouted: dropping is always safe in Raft
+      st.raft->step(envelope->message);
+      schedule_ready(self);
     },
+    [=](ready_atom) { process_readies(self); },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.raft->tick();
+      process_readies(self);
+      self->delayed_send(self, std::chrono::milliseconds{st.args.tick_ms}, tick_atom::value);
+    },
+    [=](produce_timeout_atom, raft::index_t index, raft::term_t term) { answer_produce_timeout(self, index, term); },
     [=](sync_tick_atom) {
       auto& st = self->state;
-      if (st.log->durable_end_offset() < st.log->log_end_offset())
-        if (auto status = st.log->sync(); !status)
-          spdlog::error("{}/{}: interval fsync failed: {}", st.args.topic, st.args.partition, status.message);
+      if (st.log().durable_end_offset() < st.log().log_end_offset())
+        if (auto status = st.log().sync(); !status)
+          spdlog::error("{}: interval fsync failed: {}", name_of(st), status.message);
       self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
     },
     [=](retention_atom) {
-      auto& st = self->state;
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-      auto applied = st.log->apply_retention(now, st.args.config.retention_ms, st.args.config.retention_bytes);
-      if (!applied)
-        spdlog::error("{}/{}: retention failed: {}", st.args.topic, st.args.partition, applied.error().message);
-      else if (applied->segments_removed > 0)
-        spdlog::info("{}/{}: retention removed {} segment(s), {} bytes; log now starts at {}", st.args.topic,
-                     st.args.partition, applied->segments_removed, applied->bytes_removed,
-                     applied->log_start_offset);
+      apply_retention(self);
       self->delayed_send(self, retention_check_interval, retention_atom::value);
     },
-    [=](fetch_timeout_atom, std::uint64_t id) {
-      auto& st = self->state;
-      auto i = st.parked.find(id);
-      if (i == st.parked.end())
-        return;
-      i->second.rp.deliver(serve_fetch(st, i->second.offset, i->second.max_bytes));
-      st.parked.erase(i);
-    },
-    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
-      return {self->state.log->log_start_offset(), self->state.high_watermark()};
+    [=](fetch_timeout_atom, std::uint64_t id) { answer_fetch_timeout(self, id); },
+    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
+      return {self->state.log().log_start_offset(), self->state.high_watermark(),
+              static_cast<std::uint64_t>(self->state.raft->leader())};
     },
   };
 }
 
 } // namespace
 
+partition_state::~partition_state() {
+  // A clean stop leaves the log durable; after a crash recovery does the rest.
+  if (store)
+    if (auto s = store->log().sync(); !s) spdlog::warn("{}: final sync failed: {}", name_of(*this), s.message);
+}
+
+void schedule_ready(partition_ptr self) {
+  if (self->state.ready_scheduled) return;
+  self->state.ready_scheduled = true;
+  self->send(self, ready_atom::value);
+}
+
 caf::actor spawn_partition(caf::event_based_actor* parent, partition_args args) {
-  return parent->spawn<caf::detached + caf::monitored>(partition_actor, std::move(args));
+  return parent->spawn<caf::detached + caf::monitored>(partition_actor, std::move(args),
+                                                       caf::actor_cast<caf::actor>(parent));
 }
 
 } // namespace herald::actors

@@ -1,24 +1,39 @@
 #pragma once
-// The partition actor: owns one partition's log (storage::partition_log) and
-// answers produce, fetch and list-offsets requests for it. It runs on its own
-// thread (CAF `detached`) because fsync blocks.
+// The partition actor: one replica of one partition. It is the thin CAF
+// shell around a Raft node (raft/node.hpp) whose log is the partition log
+// (replication/raft_store.hpp over storage::partition_log). It runs on its
+// own thread (CAF `detached`) because fsync blocks.
 //
-// Protocol (all bytes are schema/client.capnp Request/Response messages):
-//   (request_atom, bytes request) -> bytes response
-//   (stats_atom) -> (uint64 log_start_offset, uint64 high_watermark)
+// Every partition is a Raft group, a single-node one included: one code
+// path, and a group of one is simply a group whose quorum is itself.
 //
-// Group commit: an acks=all produce appends, then waits for the next
-// sync_atom the actor sends itself. Every produce already queued in the
-// mailbox is appended before that sync is processed, so one fdatasync
-// acknowledges all of them.
+// Protocol:
+//   (request_atom, bytes request) -> bytes response   (schema/client.capnp)
+//       produce on the leader: propose the batch; answer acks=0 at once,
+//       acks=1 once the leader's log holds it (fsynced under fsync=always),
+//       acks=all once it is committed. Elsewhere: notLeader + leaderId.
+//       fetch / listOffsets on any replica, up to its high watermark.
+//   (raft_atom, string topic, uint32 partition, bytes) a Raft message from a
+//       peer replica (schema/raft.capnp)
+//   (stats_atom) -> (uint64 log_start_offset, uint64 high_watermark, uint64 leader)
+//       leader 0: none known
+// It sends its parent (the node actor):
+//   (raft_out_atom, uint64 to, string topic, uint32 partition, bytes)
 //
-// High watermark: with fsync=always it is the durable end of the log, so a
-// consumer never sees a record a crash could take back; with interval/never
-// it is the log end (the topic's owner chose speed over that guarantee).
+// Driving the core: a timer (`delayed_send` every tick_ms) calls tick();
+// messages call step(); produce calls propose(). Each of them schedules one
+// ready_atom to self, so every request already queued in the mailbox is
+// proposed before the ready is taken: one append and one fdatasync cover all
+// of them (group commit), and AppendEntries carrying them leave before that
+// fsync starts.
+//
+// High watermark: the end of the committed prefix this replica holds, so a
+// consumer never sees a record that a leader change could take back.
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -31,9 +46,14 @@ struct partition_args {
   std::uint32_t partition = 0;
   std::filesystem::path dir;
   cluster::topic_config config;
+  std::uint64_t node_id = 1;             // this replica's Raft id
+  std::vector<std::uint64_t> replicas;   // the founding voters; empty: {node_id}
+  std::uint32_t tick_ms = 50;            // Raft clock: heartbeat every tick,
+  std::uint32_t election_ticks = 10;     // elections after 10-20 ticks of silence
 };
 
-// Spawned detached and monitored by `parent`, which supervises it.
+// Spawned detached and monitored by `parent`, which supervises it and
+// carries its Raft messages to the other replicas.
 caf::actor spawn_partition(caf::event_based_actor* parent, partition_args args);
 
 } // namespace herald::actors

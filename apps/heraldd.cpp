@@ -17,6 +17,10 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <optional>
+#include <vector>
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
@@ -41,7 +45,26 @@ struct options {
   std::uint32_t fsync_interval_ms = 100;
   std::int64_t retention_ms = -1;
   std::int64_t retention_bytes = -1;
+  std::vector<std::string> peers;
+  std::uint32_t raft_tick_ms = 50;
 };
+
+// "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
+std::optional<herald::actors::peer_address> parse_peer(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return std::nullopt;
+  std::uint64_t id = 0;
+  try {
+    std::size_t used = 0;
+    id = std::stoull(text.substr(0, eq), &used);
+    if (used != eq || id == 0 || id > 0x7fffffff) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  auto address = herald::cluster::parse_host_port(text.substr(eq + 1), false);
+  if (!address) return std::nullopt;
+  return herald::actors::peer_address{id, address->first, address->second};
+}
 
 // Globals because the signal-waiting thread may outlive main's frame.
 sigset_t stop_signals;
@@ -92,6 +115,13 @@ int main(int argc, char** argv) {
   app.add_option("--retention-bytes", opt.retention_bytes, "Default retention size per partition; -1: no limit")
     ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()))
     ->capture_default_str();
+  app.add_option("--peer", opt.peers,
+                 "ID=HOST:PORT of every node of a static cluster, this one included (repeat the flag); "
+                 "every topic is then replicated on all of them");
+  app.add_option("--raft-tick-ms", opt.raft_tick_ms,
+                 "Raft clock period: heartbeats every tick, elections after 10-20 silent ticks")
+    ->check(CLI::Range(5u, 10'000u))
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -109,6 +139,23 @@ int main(int argc, char** argv) {
   if (!listen)
     return fail("--listen " + opt.listen + " is not HOST:PORT");
   auto [host, port] = *listen;
+
+  std::vector<herald::actors::peer_address> peers;
+  for (const auto& text : opt.peers) {
+    auto peer = parse_peer(text);
+    if (!peer)
+      return fail("--peer " + text + " is not ID=HOST:PORT with an id in 1..2147483647");
+    for (const auto& other : peers)
+      if (other.id == peer->id)
+        return fail("--peer names node " + std::to_string(peer->id) + " twice");
+    peers.push_back(*peer);
+  }
+  if (!peers.empty() && std::none_of(peers.begin(), peers.end(), [&](const auto& p) {
+        return p.id == static_cast<std::uint64_t>(opt.node_id);
+      }))
+    return fail("--peer must list this node (--node-id " + std::to_string(opt.node_id) + ") too");
+  if (opt.node_id <= 0)
+    return fail("--node-id must be positive");
 
   std::error_code ec;
   std::filesystem::create_directories(opt.data_dir, ec);
@@ -142,6 +189,8 @@ int main(int argc, char** argv) {
   args.topic_defaults.retention_ms = opt.retention_ms;
   args.topic_defaults.retention_bytes = opt.retention_bytes;
   args.metadata = std::shared_ptr<herald::cluster::local_metadata_store>(std::move(*metadata));
+  args.peers = std::move(peers);
+  args.raft_tick_ms = opt.raft_tick_ms;
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   auto bound = system.middleman().publish(node, port, host.c_str(), true);

@@ -107,6 +107,13 @@ void fetch(self_ptr self, std::uint32_t partition) {
       auto data = r.getFetch().getRecords();
       auto status = storage::for_each_batch(
         {reinterpret_cast<const char*>(data.begin()), data.size()}, [&](std::span<const char> batch) {
+          // Control batches (Raft's own entries) take offsets but hold no
+          // records for consumers.
+          const auto header = storage::decode_batch_header(batch);
+          if (header.is_control()) {
+            c.position = std::max(c.position, static_cast<std::int64_t>(header.next_offset()));
+            return;
+          }
           auto decoded = storage::for_each_record(batch, static_cast<std::uint64_t>(c.position),
                                                   [&](storage::record&& rec) {
                                                     c.position = static_cast<std::int64_t>(rec.offset) + 1;

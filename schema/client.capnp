@@ -26,11 +26,14 @@ enum ErrorCode {
   timeout @11;               # the broker could not finish in time
   throttled @12;             # too many requests in flight on this session; retriable
   internal @13;              # a bug: reported, never silent
+  notLeader @14;             # this replica does not lead the partition; retriable
+                             # at Error.leaderId (-1: not known yet, e.g. an election)
 }
 
 struct Error {
   code @0 :ErrorCode;
   message @1 :Text;
+  leaderId @2 :Int32 = -1;   # with notLeader: the node that may lead (see brokers in metadata)
 }
 
 enum Acks {

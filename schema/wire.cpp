@@ -71,13 +71,15 @@ const char* to_string(schema::ErrorCode code) {
     case E::TIMEOUT: return "timeout";
     case E::THROTTLED: return "throttled";
     case E::INTERNAL: return "internal error";
+    case E::NOT_LEADER: return "not the leader";
   }
   return "unknown error code";
 }
 
 bool is_retriable(schema::ErrorCode code) {
   using E = schema::ErrorCode;
-  return code == E::PARTITION_UNAVAILABLE || code == E::TIMEOUT || code == E::THROTTLED;
+  return code == E::PARTITION_UNAVAILABLE || code == E::TIMEOUT || code == E::THROTTLED ||
+         code == E::NOT_LEADER;
 }
 
 } // namespace herald::wire

@@ -32,7 +32,7 @@ T get(std::span<const char> in, std::size_t off) {
 
 status invalid(std::string what) { return {errc::invalid_batch, std::move(what)}; }
 
-constexpr std::uint16_t codec_mask = 0x7;
+constexpr std::uint16_t codec_mask = batch_codec_mask;
 constexpr std::uint16_t max_known_codec = 2;
 
 } // namespace
@@ -120,10 +120,11 @@ status validate_batch(std::span<const char> batch) {
   if (get<std::uint16_t>(batch, 30) != 0 || get<std::uint16_t>(batch, 66) != 0) {
     return invalid("reserved header bytes are not zero");
   }
-  if ((h.attributes & ~codec_mask) != 0) return invalid("unknown attribute bits " + std::to_string(h.attributes));
+  if ((h.attributes & ~(codec_mask | batch_control_bit)) != 0) return invalid("unknown attribute bits " + std::to_string(h.attributes));
   if ((h.attributes & codec_mask) > max_known_codec) {
     return invalid("unknown codec " + std::to_string(h.attributes & codec_mask));
   }
+  if (h.is_control() && h.record_count != 1) return invalid("control batch with " + std::to_string(h.record_count) + " records");
   const std::uint32_t crc = compute_crc(batch);
   if (crc != h.crc) {
     return invalid("crc mismatch: header says " + std::to_string(h.crc) + ", bytes give " + std::to_string(crc));

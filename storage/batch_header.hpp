@@ -13,7 +13,8 @@
 //   12    4 magic              0x31425248 ("HRB1" in file order)
 //   16    8 term               Raft term of the leader that appended the batch
 //   24    4 crc                CRC32C of bytes [28, length)
-//   28    2 attributes         bits 0-2: codec (0 none, 1 lz4, 2 zstd); rest 0
+//   28    2 attributes         bits 0-2: codec (0 none, 1 lz4, 2 zstd);
+//                                bit 3: control batch (below); rest 0
 //   30    2 reserved           0
 //   32    4 last_offset_delta  offset of the last record minus base_offset
 //   36    4 record_count       records in the payload (>= 1)
@@ -24,6 +25,13 @@
 //   66    2 reserved           0
 //   68    4 base_sequence      -1 when unused
 //   72      payload
+//
+// A control batch is written by the broker, never by a producer: Raft's
+// own entries (a new leader's no-op, a membership change) live in the log
+// as batches so that every Raft entry is one batch. It holds exactly one
+// record whose key names its kind (control_batch.hpp) and takes one offset
+// like any batch; consumers skip it, and produce requests carrying the bit
+// are refused.
 //
 // base_offset and term sit before the CRC so that the leader can stamp them
 // without recomputing it (as Kafka does); everything a producer decides is
@@ -41,6 +49,8 @@ inline constexpr std::size_t batch_header_size = 72;
 inline constexpr std::uint32_t batch_magic = 0x31425248;
 inline constexpr std::size_t batch_crc_offset = 24;
 inline constexpr std::size_t batch_crc_start = 28;  // CRC covers [28, length)
+inline constexpr std::uint16_t batch_codec_mask = 0x7;
+inline constexpr std::uint16_t batch_control_bit = 0x8;
 
 struct batch_header {
   std::uint64_t base_offset = 0;
@@ -59,6 +69,7 @@ struct batch_header {
 
   std::uint64_t last_offset() const { return base_offset + last_offset_delta; }
   std::uint64_t next_offset() const { return last_offset() + 1; }
+  bool is_control() const { return (attributes & batch_control_bit) != 0; }
 };
 
 // Writes `h` into the first batch_header_size bytes of `out` (crc as given).

@@ -379,10 +379,9 @@ std::uint64_t partition_log::last_term() const {
   return impl_->log_end > impl_->log_start ? impl_->last_term : 0;
 }
 
-result<retention_report> partition_log::apply_retention(std::int64_t now_ms, std::int64_t retention_ms,
-                                                        std::int64_t retention_bytes) {
-  impl& m = *impl_;
-  if (m.failed) return *m.failed;
+std::uint64_t partition_log::retention_point(std::int64_t now_ms, std::int64_t retention_ms,
+                                             std::int64_t retention_bytes) const {
+  const impl& m = *impl_;
   const std::size_t n = m.segments.size();
   std::size_t keep_from = 0;  // first segment kept; never past the active one
   if (retention_ms >= 0) {
@@ -398,11 +397,45 @@ result<retention_report> partition_log::apply_retention(std::int64_t now_ms, std
       ++keep_from;
     }
   }
+  return keep_from > 0 ? std::max(m.log_start, m.segments[keep_from]->base_offset()) : m.log_start;
+}
+
+result<retention_report> partition_log::apply_retention(std::int64_t now_ms, std::int64_t retention_ms,
+                                                        std::int64_t retention_bytes) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  const std::size_t n = m.segments.size();
   const std::uint64_t bytes_before = m.total_bytes;
-  if (keep_from > 0) {
-    if (auto s = remove_prefix(m.segments[keep_from]->base_offset()); !s) return s;
+  const std::uint64_t point = retention_point(now_ms, retention_ms, retention_bytes);
+  if (point > m.log_start) {
+    if (auto s = remove_prefix(point); !s) return s;
   }
   return retention_report{n - m.segments.size(), bytes_before - m.total_bytes, m.log_start};
+}
+
+status partition_log::reset(std::uint64_t offset) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  if (offset < m.log_start) return m.out_of_range(offset, false);
+  // From here on a failure leaves a state only recovery can vouch for.
+  while (!m.segments.empty()) {
+    segment& last = *m.segments.back();
+    if (auto s = last.remove_files(); !s) return m.fail(s);
+    if (auto s = sync_directory(m.dir); !s) return m.fail(s);
+    m.forget(&last);
+    m.segments.pop_back();
+  }
+  if (auto s = save_log_start(m.dir, offset); !s) return m.fail(s);
+  auto seg = segment::create(m.dir, offset, m.cfg.index_interval_bytes, m.preallocate_bytes());
+  if (!seg) return m.fail(seg.error());
+  m.segments.push_back(std::move(*seg));
+  if (auto s = sync_directory(m.dir); !s) return m.fail(s);
+  m.unsynced.clear();
+  m.dir_dirty = false;
+  m.total_bytes = 0;
+  m.log_start = m.log_end = m.durable_end = offset;
+  m.last_term = 0;
+  return status::ok();
 }
 
 std::uint64_t partition_log::log_start_offset() const { return impl_->log_start; }
@@ -471,6 +504,30 @@ result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_
     }
   }
   return out;
+}
+
+status partition_log::for_each_header(std::uint64_t offset,
+                                      const std::function<bool(const batch_header&)>& fn) const {
+  if (offset < impl_->log_start || offset > impl_->log_end) return impl_->out_of_range(offset, true);
+  if (offset == impl_->log_end) return status::ok();
+  for (std::size_t i = impl_->segment_of(offset); i < impl_->segments.size(); ++i) {
+    const segment& seg = *impl_->segments[i];
+    std::uint64_t pos = 0;
+    if (seg.base_offset() <= offset && offset < impl_->end_of(i)) {
+      auto at = seg.locate(offset);
+      if (!at) return at.error();
+      if (!*at) return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends before offset " +
+                               std::to_string(offset));
+      pos = (*at)->position;
+    }
+    while (pos < seg.size()) {
+      auto h = seg.read_header(pos);
+      if (!h) return h.error();
+      if (!fn(*h)) return status::ok();
+      pos += h->length;
+    }
+  }
+  return status::ok();
 }
 
 result<std::uint64_t> partition_log::offset_for_timestamp(std::int64_t timestamp) const {

@@ -50,11 +50,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "storage/batch_header.hpp"
 #include "storage/status.hpp"
 
 namespace herald::storage {
@@ -143,6 +145,22 @@ public:
   // holds no offsets (log_start == log_end): a Raft snapshot then knows it.
   std::uint64_t last_term() const;
 
+  // Discards every batch and restarts the log, empty, at `offset` (>= the
+  // log start, else errc::offset_out_of_range): a Raft follower installing a
+  // snapshot that its log does not reach, or that its log contradicts.
+  // Segments are deleted newest first, each deletion durable before the
+  // next, then the new start is saved and the new segment created; durable on
+  // return. A crash midway leaves a prefix of the old log (or an empty log at
+  // the old start): the caller must remember that a reset is due (the Raft
+  // snapshot file does) and repeat it.
+  status reset(std::uint64_t offset);
+
+  // The log start apply_retention() would move to now: the base of the
+  // first segment it would keep, or the current log start when it would
+  // delete nothing. Changes nothing. A replicated owner uses it to take a
+  // Raft snapshot there first and then calls remove_prefix().
+  std::uint64_t retention_point(std::int64_t now_ms, std::int64_t retention_ms, std::int64_t retention_bytes) const;
+
   // Retention, run periodically by the owner. Deletes, oldest first, closed
   // segments (never the active one) whose newest timestamp is older than
   // now_ms - retention_ms, then, while the log's size exceeds
@@ -172,6 +190,13 @@ public:
   // batches ends the read with those; the read that starts at the bad batch
   // gets errc::corrupt.
   result<read_result> read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const;
+
+  // Calls `fn` with the header of every batch from the one holding `offset`
+  // to the end of the log, in order, until `fn` returns false. Reads headers
+  // only (one pread each), so a host can map its own positions (Raft
+  // indices) to offsets at start-up without reading the data. `offset` in
+  // [log_start, log_end]; a damaged header ends the walk with errc::corrupt.
+  status for_each_header(std::uint64_t offset, const std::function<bool(const batch_header&)>& fn) const;
 
   // First offset of the first batch whose max_timestamp >= `timestamp`, or
   // log_end_offset() when there is none; never below log_start_offset().

@@ -15,6 +15,7 @@ const char* to_string(errc code) {
   case errc::batch_too_large: return "batch_too_large";
   case errc::offset_out_of_range: return "offset_out_of_range";
   case errc::locked: return "locked";
+  case errc::invalid_argument: return "invalid argument";
   }
   return "unknown";
 }

@@ -18,6 +18,7 @@ enum class errc {
   batch_too_large,   // a batch exceeds log_config::max_batch_bytes
   offset_out_of_range,
   locked,            // another process holds the data directory
+  invalid_argument,  // a caller broke a precondition (a bug, or a peer sent nonsense)
 };
 
 const char* to_string(errc code);

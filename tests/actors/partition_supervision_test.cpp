@@ -12,6 +12,7 @@
 #include "actors/system_config.hpp"
 #include "cluster/local_metadata_store.hpp"
 #include "schema/wire.hpp"
+#include "storage/control_batch.hpp"
 #include "storage/record_batch.hpp"
 #include "tests/support/process.hpp"
 
@@ -76,7 +77,8 @@ struct node_fixture {
     auto data = r.getFetch().getRecords();
     std::vector<std::string> values;
     storage::for_each_batch({reinterpret_cast<const char*>(data.begin()), data.size()}, [&](std::span<const char> b) {
-      storage::for_each_record(b, 0, [&](storage::record&& rec) { values.push_back(rec.value); });
+      if (!storage::is_control_batch(b))
+        storage::for_each_record(b, 0, [&](storage::record&& rec) { values.push_back(rec.value); });
     });
     return values;
   }

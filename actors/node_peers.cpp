@@ -1,0 +1,86 @@
+// The node actor's connections to the other nodes of a static cluster.
+// Each is the peer's published node actor, reached through the middleman
+// asynchronously (remote_actor would block the node actor); a lost one is
+// retried every node_args::peer_retry. CAF's heartbeat and connection
+// timeout (system_config.cpp) make a paused peer count as lost.
+
+#include <spdlog/spdlog.h>
+
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/node_state.hpp"
+
+namespace herald::actors {
+
+std::vector<std::uint64_t> node_state::replica_ids() const {
+  std::vector<std::uint64_t> ids;
+  for (const auto& p : args.peers) ids.push_back(p.id);
+  if (ids.empty()) ids.push_back(static_cast<std::uint64_t>(args.node_id));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+void connect_peer(node_ptr self, std::uint64_t id) {
+  auto& st = self->state;
+  if (st.peers.count(id) != 0 || !st.connecting.insert(id).second) return;
+  const auto it = std::find_if(st.args.peers.begin(), st.args.peers.end(), [&](const auto& p) { return p.id == id; });
+  if (it == st.args.peers.end()) return;
+  const peer_address addr = *it;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds{5}, caf::connect_atom::value, addr.host, addr.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        auto& st = self->state;
+        st.connecting.erase(id);
+        auto peer = caf::actor_cast<caf::actor>(ptr);
+        if (!peer) {
+          self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);
+          return;
+        }
+        self->monitor(peer);
+        st.peers[id] = peer;
+        spdlog::info("connected to peer {} at {}:{}", id, addr.host, addr.port);
+      },
+      [=](caf::error&) {
+        auto& st = self->state;
+        st.connecting.erase(id);
+        self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);
+      });
+}
+
+void connect_peers(node_ptr self) {
+  for (const auto& p : self->state.args.peers)
+    if (p.id != static_cast<std::uint64_t>(self->state.args.node_id)) connect_peer(self, p.id);
+}
+
+bool on_peer_down(node_ptr self, const caf::actor_addr& source) {
+  auto& st = self->state;
+  for (auto i = st.peers.begin(); i != st.peers.end(); ++i) {
+    if (i->second.address() != source) continue;
+    const auto id = i->first;
+    st.peers.erase(i);
+    spdlog::warn("lost peer {}; reconnecting", id);
+    self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);
+    return true;
+  }
+  return false;
+}
+
+void send_raft_to_peer(node_ptr self, std::uint64_t to, const std::string& topic, std::uint32_t partition,
+                       bytes&& data) {
+  auto& st = self->state;
+  auto i = st.peers.find(to);
+  if (i == st.peers.end()) {
+    connect_peer(self, to);
+    return;  // dropped: Raft sends again
+  }
+  self->send(i->second, raft_atom::value, topic, partition, std::move(data));
+}
+
+void broadcast_admin(node_ptr self, const bytes& request) {
+  for (const auto& [id, peer] : self->state.peers) self->send(peer, peer_atom::value, request);
+}
+
+} // namespace herald::actors
