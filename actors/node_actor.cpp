@@ -64,6 +64,10 @@ caf::behavior node_actor(node_ptr self, node_args args) {
   publish_routes(self);
   connect_peers(self);
 
+  // Peers and clients are other processes: a stray reply or error from one
+  // must not take the node down.
+  self->set_error_handler([=](caf::error& e) { spdlog::warn("node: ignored error message: {}", self->system().render(e)); });
+
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (on_peer_down(self, dm.source))

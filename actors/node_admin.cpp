@@ -219,6 +219,16 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
 
 // A create or delete applied here is applied on every peer too (when it came
 // from a client), so that every node hosts the replicas.
+bytes create_request_for(const cluster::topic_descriptor& topic) {
+  capnp::MallocMessageBuilder builder;
+  auto c = builder.initRoot<schema::Request>().initCreateTopic();
+  c.setName(topic.name);
+  c.setPartitions(topic.partition_count);
+  c.setReplicationFactor(topic.replication_factor);
+  cluster::write_topic_config(topic.config, c.initConfig());
+  return wire::to_bytes(builder);
+}
+
 static void reply_and_forward(node_ptr self, const bytes& request, bytes response, bytes_promise& rp, bool from_peer) {
   if (!from_peer) {
     wire::message_reader reader(response);

@@ -42,6 +42,12 @@ void connect_peer(node_ptr self, std::uint64_t id) {
         self->monitor(peer);
         st.peers[id] = peer;
         spdlog::info("connected to peer {} at {}:{}", id, addr.host, addr.port);
+        // Static clusters have no shared metadata store: offer the peer every
+        // topic (an existing one is refused, harmlessly). Deletions a peer
+        // missed are not repaired; ZooKeeper replaces all of this.
+        for (const auto& [name, topic] : st.args.metadata->topics())
+          self->request(peer, std::chrono::seconds{10}, peer_atom::value, create_request_for(topic))
+            .then([](const bytes&) {}, [](caf::error&) {});
       },
       [=](caf::error&) {
         auto& st = self->state;
@@ -80,7 +86,13 @@ void send_raft_to_peer(node_ptr self, std::uint64_t to, const std::string& topic
 }
 
 void broadcast_admin(node_ptr self, const bytes& request) {
-  for (const auto& [id, peer] : self->state.peers) self->send(peer, peer_atom::value, request);
+  for (const auto& [id, peer] : self->state.peers) {
+    self->request(peer, std::chrono::seconds{10}, peer_atom::value, request)
+      .then([](const bytes&) {},
+            [peer_id = id, self](caf::error& e) {
+              spdlog::warn("peer {} did not apply a topic change: {}", peer_id, self->system().render(e));
+            });
+  }
 }
 
 } // namespace herald::actors

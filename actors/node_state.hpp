@@ -50,6 +50,10 @@ void publish_routes(node_ptr self);
 // peer already applied; it is applied here and not forwarded again.
 void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer = false);
 
+// A CreateTopic request for `topic` as it stands (sent to a peer that
+// connects, so that a node that missed a create while down catches up).
+bytes create_request_for(const cluster::topic_descriptor& topic);
+
 // node_peers.cpp: connections to the other nodes of the static cluster.
 void connect_peers(node_ptr self);
 void connect_peer(node_ptr self, std::uint64_t id);

@@ -150,6 +150,9 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
   spdlog::info("{}: opened, offsets [{}, {}), {} segment(s), Raft entries ({}, {}], term {}", name_of(st),
                st.log().log_start_offset(), st.log().log_end_offset(), st.log().segment_count(),
                st.store->snapshot().index, st.store->last_index(), st.raft->term());
+  self->set_error_handler([=](caf::error& e) {
+    spdlog::warn("{}: ignored error message: {}", name_of(self->state), self->system().render(e));
+  });
   elect_alone(self);
   self->delayed_send(self, std::chrono::milliseconds{st.args.tick_ms}, tick_atom::value);
   if (st.args.config.fsync == cluster::fsync_policy::interval)

@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   topic->require_subcommand(1);
   std::string topic_name;
   std::uint32_t partitions = 1;
-  std::uint16_t replication_factor = 1;
+  std::uint16_t replication_factor = 0;
   std::uint64_t segment_bytes = 0;
   std::uint32_t max_batch_bytes = 0;
   std::string fsync;
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
   auto* create = topic->add_subcommand("create", "Create a topic");
   create->add_option("name", topic_name, "Topic name")->required();
   create->add_option("--partitions", partitions, "Number of partitions")->capture_default_str();
-  create->add_option("--replication-factor", replication_factor, "Replicas per partition")->capture_default_str();
+  create->add_option("--replication-factor", replication_factor, "Replicas per partition; 0: the broker decides (every node of a static cluster)")->capture_default_str();
   create->add_option("--segment-bytes", segment_bytes, "Segment size (default: the broker's)");
   create->add_option("--max-batch-bytes", max_batch_bytes, "Largest record batch (default: the broker's)");
   create->add_option("--fsync", fsync, "always, interval or never (default: the broker's)")

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace herald::test {
@@ -19,8 +20,10 @@ broker_process::broker_process(const std::filesystem::path& data_dir, const std:
   : data_dir_(data_dir), log_dir_(log_dir) {
   auto port_file = log_dir_ / "heraldd.port";
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv{heraldd_path(), "--data-dir=" + data_dir_.string(), "--listen=127.0.0.1:0",
-                                "--port-file=" + port_file.string()};
+  std::vector<std::string> argv{heraldd_path(), "--data-dir=" + data_dir_.string(), "--port-file=" + port_file.string()};
+  // A fixed --listen among the extra flags (a static cluster) replaces "any free port".
+  if (std::none_of(extra_flags.begin(), extra_flags.end(), [](const auto& f) { return f.starts_with("--listen="); }))
+    argv.push_back("--listen=127.0.0.1:0");
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   process_ = std::make_unique<child_process>(argv, log_dir_ / "heraldd.out", log_dir_ / "heraldd.log");
   bool up = eventually([&] {

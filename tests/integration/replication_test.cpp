@@ -1,0 +1,238 @@
+// Three heraldd processes replicating one partition with Raft (static peer
+// list): the leader is killed or paused mid-stream, a new one takes over,
+// the producer retries, and nothing acknowledged is lost, reordered, or
+// acknowledged by a deposed leader. Logs are compared byte for byte.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "client/blocking.hpp"
+#include "tests/support/cluster.hpp"
+
+using namespace herald;
+using namespace herald::test;
+
+namespace {
+
+const std::string topic = "events";
+
+// Sends rounds of records, each as one acks=all batch, to whichever node
+// leads: a refusal (not the leader, no leader yet, a dead or unreachable
+// node) moves on to the next node, with a short backoff once all refused.
+// A round counts as acknowledged only when the broker acknowledged all of it.
+class leader_seeking_producer {
+public:
+  explicit leader_seeking_producer(static_cluster& c) : cluster_(c) {}
+
+  // The node that acknowledged `values`; fails the test after `patience`.
+  int send_round(const std::vector<std::string>& values, const std::set<int>& avoid = {},
+                 std::chrono::seconds patience = std::chrono::seconds{30}) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (int k = 0; k < cluster_.size(); ++k) {
+        const int id = (current_ - 1 + k) % cluster_.size() + 1;
+        if (!cluster_.running(id) || avoid.count(id) != 0) continue;
+        if (try_send(id, values)) {
+          current_ = id;
+          return id;
+        }
+      }
+      ++refusals_;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});  // backoff between attempts, not a wait for a state
+    }
+    FAIL("no node acknowledged a round within the deadline");
+    return 0;
+  }
+
+  void forget(int id) { connections_.erase(id); }
+
+private:
+  bool try_send(int id, const std::vector<std::string>& values) {
+    try {
+      auto& conn = connections_[id];
+      if (!conn || !conn->connected()) conn = std::make_unique<client::connection>(cluster_.address(id));
+      client::producer_options options;
+      options.acks = schema::Acks::ALL;
+      options.batch_records = values.size();
+      options.max_in_flight_per_partition = 1;
+      options.request_timeout_ms = 10'000;
+      client::producer p(*conn, options);
+      for (const auto& v : values) p.send(topic, std::nullopt, v);
+      return p.flush().acknowledged == values.size();
+    } catch (const std::exception&) {
+      connections_.erase(id);
+      return false;
+    }
+  }
+
+  static_cluster& cluster_;
+  std::map<int, std::unique_ptr<client::connection>> connections_;
+  int current_ = 1;
+  int refusals_ = 0;
+};
+
+std::vector<std::string> round_values(int round, int n) {
+  std::vector<std::string> values;
+  for (int i = 0; i < n; ++i) values.push_back("r" + std::to_string(round) + "-" + std::to_string(i));
+  return values;
+}
+
+std::int32_t leader_seen_by(static_cluster& c, int id) {
+  try {
+    client::connection conn{c.address(id)};
+    return conn.describe_topic(topic).partitions.at(0).leader;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+std::int64_t high_watermark_of(static_cluster& c, int id) {
+  try {
+    client::connection conn{c.address(id)};
+    return conn.describe_topic(topic).partitions.at(0).high_watermark;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Waits until every running node reports the same high watermark, at least
+// `at_least`, and a leader; returns it.
+std::int64_t converged_high_watermark(static_cluster& c, std::int64_t at_least) {
+  std::int64_t hw = -1;
+  const bool converged = eventually(
+    [&] {
+      std::set<std::int64_t> seen;
+      for (int id = 1; id <= c.size(); ++id)
+        if (c.running(id)) seen.insert(high_watermark_of(c, id));
+      hw = *seen.begin();
+      return seen.size() == 1 && hw >= at_least;
+    },
+    std::chrono::seconds{30});
+  REQUIRE(converged);
+  return hw;
+}
+
+// `acked` appears in `log`, in order (each value's first occurrence); a
+// retried round may appear twice, nothing acknowledged may be missing.
+void check_contains_in_order(const std::vector<std::string>& log, const std::vector<std::string>& acked) {
+  std::map<std::string, std::size_t> first;
+  for (std::size_t i = 0; i < log.size(); ++i) first.emplace(log[i], i);
+  std::size_t previous = 0;
+  for (std::size_t k = 0; k < acked.size(); ++k) {
+    auto it = first.find(acked[k]);
+    REQUIRE_MESSAGE(it != first.end(), "acknowledged record " << acked[k] << " is missing");
+    if (k > 0) REQUIRE_MESSAGE(it->second > previous, "acknowledged record " << acked[k] << " is out of order");
+    previous = it->second;
+  }
+}
+
+void create_topic_and_wait_for_leader(static_cluster& c, const std::filesystem::path& dir) {
+  REQUIRE(run_cli(c.address(1), "topic create " + topic, dir / "out", dir / "err") == 0);
+  REQUIRE(eventually([&] { return leader_seen_by(c, 1) > 0; }, std::chrono::seconds{30}));
+}
+
+} // namespace
+
+TEST_CASE("three replicas: SIGKILL of the leader mid-stream loses no acknowledged record") {
+  temp_dir dir;
+  static_cluster c(dir.path(), 3);
+  create_topic_and_wait_for_leader(c, dir.path());
+
+  leader_seeking_producer producer(c);
+  std::vector<std::string> acked;
+  int killed = 0;
+  for (int round = 0; round < 60; ++round) {
+    const auto values = round_values(round, 100);
+    const int leader = producer.send_round(values);
+    acked.insert(acked.end(), values.begin(), values.end());
+    if (round == 20) {
+      killed = leader;
+      c.kill9(leader);
+      producer.forget(leader);
+    }
+  }
+  REQUIRE(killed != 0);
+
+  // A new leader took over and the survivors agree on every byte.
+  const auto hw = converged_high_watermark(c, static_cast<std::int64_t>(acked.size()));
+  std::vector<int> survivors;
+  for (int id = 1; id <= 3; ++id)
+    if (id != killed) survivors.push_back(id);
+  CHECK(leader_seen_by(c, survivors[0]) != killed);
+  for (int id : survivors) REQUIRE(c.stop(id));
+  const auto log_a = read_partition_log(c.data_dir(survivors[0]), topic, 0);
+  const auto log_b = read_partition_log(c.data_dir(survivors[1]), topic, 0);
+  CHECK(log_a == log_b);
+  check_contains_in_order(record_values(log_a), acked);
+
+  // The killed leader comes back, catches up, and holds the same log.
+  for (int id = 1; id <= 3; ++id) c.restart(id);
+  converged_high_watermark(c, hw);
+  for (int id = 1; id <= 3; ++id) REQUIRE(c.stop(id));
+  const auto log_1 = read_partition_log(c.data_dir(1), topic, 0);
+  CHECK(log_1 == read_partition_log(c.data_dir(2), topic, 0));
+  CHECK(log_1 == read_partition_log(c.data_dir(3), topic, 0));
+  check_contains_in_order(record_values(log_1), acked);
+}
+
+TEST_CASE("three replicas: a paused leader is replaced and acknowledges nothing when it resumes") {
+  temp_dir dir;
+  static_cluster c(dir.path(), 3);
+  create_topic_and_wait_for_leader(c, dir.path());
+
+  leader_seeking_producer producer(c);
+  std::vector<std::string> acked;
+  int old_leader = 0;
+  for (int round = 0; round < 10; ++round) {
+    const auto values = round_values(round, 100);
+    old_leader = producer.send_round(values);
+    acked.insert(acked.end(), values.begin(), values.end());
+  }
+
+  // A client of the old leader sends a write while it is paused; it waits
+  // in the socket until the leader resumes.
+  client::connection stale{c.address(old_leader)};
+  client::producer_options options;
+  options.acks = schema::Acks::ALL;
+  options.request_timeout_ms = 20'000;
+  client::producer stale_producer(stale, options);
+  c.pause(old_leader);
+  stale_producer.send(topic, std::nullopt, "written-to-a-paused-leader");
+  auto stale_outcome = std::async(std::launch::async, [&] { return stale_producer.flush(); });
+
+  // The other two elect a leader among themselves and take writes.
+  for (int round = 10; round < 20; ++round) {
+    const auto values = round_values(round, 100);
+    CHECK(producer.send_round(values, {old_leader}) != old_leader);
+    acked.insert(acked.end(), values.begin(), values.end());
+  }
+
+  // Resumed, the old leader learns of the new term, steps down, and refuses
+  // the write it was holding rather than acknowledging it.
+  c.resume(old_leader);
+  const auto outcome = stale_outcome.get();
+  CHECK(outcome.acknowledged == 0);
+  CHECK(outcome.failed == 1);
+  // Refused by the old leader itself (not lost to a client-side timeout).
+  CHECK(outcome.first_error.find("leader") != std::string::npos);
+  REQUIRE(eventually(
+    [&] {
+      const auto seen = leader_seen_by(c, old_leader);
+      return seen > 0 && seen != old_leader;
+    },
+    std::chrono::seconds{30}));
+
+  converged_high_watermark(c, static_cast<std::int64_t>(acked.size()));
+  for (int id = 1; id <= 3; ++id) REQUIRE(c.stop(id));
+  const auto log_1 = read_partition_log(c.data_dir(1), topic, 0);
+  CHECK(log_1 == read_partition_log(c.data_dir(2), topic, 0));
+  CHECK(log_1 == read_partition_log(c.data_dir(3), topic, 0));
+  const auto values = record_values(log_1);
+  check_contains_in_order(values, acked);
+  CHECK(std::find(values.begin(), values.end(), "written-to-a-paused-leader") == values.end());
+}

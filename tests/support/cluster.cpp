@@ -1,0 +1,96 @@
+#include "tests/support/cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "storage/control_batch.hpp"
+#include "storage/partition_log.hpp"
+#include "storage/record_batch.hpp"
+
+namespace herald::test {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+static_cluster::static_cluster(const std::filesystem::path& dir, int nodes, std::vector<std::string> extra_flags)
+  : dir_(dir), extra_flags_(std::move(extra_flags)) {
+  for (int id = 1; id <= nodes; ++id) addresses_.push_back("127.0.0.1:" + std::to_string(free_port()));
+  nodes_.resize(static_cast<std::size_t>(nodes));
+  for (int id = 1; id <= nodes; ++id) start(id);
+}
+
+std::filesystem::path static_cluster::data_dir(int id) const { return dir_ / ("node" + std::to_string(id)) / "data"; }
+
+void static_cluster::start(int id) {
+  std::vector<std::string> flags{"--node-id=" + std::to_string(id), "--listen=" + address(id)};
+  for (int peer = 1; peer <= size(); ++peer) flags.push_back("--peer=" + std::to_string(peer) + "=" + address(peer));
+  flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
+  auto log_dir = dir_ / ("node" + std::to_string(id));
+  std::filesystem::create_directories(log_dir);
+  nodes_.at(id - 1) = std::make_unique<broker_process>(data_dir(id), log_dir, flags);
+}
+
+void static_cluster::kill9(int id) {
+  nodes_.at(id - 1)->kill9();
+  nodes_.at(id - 1).reset();
+}
+
+bool static_cluster::stop(int id) {
+  const bool clean = nodes_.at(id - 1)->stop();
+  nodes_.at(id - 1).reset();
+  return clean;
+}
+
+void static_cluster::restart(int id) { start(id); }
+void static_cluster::pause(int id) { node(id).process().signal(SIGSTOP); }
+void static_cluster::resume(int id) { node(id).process().signal(SIGCONT); }
+
+std::vector<char> read_partition_log(const std::filesystem::path& data_dir, const std::string& topic,
+                                     std::uint32_t partition) {
+  std::filesystem::path dir;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "topics"))
+    if (entry.path().filename().string().starts_with(topic + "-")) dir = entry.path() / std::to_string(partition);
+  if (dir.empty()) throw std::runtime_error("no log of " + topic + " in " + data_dir.string());
+  auto log = storage::partition_log::open(dir, storage::log_config{});
+  if (!log) throw std::runtime_error("cannot open " + dir.string() + ": " + log.error().message);
+  std::vector<char> all;
+  std::uint64_t offset = (*log)->log_start_offset();
+  while (offset < (*log)->log_end_offset()) {
+    auto read = (*log)->read(offset, 1u << 20, (*log)->log_end_offset());
+    if (!read) throw std::runtime_error("read failed: " + read.error().message);
+    all.insert(all.end(), read->bytes.begin(), read->bytes.end());
+    offset = read->next_offset;
+  }
+  return all;
+}
+
+std::vector<std::string> record_values(const std::vector<char>& batches) {
+  std::vector<std::string> values;
+  auto s = storage::for_each_batch(batches, [&](std::span<const char> batch) {
+    if (storage::is_control_batch(batch)) return;
+    storage::for_each_record(batch, 0, [&](storage::record&& r) { values.push_back(std::move(r.value)); });
+  });
+  if (!s) throw std::runtime_error("bad batches: " + s.message);
+  return values;
+}
+
+} // namespace herald::test
