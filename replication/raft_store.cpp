@@ -42,10 +42,13 @@ storage::result<std::unique_ptr<raft_store>> raft_store::open(const std::filesys
   if (!log) return log.error();
   std::unique_ptr<raft_store> store(new raft_store(dir, std::move(*log)));
   if (auto s = store->load(); !s) return s;
-  const bool fresh = store->snap_.index == 0 && store->starts_.empty() && store->durable_.hard.term == 0 &&
-                     store->log_->log_end_offset() == 0;
-  if (fresh && !founders.voters.empty()) {
-    if (auto s = store->bootstrap(founders); !s) return s;
+  // A founder that has not finished bootstrapping (never started, or
+  // crashed between the entry and the hard state) does it now; every
+  // founder writes the same entry 1, so doing it twice is harmless.
+  const bool log_empty = store->snap_.index == 0 && store->starts_.empty() && store->log_->log_end_offset() == 0;
+  const bool unfinished = store->snap_.index == 0 && store->durable_.hard.term == 0 && !store->starts_.empty();
+  if (!founders.voters.empty() && (log_empty || unfinished)) {
+    if (auto s = store->bootstrap(founders, log_empty); !s) return s;
   }
   return store;
 }
@@ -115,9 +118,12 @@ status raft_store::load() {
   return status::ok();
 }
 
-status raft_store::bootstrap(const raft::configuration& founders) {
-  if (auto s = append(raft::bootstrap_entry(founders)); !s) return s;
-  if (auto s = log_->sync(); !s) return s;
+status raft_store::bootstrap(const raft::configuration& founders, bool write_entry) {
+  if (write_entry) {
+    if (auto s = append(raft::bootstrap_entry(founders)); !s) return s;
+    if (auto s = log_->sync(); !s) return s;
+  }
+  if (durable_.hard.term >= 1) return status::ok();
   durable_.hard = {1, raft::no_node};
   return storage::save_hard_state(dir_, {1, -1});
 }

@@ -38,9 +38,11 @@
 // A snapshot's data, as InstallSnapshot carries it, is 8 bytes: next_offset
 // (u64, little-endian). The rest of the state machine is the log itself.
 //
-// A new group: when `founders` is non-empty and the directory holds no log
-// and no Raft state, open() writes raft::bootstrap_entry(founders) as entry
-// 1 and hard state term 1, durably. Every founder writes the same bytes.
+// A new group: when `founders` is non-empty and the log is empty, open()
+// writes raft::bootstrap_entry(founders) as entry 1, durably, then hard
+// state term 1 unless the term is already higher; a log holding entries
+// but a term of 0 (a crash in between) gets the hard state. Every founder
+// writes the same bytes.
 
 #include <cstdint>
 #include <filesystem>
@@ -107,7 +109,7 @@ private:
   raft_store(std::filesystem::path dir, std::unique_ptr<storage::partition_log> log)
       : dir_(std::move(dir)), log_(std::move(log)) {}
   storage::status load();
-  storage::status bootstrap(const raft::configuration& founders);
+  storage::status bootstrap(const raft::configuration& founders, bool write_entry);
   storage::status save_snapshot(bool discard_log) const;
   storage::status append(const raft::entry& e);
   void note_entry(raft::index_t index, raft::term_t term, std::uint64_t base_offset);
