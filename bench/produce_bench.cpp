@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   std::string topic = "bench";
   std::uint64_t records = 1'000'000;
   std::size_t record_bytes = 1024;
-  std::size_t batch_bytes = 64u << 10;
-  std::uint32_t in_flight = 8;
+  std::size_t batch_bytes = 256u << 10;
+  std::uint32_t in_flight = 16;
   std::uint32_t latency_samples = 2000;
   std::string acks = "all";
   CLI::App app{"produce_bench: produce throughput and latency against running brokers"};
