@@ -156,12 +156,23 @@ std::optional<raft::index_t> raft_store::index_starting_at(std::uint64_t offset)
 void raft_store::entries(raft::index_t lo, raft::index_t hi, std::uint64_t max_bytes,
                          std::vector<raft::entry>& out) const {
   if (lo > hi || lo <= snap_.index || hi > last_index()) throw storage_failure("entries() outside the log");
+  // Read in rounds: a control batch takes more bytes on disk than its entry
+  // counts for (payload + 24), so one read of max_bytes may stop short.
   const std::uint64_t limit = std::min<std::uint64_t>(max_bytes, 64u << 20);
-  auto read = log_->read(offset_of(lo), static_cast<std::uint32_t>(limit), end_offset_of(hi));
-  if (!read) throw storage_failure("reading entries: " + read.error().message);
   std::uint64_t total = 0;
   raft::index_t index = lo;
-  std::span<const char> rest(read->bytes);
+  while (index <= hi) {
+    auto read = log_->read(offset_of(index), static_cast<std::uint32_t>(std::max<std::uint64_t>(limit - std::min(limit, total), 1)),
+                           end_offset_of(hi));
+    if (!read) throw storage_failure("reading entries: " + read.error().message);
+    if (!read_entries(read->bytes, lo, hi, max_bytes, index, total, out)) break;
+  }
+  if (index == lo) throw storage_failure("entries(): read returned no batch");
+}
+
+bool raft_store::read_entries(std::span<const char> rest, raft::index_t lo, raft::index_t hi, std::uint64_t max_bytes,
+                              raft::index_t& index, std::uint64_t& total, std::vector<raft::entry>& out) const {
+  const raft::index_t first = index;
   while (rest.size() >= storage::batch_header_size && index <= hi) {
     const storage::batch_header h = storage::decode_batch_header(rest);
     if (h.length > rest.size() || h.base_offset != offset_of(index)) throw storage_failure("entries(): batch map mismatch");
@@ -179,13 +190,13 @@ void raft_store::entries(raft::index_t lo, raft::index_t hi, std::uint64_t max_b
     } else {
       e.data = std::make_shared<const raft::bytes>(batch.begin(), batch.end());
     }
-    if (!out.empty() && index != lo && total + e.size_bytes() > max_bytes) break;
+    if (index != lo && total + e.size_bytes() > max_bytes) return false;
     total += e.size_bytes();
     out.push_back(std::move(e));
     rest = rest.subspan(h.length);
     ++index;
   }
-  if (index == lo) throw storage_failure("entries(): read returned no batch");
+  return index != first;  // false: nothing readable; the caller stops
 }
 
 bool raft_store::read_snapshot(raft::index_t snapshot_index, std::uint64_t offset, std::uint64_t max_bytes,
@@ -200,13 +211,13 @@ bool raft_store::read_snapshot(raft::index_t snapshot_index, std::uint64_t offse
   return true;
 }
 
-status raft_store::save_snapshot(bool discard_log) const {
+status raft_store::save_snapshot(const raft::snapshot_meta& meta, std::uint64_t next_offset, bool discard_log) const {
   std::vector<char> body(snapshot_body_size, 0);
-  storage::le::put<std::uint64_t>(body.data(), snap_.index);
-  storage::le::put<std::uint64_t>(body.data() + 8, snap_.term);
-  storage::le::put<std::uint64_t>(body.data() + 16, snap_next_offset_);
+  storage::le::put<std::uint64_t>(body.data(), meta.index);
+  storage::le::put<std::uint64_t>(body.data() + 8, meta.term);
+  storage::le::put<std::uint64_t>(body.data() + 16, next_offset);
   body[24] = discard_log ? 1 : 0;
-  const raft::bytes config = raft::encode_configuration(snap_.config);
+  const raft::bytes config = raft::encode_configuration(meta.config);
   if (config.size() > snapshot_body_size - snapshot_config_at)
     return {errc::invalid_argument, "configuration too large for raft_snapshot"};
   storage::le::put<std::uint32_t>(body.data() + 32, static_cast<std::uint32_t>(config.size()));
@@ -241,9 +252,11 @@ status raft_store::append(const raft::entry& e) {
 status raft_store::persist(const raft::ready& r, bool sync) {
   if (r.snapshot) {
     if (r.snapshot_data.size() != 8) return {errc::invalid_argument, "snapshot data is not 8 bytes"};
+    const std::uint64_t next = storage::le::get<std::uint64_t>(r.snapshot_data.data());
+    if (auto s = save_snapshot(*r.snapshot, next, true); !s) return s;
+    // From here the file says "reset"; a failure below is finished at open.
     snap_ = *r.snapshot;
-    snap_next_offset_ = storage::le::get<std::uint64_t>(r.snapshot_data.data());
-    if (auto s = save_snapshot(true); !s) return s;
+    snap_next_offset_ = next;
     if (auto s = log_->reset(snap_next_offset_); !s) return s;
     starts_.clear();
     terms_.clear();
@@ -277,17 +290,18 @@ status raft_store::compact(const raft::snapshot_meta& meta) {
     return {errc::invalid_argument, "compaction index outside the log"};
   const std::uint64_t next = end_offset_of(meta.index);
   const std::size_t dropped = meta.index - snap_.index;
+  // Nothing changes in memory unless the snapshot is saved; once it is, the
+  // map moves with it, and a failed prefix removal is finished at open.
+  if (auto s = save_snapshot(meta, next, false); !s) return s;
   snap_ = meta;
   snap_next_offset_ = next;
-  if (auto s = save_snapshot(false); !s) return s;
-  if (auto s = log_->remove_prefix(next); !s) return s;
   starts_.erase(starts_.begin(), starts_.begin() + static_cast<std::ptrdiff_t>(dropped));
   // Keep the run that covers the first remaining entry.
   while (terms_.size() > 1 && terms_[1].first <= meta.index + 1) terms_.erase(terms_.begin());
   auto& configs = durable_.log_configs;
   configs.erase(std::remove_if(configs.begin(), configs.end(), [&](const auto& c) { return c.first <= meta.index; }),
                 configs.end());
-  return status::ok();
+  return log_->remove_prefix(next);
 }
 
 }  // namespace herald::replication

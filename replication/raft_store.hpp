@@ -48,6 +48,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -110,7 +111,12 @@ private:
       : dir_(std::move(dir)), log_(std::move(log)) {}
   storage::status load();
   storage::status bootstrap(const raft::configuration& founders, bool write_entry);
-  storage::status save_snapshot(bool discard_log) const;
+  storage::status save_snapshot(const raft::snapshot_meta& meta, std::uint64_t next_offset, bool discard_log) const;
+  // Turns the batches in `rest` (entries from `index` on) into entries,
+  // advancing `index` and `total`; false once max_bytes stops it (or no
+  // batch was there).
+  bool read_entries(std::span<const char> rest, raft::index_t lo, raft::index_t hi, std::uint64_t max_bytes,
+                    raft::index_t& index, std::uint64_t& total, std::vector<raft::entry>& out) const;
   storage::status append(const raft::entry& e);
   void note_entry(raft::index_t index, raft::term_t term, std::uint64_t base_offset);
 
