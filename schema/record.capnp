@@ -28,6 +28,15 @@ struct Record {
   key @2 :Data;
   value @3 :Data;
   headers @4 :List(RecordHeader);
+  # When the record expires, in ms since the epoch; 0: never. The cleaner
+  # (storage/compaction.hpp) removes expired records; nothing else hides them.
+  expiresAt @5 :Int64;
+  # True for a tombstone: the record deletes its key under key compaction
+  # (the cleaner removes older records of the key, and the tombstone itself
+  # once it is older than the topic's tombstone retention). Its value is
+  # empty; a tombstone needs a key. A set but empty value differs from a
+  # tombstone, as a null key from an empty one.
+  valueNull @6 :Bool;
 }
 
 struct RecordBatchPayload {

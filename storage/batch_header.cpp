@@ -112,15 +112,18 @@ status validate_batch(std::span<const char> batch) {
                    std::to_string(batch.size()) + " bytes");
   }
   if (h.length % 8 != 0) return invalid("length " + std::to_string(h.length) + " is not a multiple of 8");
-  if (h.record_count == 0) return invalid("record_count is 0");
-  if (h.last_offset_delta < h.record_count - 1) {
+  if (h.record_count == 0 && !h.is_compacted()) return invalid("record_count is 0");
+  if (h.record_count > 0 && h.last_offset_delta < h.record_count - 1) {
     return invalid("last_offset_delta " + std::to_string(h.last_offset_delta) + " < record_count - 1 (" +
                    std::to_string(h.record_count - 1) + ")");
   }
   if (get<std::uint16_t>(batch, 30) != 0 || get<std::uint16_t>(batch, 66) != 0) {
     return invalid("reserved header bytes are not zero");
   }
-  if ((h.attributes & ~(codec_mask | batch_control_bit)) != 0) return invalid("unknown attribute bits " + std::to_string(h.attributes));
+  if ((h.attributes & ~(codec_mask | batch_control_bit | batch_compacted_bit)) != 0) {
+    return invalid("unknown attribute bits " + std::to_string(h.attributes));
+  }
+  if (h.is_control() && h.is_compacted()) return invalid("compacted control batch");
   if ((h.attributes & codec_mask) > max_known_codec) {
     return invalid("unknown codec " + std::to_string(h.attributes & codec_mask));
   }

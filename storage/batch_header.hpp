@@ -14,10 +14,13 @@
 //   16    8 term               Raft term of the leader that appended the batch
 //   24    4 crc                CRC32C of bytes [28, length)
 //   28    2 attributes         bits 0-2: codec (0 none, 1 lz4, 2 zstd);
-//                                bit 3: control batch (below); rest 0
+//                                bit 3: control batch (below);
+//                                bit 4: compacted batch (below); rest 0
 //   30    2 reserved           0
 //   32    4 last_offset_delta  offset of the last record minus base_offset
-//   36    4 record_count       records in the payload (>= 1)
+//                                (as appended: compaction may remove that record)
+//   36    4 record_count       records in the payload (>= 1; 0 only in a
+//                                compacted batch)
 //   40    8 first_timestamp    ms since the Unix epoch
 //   48    8 max_timestamp      largest record timestamp in the batch
 //   56    8 producer_id        -1 when the producer is not idempotent
@@ -32,6 +35,21 @@
 // record whose key names its kind (control_batch.hpp) and takes one offset
 // like any batch; consumers skip it, and produce requests carrying the bit
 // are refused.
+//
+// A compacted batch (bit 4) was rewritten by the cleaner (compaction.hpp):
+// records removed by key compaction or TTL are gone from its payload, the
+// others kept with their offset and timestamp deltas. Only length, crc,
+// record_count and attributes change; every other field keeps its value
+// (base_offset, last_offset_delta, term, timestamps, producer fields),
+// because each batch is one Raft log entry and replication
+// maps Raft indices to base offsets: the batch must keep its place and its
+// offset range even when it holds no record at all, hence record_count 0 is
+// allowed here and nowhere else. Its record offsets may thus have gaps,
+// at the start and at the end too. A control batch is never compacted.
+//
+// Producers set neither bit 3 nor bit 4: the broker refuses produce requests
+// carrying either (a client must not forge Raft entries, nor claim that
+// missing records were compacted away).
 //
 // base_offset and term sit before the CRC so that the leader can stamp them
 // without recomputing it (as Kafka does); everything a producer decides is
@@ -51,6 +69,7 @@ inline constexpr std::size_t batch_crc_offset = 24;
 inline constexpr std::size_t batch_crc_start = 28;  // CRC covers [28, length)
 inline constexpr std::uint16_t batch_codec_mask = 0x7;
 inline constexpr std::uint16_t batch_control_bit = 0x8;
+inline constexpr std::uint16_t batch_compacted_bit = 0x10;
 
 struct batch_header {
   std::uint64_t base_offset = 0;
@@ -70,6 +89,7 @@ struct batch_header {
   std::uint64_t last_offset() const { return base_offset + last_offset_delta; }
   std::uint64_t next_offset() const { return last_offset() + 1; }
   bool is_control() const { return (attributes & batch_control_bit) != 0; }
+  bool is_compacted() const { return (attributes & batch_compacted_bit) != 0; }
 };
 
 // Writes `h` into the first batch_header_size bytes of `out` (crc as given).
@@ -89,8 +109,10 @@ void stamp_batch(std::span<char> batch, std::uint64_t base_offset, std::uint64_t
 void seal_batch(std::span<char> batch);
 
 // Checks the header only: magic, length (>= header, multiple of 8, equal to
-// `batch.size()`), record_count >= 1, last_offset_delta >= record_count - 1,
-// reserved fields zero, a known codec, and the CRC over the whole batch.
+// `batch.size()`), record_count >= 1 (or 0 in a compacted batch),
+// last_offset_delta >= record_count - 1, reserved fields zero, a known codec,
+// no unknown attribute bit, a control batch neither compacted nor of other
+// than one record, and the CRC over the whole batch.
 // Returns errc::invalid_batch with a message naming the first problem.
 status validate_batch(std::span<const char> batch);
 

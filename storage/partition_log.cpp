@@ -190,6 +190,10 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
   std::filesystem::create_directories(dir, ec);
   if (ec) return status{errc::io_error, "create " + dir.string() + ": " + ec.message()};
 
+  // A compaction's swap that a crash interrupted is completed or discarded
+  // before anything reads the segments (compaction.hpp: recovery rule).
+  if (auto s = recover_cleaned_files(dir); !s) return s;
+
   auto saved_start = load_log_start(dir);
   if (!saved_start) return saved_start.error();
   std::uint64_t log_start = saved_start->value_or(0);
@@ -435,6 +439,63 @@ status partition_log::reset(std::uint64_t offset) {
   m.total_bytes = 0;
   m.log_start = m.log_end = m.durable_end = offset;
   m.last_term = 0;
+  return status::ok();
+}
+
+std::vector<std::uint64_t> partition_log::closed_segment_bases() const {
+  std::vector<std::uint64_t> out;
+  for (std::size_t i = 0; i + 1 < impl_->segments.size(); ++i) out.push_back(impl_->segments[i]->base_offset());
+  return out;
+}
+
+status partition_log::replace_segments(const cleaned_segments& cleaned) {
+  impl& m = *impl_;
+  if (m.failed) return *m.failed;
+  const std::size_t n = cleaned.bases.size();
+  if (n == 0 || cleaned.sizes.size() != n || cleaned.end_offset <= cleaned.bases[0] ||
+      cleaned.path != m.dir / (segment_file_stem(cleaned.bases[0]) + ".log.cleaned")) {
+    return status{errc::invalid_argument, "not the output of compact_segments() for this log"};
+  }
+  auto stale = [&](const std::string& why) {
+    std::error_code ec;
+    std::filesystem::remove(cleaned.path, ec);
+    return status{errc::invalid_argument, "cleaned segment " + cleaned.path.filename().string() + " is stale: " + why};
+  };
+  const auto it = std::find_if(m.segments.begin(), m.segments.end(),
+                               [&](const auto& seg) { return seg->base_offset() == cleaned.bases[0]; });
+  const auto i0 = static_cast<std::size_t>(it - m.segments.begin());
+  if (i0 + n >= m.segments.size()) return stale("its segments are gone or one of them is the active one");
+  std::uint64_t old_bytes = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const segment& seg = *m.segments[i0 + j];
+    if (seg.base_offset() != cleaned.bases[j] || seg.size() != cleaned.sizes[j]) {
+      return stale("segment " + segment_file_stem(cleaned.bases[j]) + ".log changed");
+    }
+    old_bytes += seg.size();
+  }
+  if (m.segments[i0 + n]->base_offset() != cleaned.end_offset) return stale("the run's end moved");
+  if (auto s = check_cleaned_file(cleaned.path, cleaned.bases[0], cleaned.end_offset, cleaned.report.bytes_after);
+      !s) {
+    return s.code == errc::corrupt ? stale(s.message) : s;
+  }
+
+  // The swap (compaction.hpp). Before the commit a failure changes nothing;
+  // after it (once the .swap name exists, durable or not) only open() can
+  // finish the job, so the error sticks.
+  if (auto s = commit_cleaned(m.dir, cleaned.bases[0]); !s) {
+    std::error_code ec;
+    const bool renamed = std::filesystem::exists(m.dir / (segment_file_stem(cleaned.bases[0]) + ".log.swap"), ec);
+    return renamed || ec ? m.fail(s) : s;
+  }
+  if (auto s = finish_swap(m.dir, cleaned.bases[0], cleaned.end_offset); !s) return m.fail(s);
+  auto seg = segment::open(m.dir, cleaned.bases[0], m.cfg.index_interval_bytes);
+  if (!seg) return m.fail(seg.error());
+  (*seg)->load_indexes(cleaned.end_offset);
+  m.total_bytes = m.total_bytes - old_bytes + (*seg)->size();
+  for (std::size_t j = 0; j < n; ++j) m.forget(m.segments[i0 + j].get());
+  m.segments.erase(m.segments.begin() + static_cast<std::ptrdiff_t>(i0),
+                   m.segments.begin() + static_cast<std::ptrdiff_t>(i0 + n));
+  m.segments.insert(m.segments.begin() + static_cast<std::ptrdiff_t>(i0), std::move(*seg));
   return status::ok();
 }
 

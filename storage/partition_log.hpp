@@ -5,6 +5,9 @@
 //   <base offset, 20 digits>.log        batches laid end to end (batch_header.hpp)
 //   <base offset, 20 digits>.index      sparse offset index (offset_index.hpp)
 //   <base offset, 20 digits>.timeindex  sparse time index (time_index.hpp)
+//   <base offset, 20 digits>.log.cleaned / .log.swap
+//                                       a cleaned segment being written or
+//                                       swapped in (compaction.hpp)
 //   log_start                           persisted log start (log_start.hpp)
 // A segment is named by the base offset of its first batch. Only the newest
 // segment (the active one) is appended to; it rolls when the next batch would
@@ -45,6 +48,10 @@
 //   wholly below it are deleted, at the latest by the next open. If a crash
 //   lost data beyond a log start (remove_prefix() past durable_end_offset()),
 //   open() starts an empty log at the log start.
+// - Compaction (replace_segments()) never changes which batches the log
+//   holds, their offsets, terms or order, only their payloads; a crash
+//   during a swap leaves, after open(), either the old segments or the new
+//   one (compaction.hpp: the recovery rule, applied by open() first).
 //
 // Not thread-safe: one owner (the partition actor) calls it.
 
@@ -57,6 +64,7 @@
 #include <vector>
 
 #include "storage/batch_header.hpp"
+#include "storage/compaction.hpp"
 #include "storage/status.hpp"
 
 namespace herald::storage {
@@ -172,6 +180,27 @@ public:
   // unlinks and one small atomic file write (the log start).
   result<retention_report> apply_retention(std::int64_t now_ms, std::int64_t retention_ms,
                                            std::int64_t retention_bytes);
+
+  // Base offsets of the closed segments (all but the active one), ascending:
+  // what compact_segments() may clean.
+  std::vector<std::uint64_t> closed_segment_bases() const;
+
+  // Swaps in the output of compact_segments() for the run of closed
+  // segments it was made from, on the owner thread. First checks, changing
+  // nothing, that the run is still there unchanged: consecutive segments
+  // with those bases and sizes, none of them the active one, the next one
+  // starting at cleaned.end_offset, and that the cleaned file holds
+  // contiguous batches from bases[0] to end_offset and is as long as the
+  // report says. If not (a retention, truncation or reset overtook the
+  // cleaning), it deletes the stale cleaned file and returns
+  // errc::invalid_argument. Then it runs compaction.hpp's swap steps (sync,
+  // commit by rename, delete the run's later segments and the old index
+  // files, rename over bases[0]'s .log, each step made durable), opens the
+  // new segment and rebuilds its indexes. log_start, log_end, terms and
+  // every batch's offsets are unchanged; size_bytes() shrinks. A failure
+  // after the commit leaves the log failed (every mutating call returns the
+  // error) until it is reopened, and open() completes the swap.
+  status replace_segments(const cleaned_segments& cleaned);
 
   // Makes everything appended so far durable (fdatasync of the active segment
   // and of any segment rolled since the last sync, plus their directory entries).

@@ -22,7 +22,7 @@ std::size_t round8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 // Upper bound of the Cap'n Proto bytes one record adds to the payload.
 std::size_t record_wire_size(std::optional<std::string_view> key, std::string_view value,
                              std::span<const record_header> headers) {
-  constexpr std::size_t record_struct = 5 * 8;  // 2 data words + 3 pointers
+  constexpr std::size_t record_struct = 6 * 8;  // 3 data words + 3 pointers
   constexpr std::size_t header_struct = 2 * 8;  // 2 pointers
   std::size_t n = record_struct + round8(key ? key->size() : 0) + round8(value.size());
   if (!headers.empty()) {
@@ -126,13 +126,63 @@ std::string what_of(const kj::Exception& e) {
   return std::string(e.getDescription().cStr());
 }
 
+// A payload compressed with `c`, or with what stands in for it (see
+// batch_builder::set_compression()); nullopt and codec::none: store it plain.
+struct compressed_form {
+  codec used = codec::none;
+  std::optional<std::vector<char>> bytes;
+};
+
+compressed_form compress_with_fallback(codec c, int level, std::span<const char> plain) {
+  compressed_form out;
+  if (c == codec::none) return out;
+  out.bytes = compress_payload(c, level, plain);
+  out.used = c;
+  if (!out.bytes && c == codec::zstd) {
+    out.bytes = compress_payload(codec::lz4, default_compression_level, plain);
+    out.used = codec::lz4;
+  }
+  if (!out.bytes) out.used = codec::none;
+  return out;
+}
+
+// The whole batch: `h` (length, crc and the codec bits filled in here) and
+// the payload `plain` compressed as `c` asks.
+std::vector<char> seal_with_payload(batch_header h, codec c, int level, std::span<const char> plain) {
+  const compressed_form compressed = compress_with_fallback(c, level, plain);
+  const std::span<const char> payload = compressed.bytes ? std::span<const char>(*compressed.bytes) : plain;
+  h.attributes =
+      static_cast<std::uint16_t>((h.attributes & ~batch_codec_mask) | static_cast<std::uint16_t>(compressed.used));
+  h.length = static_cast<std::uint32_t>(batch_header_size + payload.size());
+  std::vector<char> out(h.length);
+  encode_batch_header(h, out);
+  std::memcpy(out.data() + batch_header_size, payload.data(), payload.size());
+  seal_batch(out);
+  return out;
+}
+
 } // namespace
+
+bool expired(const record& r, std::int64_t now_ms) { return r.expires_at != 0 && r.expires_at <= now_ms; }
 
 void batch_builder::add(std::int64_t timestamp, std::optional<std::string_view> key, std::string_view value,
                         std::span<const record_header> headers) {
-  pending p{timestamp, key ? std::optional<std::string>(std::string(*key)) : std::nullopt, std::string(value),
-            std::vector<record_header>(headers.begin(), headers.end())};
-  estimated_size_ += record_wire_size(key, value, headers);
+  add_expiring(timestamp, 0, key, value, headers);
+}
+
+void batch_builder::add_expiring(std::int64_t timestamp, std::int64_t expires_at, std::optional<std::string_view> key,
+                                 std::string_view value, std::span<const record_header> headers) {
+  add_pending({timestamp, key ? std::optional<std::string>(std::string(*key)) : std::nullopt, std::string(value),
+               std::vector<record_header>(headers.begin(), headers.end()), expires_at, false});
+}
+
+void batch_builder::add_tombstone(std::int64_t timestamp, std::string_view key,
+                                  std::span<const record_header> headers) {
+  add_pending({timestamp, std::string(key), {}, std::vector<record_header>(headers.begin(), headers.end()), 0, true});
+}
+
+void batch_builder::add_pending(pending p) {
+  estimated_size_ += record_wire_size(p.key, p.value, p.headers);
   records_.push_back(std::move(p));
 }
 
@@ -177,6 +227,8 @@ std::vector<char> batch_builder::build() {
     max_ts = std::max(max_ts, p.timestamp);
     if (p.key) r.setKey(as_data(*p.key));
     r.setValue(as_data(p.value));
+    if (p.expires_at != 0) r.setExpiresAt(p.expires_at);
+    if (p.tombstone) r.setValueNull(true);
     if (!p.headers.empty()) {
       auto hs = r.initHeaders(static_cast<kj::uint>(p.headers.size()));
       for (kj::uint j = 0; j < p.headers.size(); ++j) {
@@ -188,25 +240,7 @@ std::vector<char> batch_builder::build() {
   const kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
   const auto plain = flat.asChars();
 
-  // The codec actually used: see set_compression() for the fallbacks.
-  std::optional<std::vector<char>> compressed;
-  codec used = codec::none;
-  if (codec_ != codec::none) {
-    const std::span<const char> in(plain.begin(), plain.size());
-    compressed = compress_payload(codec_, level_, in);
-    used = codec_;
-    if (!compressed && codec_ == codec::zstd) {
-      compressed = compress_payload(codec::lz4, default_compression_level, in);
-      used = codec::lz4;
-    }
-    if (!compressed) used = codec::none;
-  }
-  const std::span<const char> payload =
-      compressed ? std::span<const char>(*compressed) : std::span<const char>(plain.begin(), plain.size());
-
   batch_header h;
-  h.attributes = static_cast<std::uint16_t>(used);
-  h.length = static_cast<std::uint32_t>(batch_header_size + payload.size());
   h.record_count = static_cast<std::uint32_t>(records_.size());
   h.last_offset_delta = h.record_count - 1;
   h.first_timestamp = first_ts;
@@ -214,11 +248,7 @@ std::vector<char> batch_builder::build() {
   h.producer_id = producer_id_;
   h.producer_epoch = producer_epoch_;
   h.base_sequence = base_sequence_;
-
-  std::vector<char> out(h.length);
-  encode_batch_header(h, out);
-  std::memcpy(out.data() + batch_header_size, payload.data(), payload.size());
-  seal_batch(out);
+  std::vector<char> out = seal_with_payload(h, codec_, level_, std::span<const char>(plain.begin(), plain.size()));
 
   records_.clear();
   estimated_size_ = batch_header_size + 64;
@@ -245,17 +275,25 @@ status validate_batch_deep(std::span<const char> batch) {
       const auto r = records[i];
       const std::uint32_t delta = r.getOffsetDelta();
       if (i > 0 && delta <= prev) return invalid("offsetDelta not strictly increasing at record " + std::to_string(i));
+      if (delta > h.last_offset_delta) {
+        return invalid("offsetDelta past last_offset_delta at record " + std::to_string(i));
+      }
       prev = delta;
       // Touch every pointer so that bounds and type problems surface here,
       // on append, rather than on some consumer later.
       (void)r.getKey();
-      (void)r.getValue();
+      const auto value = r.getValue();
+      if (r.getValueNull() && (!r.hasKey() || value.size() != 0)) {
+        return invalid("tombstone without a key or with a value at record " + std::to_string(i));
+      }
       for (const auto hd : r.getHeaders()) {
         (void)hd.getKey();
         (void)hd.getValue();
       }
     }
-    if (prev != h.last_offset_delta) {
+    // The cleaner may have removed the last record of a compacted batch;
+    // its header still covers the offsets the batch was appended with.
+    if (!h.is_compacted() && prev != h.last_offset_delta) {
       return invalid("last record has offsetDelta " + std::to_string(prev) + ", header says " +
                      std::to_string(h.last_offset_delta));
     }
@@ -310,6 +348,8 @@ status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
       out.timestamp = ts_add(h.first_timestamp, r.getTimestampDelta());
       if (r.hasKey()) out.key = as_string(r.getKey());
       out.value = as_string(r.getValue());
+      out.expires_at = r.getExpiresAt();
+      out.tombstone = r.getValueNull();
       for (const auto hd : r.getHeaders()) {
         const auto k = hd.getKey();
         out.headers.push_back({std::string(k.begin(), k.size()), as_string(hd.getValue())});
@@ -320,6 +360,49 @@ status for_each_record(std::span<const char> batch, std::uint64_t min_offset,
     fn(std::move(out));
   }
   return status::ok();
+}
+
+result<std::vector<char>> filter_batch(std::span<const char> batch, const std::vector<bool>& keep) {
+  const batch_header h = decode_batch_header(batch);
+  if (h.is_control()) return status{errc::invalid_argument, "a control batch is never compacted"};
+  if (keep.size() != h.record_count) {
+    return status{errc::invalid_argument, "keep has " + std::to_string(keep.size()) + " entries for " +
+                                              std::to_string(h.record_count) + " records"};
+  }
+  if (auto s = check_decodable(batch, h); !s) return s;
+  payload_words words;
+  if (auto s = words.load(batch, h); !s) return s;
+
+  const auto kept = static_cast<kj::uint>(std::count(keep.begin(), keep.end(), true));
+  // The kept records are a part of the payload: its size is enough for one
+  // segment, so the flat array needs no segment table beyond one entry.
+  capnp::MallocMessageBuilder message(static_cast<kj::uint>(std::min<std::size_t>(
+      words.words().size() + 8, std::numeric_limits<kj::uint>::max())));
+  try {
+    capnp::FlatArrayMessageReader reader(words.words(), reader_options(words.words().size()));
+    const auto records = reader.getRoot<schema::RecordBatchPayload>().getRecords();
+    if (records.size() != h.record_count) {
+      return invalid("payload holds " + std::to_string(records.size()) + " records, header says " +
+                     std::to_string(h.record_count));
+    }
+    auto list = message.initRoot<schema::RecordBatchPayload>().initRecords(kept);
+    kj::uint j = 0;
+    for (kj::uint i = 0; i < records.size(); ++i) {
+      // A struct copy: every field, offsetDelta and timestampDelta included.
+      if (keep[i]) list.setWithCaveats(j++, records[i]);
+    }
+  } catch (const kj::Exception& e) {
+    return invalid("payload does not decode: " + what_of(e));
+  }
+  const kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
+  const auto plain = flat.asChars();
+
+  batch_header out = h;
+  out.record_count = kept;
+  out.attributes = static_cast<std::uint16_t>(h.attributes | batch_compacted_bit);
+  // The level the producer chose is not recorded; the codec's default is.
+  return seal_with_payload(out, static_cast<codec>(h.attributes & batch_codec_mask), default_compression_level,
+                           std::span<const char>(plain.begin(), plain.size()));
 }
 
 status for_each_batch(std::span<const char> batches, const std::function<void(std::span<const char>)>& fn) {

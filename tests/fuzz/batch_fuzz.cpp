@@ -104,6 +104,9 @@ void check_batch(std::span<const char> batch, bool rebuild) {
   HERALD_FUZZ_CHECK(each.is_ok(), "deep-validated batch does not decode: %s", each.message.c_str());
   HERALD_FUZZ_CHECK(records.size() == h.record_count, "%zu records decoded, header says %u", records.size(),
                     h.record_count);
+  // A batch the cleaner rewrote may hold no records, or end before its last
+  // offset; the rest of the checks are for batches as producers build them.
+  if (h.is_compacted()) return;
   HERALD_FUZZ_CHECK(records.back().offset == h.last_offset(), "last record is not at the last offset");
 
   // min_offset skips exactly the records below it.

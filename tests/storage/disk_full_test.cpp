@@ -166,7 +166,9 @@ TEST_CASE("a write failing with ENOSPC fails the append and appends resume when 
   const auto durable = log->durable_end_offset();
   const auto bytes = log->size_bytes();
   const auto on_disk = segment_data(dir.path());
-  const auto batch = make_batch(3, 5000, 120);
+  // Small enough not to roll the segment: the failing append must land in
+  // the active one.
+  const auto batch = make_batch(1, 5000, 20);
 
   std::size_t written = 0;
   SUBCASE("nothing written") { written = 0; }
