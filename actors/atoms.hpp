@@ -28,6 +28,8 @@ using ready_atom = caf::atom_constant<caf::atom("hr_ready")>;      // take the R
 using tick_atom = caf::atom_constant<caf::atom("hr_tick")>;        // Raft clock
 using produce_timeout_atom = caf::atom_constant<caf::atom("hr_prodto")>;
 using peer_atom = caf::atom_constant<caf::atom("hr_peer")>;        // peer connection bookkeeping
+using cleaner_atom = caf::atom_constant<caf::atom("hr_clean")>;    // cleaner timer
+using cleaned_atom = caf::atom_constant<caf::atom("hr_cleaned")>;  // (cleaner_outcome) from a cleaner worker
 
 // client-side actors
 using send_atom = caf::atom_constant<caf::atom("hr_send")>;
@@ -36,5 +38,6 @@ using linger_atom = caf::atom_constant<caf::atom("hr_linger")>;
 using poll_atom = caf::atom_constant<caf::atom("hr_poll")>;
 using poll_timeout_atom = caf::atom_constant<caf::atom("hr_polltm")>;
 using retry_atom = caf::atom_constant<caf::atom("hr_retry")>;
+using tombstone_atom = caf::atom_constant<caf::atom("hr_tomb")>;
 
 } // namespace herald

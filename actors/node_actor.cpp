@@ -28,6 +28,7 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.node_id = static_cast<std::uint64_t>(st.args.node_id);
   args.replicas = st.replica_ids();
   args.tick_ms = st.args.raft_tick_ms;
+  args.cleaner_interval_ms = st.args.cleaner_interval_ms;
   auto actor = spawn_partition(self, std::move(args));
   st.partition_of[actor.address()] = {topic.name, partition};
   return actor;

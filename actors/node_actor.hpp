@@ -67,6 +67,7 @@ struct node_args {
   std::vector<peer_address> peers;
   std::chrono::milliseconds peer_retry{500};
   std::uint32_t raft_tick_ms = 50;
+  std::uint32_t cleaner_interval_ms = 30'000;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

@@ -159,6 +159,7 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
     self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
   if (st.args.config.retention_ms >= 0 || st.args.config.retention_bytes >= 0)
     self->send(self, retention_atom::value);
+  self->delayed_send(self, std::chrono::milliseconds{st.args.cleaner_interval_ms}, cleaner_atom::value);
 
   return {
     [=](request_atom, const bytes& request) -> promise {
@@ -199,6 +200,11 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       self->delayed_send(self, retention_check_interval, retention_atom::value);
     },
     [=](fetch_timeout_atom, std::uint64_t id) { answer_fetch_timeout(self, id); },
+    [=](cleaner_atom) {
+      start_cleaner(self);
+      self->delayed_send(self, std::chrono::milliseconds{self->state.args.cleaner_interval_ms}, cleaner_atom::value);
+    },
+    [=](cleaned_atom, cleaner_outcome& outcome) { finish_cleaner(self, outcome); },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
       return {self->state.log().log_start_offset(), self->state.high_watermark(),
               static_cast<std::uint64_t>(self->state.raft->leader())};

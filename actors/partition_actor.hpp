@@ -50,6 +50,7 @@ struct partition_args {
   std::vector<std::uint64_t> replicas;   // the founding voters; empty: {node_id}
   std::uint32_t tick_ms = 50;            // Raft clock: heartbeat every tick,
   std::uint32_t election_ticks = 10;     // elections after 10-20 ticks of silence
+  std::uint32_t cleaner_interval_ms = 30'000;  // how often the cleaner looks for work
 };
 
 // Spawned detached and monitored by `parent`, which supervises it and

@@ -99,8 +99,9 @@ void handle_produce(partition_ptr self, schema::ProduceRequest::Reader req, prom
     rp.deliver(wire::error_response(ErrorCode::CORRUPT_BATCH, valid.message));
     return;
   }
-  if (storage::decode_batch_header(batch).is_control()) {
-    rp.deliver(wire::error_response(ErrorCode::CORRUPT_BATCH, "control batches are written by the broker only"));
+  if (const auto h = storage::decode_batch_header(batch); h.is_control() || h.is_compacted()) {
+    rp.deliver(wire::error_response(ErrorCode::CORRUPT_BATCH,
+                                    "control and compacted batches are written by the broker only"));
     return;
   }
   auto proposed = st.raft->propose(std::make_shared<const raft::bytes>(batch.begin(), batch.end()));

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "raft/node.hpp"
 #include "replication/raft_store.hpp"
 #include "schema/client.capnp.h"
+#include "storage/compaction.hpp"
 
 namespace herald::actors {
 
@@ -32,6 +36,12 @@ struct parked_fetch {
   std::uint32_t max_bytes;
 };
 
+// What a cleaner worker reports back (partition_cleaner.cpp).
+struct cleaner_outcome {
+  std::optional<storage::cleaned_segments> cleaned;
+  std::string error;
+};
+
 struct partition_state {
   partition_args args;
   caf::actor parent;
@@ -45,6 +55,11 @@ struct partition_state {
   raft::term_t known_term = 0;
   std::map<std::uint64_t, parked_fetch> parked;
   std::uint64_t next_fetch_id = 0;
+  // The cleaner (TTL reclaim, key compaction): one worker at a time.
+  bool cleaning = false;
+  std::set<std::uint64_t> ttl_cleaned;    // delete-policy segments already swept once
+  std::uint64_t compact_next_base = 0;    // compact policy: where the next pass starts
+  std::uint64_t compact_pass_start = 0;   // first base of the current pass
 
   storage::partition_log& log() { return store->log(); }
   bool is_leader() const { return raft && raft->state() == raft::role::leader; }
@@ -56,6 +71,13 @@ struct partition_state {
 };
 
 using partition_ptr = caf::stateful_actor<partition_state>*;
+
+} // namespace herald::actors
+
+// Only between a partition actor and its cleaner worker, in one process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::cleaner_outcome)
+
+namespace herald::actors {
 
 // partition_actor.cpp
 void schedule_ready(partition_ptr self);
@@ -69,5 +91,10 @@ void answer_produces(partition_ptr self);
 // Fails every waiting produce: leadership was lost (or the replica stops).
 void fail_produces(partition_ptr self, schema::ErrorCode code, const std::string& why);
 void answer_produce_timeout(partition_ptr self, raft::index_t index, raft::term_t term);
+
+// partition_cleaner.cpp: starts a cleaner worker on the committed closed
+// segments when there is work; the outcome arrives as (cleaned_atom, outcome).
+void start_cleaner(partition_ptr self);
+void finish_cleaner(partition_ptr self, cleaner_outcome& outcome);
 
 } // namespace herald::actors

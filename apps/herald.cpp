@@ -43,6 +43,8 @@ struct produce_args {
   std::string topic;
   std::string acks = "all";
   std::string key_separator;
+  std::int64_t ttl_ms = 0;  // 0: records never expire
+  bool tombstones = false;  // each line is a key to delete
 };
 
 int run_produce(client::connection& conn, const produce_args& a) {
@@ -59,12 +61,21 @@ int run_produce(client::connection& conn, const produce_args& a) {
       break;
     }
     ++lines;
+    if (a.tombstones) {
+      producer.send_tombstone(a.topic, line);
+      continue;
+    }
+    const std::int64_t expires_at =
+      a.ttl_ms == 0 ? 0
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                          .count() + a.ttl_ms;
     std::size_t at = a.key_separator.empty() ? std::string::npos : line.find(a.key_separator);
     if (at == std::string::npos) {
-      producer.send(a.topic, std::nullopt, line);
+      producer.send(a.topic, std::nullopt, line, expires_at);
     } else {
       std::string_view view{line};
-      producer.send(a.topic, view.substr(0, at), view.substr(at + a.key_separator.size()));
+      producer.send(a.topic, view.substr(0, at), view.substr(at + a.key_separator.size()), expires_at);
     }
   }
   auto outcome = producer.flush();
@@ -152,6 +163,9 @@ int main(int argc, char** argv) {
   std::string fsync;
   std::int64_t retention_ms = 0;
   std::int64_t retention_bytes = 0;
+  std::string cleanup_policy;
+  std::int64_t tombstone_retention_ms = 0;
+  std::int64_t min_compaction_lag_ms = 0;
   auto* create = topic->add_subcommand("create", "Create a topic");
   create->add_option("name", topic_name, "Topic name")->required();
   create->add_option("--partitions", partitions, "Number of partitions")->capture_default_str();
@@ -164,6 +178,15 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()));
   create->add_option("--retention-bytes", retention_bytes, "Delete old segments beyond this size per partition; -1: no limit, 0: the broker default")
     ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()));
+  create->add_option("--cleanup-policy", cleanup_policy,
+                     "delete (old segments go by retention) or compact (also keep each key's latest record)")
+    ->check(CLI::IsMember({"delete", "compact"}));
+  create->add_option("--tombstone-retention-ms", tombstone_retention_ms,
+                     "compact: how long a key's latest tombstone stays (0: the broker default)")
+    ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
+  create->add_option("--min-compaction-lag-ms", min_compaction_lag_ms,
+                     "compact: records younger than this keep their older values")
+    ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
   auto* list = topic->add_subcommand("list", "List topics");
   auto* describe = topic->add_subcommand("describe", "Describe a topic and its partitions");
   describe->add_option("name", topic_name, "Topic name")->required();
@@ -175,6 +198,10 @@ int main(int argc, char** argv) {
   produce->add_option("topic", pa.topic, "Topic")->required();
   produce->add_option("--acks", pa.acks, "0, 1 or all")->check(CLI::IsMember({"0", "1", "all"}))->capture_default_str();
   produce->add_option("--key-separator", pa.key_separator, "Split each line into key and value at this string");
+  produce->add_option("--ttl-ms", pa.ttl_ms, "Records expire this long after they are sent: consumers never see "
+                                             "them after, the broker reclaims their space")
+    ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
+  produce->add_flag("--tombstone", pa.tombstones, "Each line is a key to delete (compacted topics)");
 
   consume_args ca;
   auto* consume = app.add_subcommand("consume", "Print one record value per line");
@@ -198,7 +225,8 @@ int main(int argc, char** argv) {
     client::connection conn{broker};
     if (create->parsed()) {
       std::optional<cluster::topic_config> config;
-      if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty() || retention_ms != 0 || retention_bytes != 0) {
+      if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty() || retention_ms != 0 || retention_bytes != 0 ||
+          !cleanup_policy.empty() || tombstone_retention_ms != 0 || min_compaction_lag_ms != 0) {
         // Zero fields mean "broker default". The fsync policy has no such
         // value: once any override is given it is sent as well (always
         // unless --fsync says otherwise).
@@ -208,6 +236,9 @@ int main(int argc, char** argv) {
         config->fsync_interval_ms = 0;
         config->retention_ms = retention_ms;
         config->retention_bytes = retention_bytes;
+        config->compact = cleanup_policy == "compact";
+        config->tombstone_retention_ms = tombstone_retention_ms;
+        config->min_compaction_lag_ms = min_compaction_lag_ms;
         config->fsync = fsync == "never" ? cluster::fsync_policy::never
                         : fsync == "interval" ? cluster::fsync_policy::interval
                                               : cluster::fsync_policy::always;
@@ -222,7 +253,8 @@ int main(int argc, char** argv) {
       print_topic_line(t);
       std::cout << "\tsegment-bytes=" << t.config.segment_bytes << "\tmax-batch-bytes=" << t.config.max_batch_bytes
                 << "\tfsync=" << fsync_name(t.config.fsync) << "\tretention-ms=" << t.config.retention_ms
-                << "\tretention-bytes=" << t.config.retention_bytes << "\n";
+                << "\tretention-bytes=" << t.config.retention_bytes
+                << "\tcleanup-policy=" << (t.config.compact ? "compact" : "delete") << "\n";
       for (const auto& p : t.partitions) {
         std::cout << "\tpartition=" << p.id << "\tleader=" << p.leader << "\tlog-start=" << p.log_start_offset
                   << "\thigh-watermark=" << p.high_watermark;

@@ -47,6 +47,10 @@ struct options {
   std::int64_t retention_bytes = -1;
   std::vector<std::string> peers;
   std::uint32_t raft_tick_ms = 50;
+  std::uint32_t cleaner_interval_ms = 30'000;
+  std::string cleanup_policy = "delete";
+  std::int64_t tombstone_retention_ms = 86'400'000;
+  std::int64_t min_compaction_lag_ms = 0;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -122,6 +126,21 @@ int main(int argc, char** argv) {
                  "Raft clock period: heartbeats every tick, elections after 10-20 silent ticks")
     ->check(CLI::Range(5u, 10'000u))
     ->capture_default_str();
+  app.add_option("--cleaner-interval-ms", opt.cleaner_interval_ms,
+                 "How often each partition's cleaner looks for expired records to reclaim and keys to compact")
+    ->check(CLI::Range(10u, 86'400'000u))
+    ->capture_default_str();
+  app.add_option("--cleanup-policy", opt.cleanup_policy, "Default cleanup policy of new topics: delete or compact")
+    ->check(CLI::IsMember({"delete", "compact"}))
+    ->capture_default_str();
+  app.add_option("--tombstone-retention-ms", opt.tombstone_retention_ms,
+                 "Default time a compacted topic keeps a key's latest tombstone")
+    ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()))
+    ->capture_default_str();
+  app.add_option("--min-compaction-lag-ms", opt.min_compaction_lag_ms,
+                 "Default age below which compaction keeps older values of a key")
+    ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()))
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -191,6 +210,10 @@ int main(int argc, char** argv) {
   args.metadata = std::shared_ptr<herald::cluster::local_metadata_store>(std::move(*metadata));
   args.peers = std::move(peers);
   args.raft_tick_ms = opt.raft_tick_ms;
+  args.cleaner_interval_ms = opt.cleaner_interval_ms;
+  args.topic_defaults.compact = opt.cleanup_policy == "compact";
+  args.topic_defaults.tombstone_retention_ms = opt.tombstone_retention_ms;
+  args.topic_defaults.min_compaction_lag_ms = opt.min_compaction_lag_ms;
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   auto bound = system.middleman().publish(node, port, host.c_str(), true);

@@ -26,6 +26,10 @@ caf::expected<caf::actor> open_session(caf::actor_system& system, const std::str
 
 // The producer actor.
 //   (send_atom, std::string topic, std::optional<std::string> key, std::string value)
+//   (send_atom, topic, key, value, int64 expires_at)   expires at that time (ms since
+//       the epoch): consumers never see it after, the broker's cleaner reclaims it
+//   (tombstone_atom, std::string topic, std::string key) deletes the key under
+//       cleanup policy compact
 //       -> (std::uint32_t partition, std::int64_t offset)   once acknowledged
 //          (offset -1 with acks=none)
 //   (flush_atom) -> caf::unit_t                             once nothing is outstanding

@@ -230,6 +230,11 @@ producer::producer(connection& conn, producer_options options) : impl_(std::make
 producer::~producer() = default;
 
 void producer::send(const std::string& topic, std::optional<std::string_view> key, std::string_view value) {
+  send(topic, key, value, 0);
+}
+
+void producer::send(const std::string& topic, std::optional<std::string_view> key, std::string_view value,
+                    std::int64_t expires_at_ms) {
   if (!impl_->conn.connected())
     throw error(ErrorCode::PARTITION_UNAVAILABLE, "connection to the broker lost");
   while (impl_->pending.size() >= max_unacknowledged)
@@ -237,8 +242,17 @@ void producer::send(const std::string& topic, std::optional<std::string_view> ke
   std::optional<std::string> k;
   if (key)
     k.emplace(*key);
+  impl_->pending.push_back(impl_->self->request(impl_->actor, impl_->timeout, send_atom::value, topic, std::move(k),
+                                                std::string{value}, expires_at_ms));
+}
+
+void producer::send_tombstone(const std::string& topic, std::string_view key) {
+  if (!impl_->conn.connected())
+    throw error(ErrorCode::PARTITION_UNAVAILABLE, "connection to the broker lost");
+  while (impl_->pending.size() >= max_unacknowledged)
+    impl_->settle_oldest();
   impl_->pending.push_back(
-    impl_->self->request(impl_->actor, impl_->timeout, send_atom::value, topic, std::move(k), std::string{value}));
+    impl_->self->request(impl_->actor, impl_->timeout, tombstone_atom::value, topic, std::string{key}));
 }
 
 produce_outcome producer::flush() {

@@ -93,6 +93,13 @@ public:
   // once the connection is lost: records already queued still settle in
   // flush().
   void send(const std::string& topic, std::optional<std::string_view> key, std::string_view value);
+  // A record that expires at `expires_at_ms` (ms since the epoch): consumers
+  // skip it from then on and the broker reclaims its space.
+  void send(const std::string& topic, std::optional<std::string_view> key, std::string_view value,
+            std::int64_t expires_at_ms);
+  // A tombstone: under cleanup policy compact, the key's older records go,
+  // and later the tombstone too.
+  void send_tombstone(const std::string& topic, std::string_view key);
 
   // Waits until every record sent so far is acknowledged or failed.
   produce_outcome flush();

@@ -114,14 +114,20 @@ void fetch(self_ptr self, std::uint32_t partition) {
             c.position = std::max(c.position, static_cast<std::int64_t>(header.next_offset()));
             return;
           }
+          const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
           auto decoded = storage::for_each_record(batch, static_cast<std::uint64_t>(c.position),
                                                   [&](storage::record&& rec) {
                                                     c.position = static_cast<std::int64_t>(rec.offset) + 1;
+                                                    if (storage::expired(rec, now)) return;  // its TTL passed
                                                     st.buffered_bytes += rec.value.size();
                                                     st.buffer.push_back({partition, std::move(rec)});
                                                   });
           if (!decoded)
             spdlog::error("{}/{}: undecodable batch: {}", st.topic, partition, decoded.message);
+          // Offsets the cleaner emptied (or expired records) are gaps.
+          c.position = std::max(c.position, static_cast<std::int64_t>(header.next_offset()));
         });
       if (!status) {
         fail_all(self, make_herald_error(ErrorCode::CORRUPT_BATCH, status.message));

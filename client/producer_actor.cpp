@@ -35,6 +35,8 @@ struct waiting_record {
   std::string value;
   std::int64_t timestamp;
   record_promise rp;
+  std::int64_t expires_at = 0;  // ms since the epoch; 0: never
+  bool tombstone = false;
 };
 
 struct topic_entry {
@@ -191,7 +193,13 @@ void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   auto cost = record_cost(r.key ? r.key->size() : 0, r.value.size());
   if (!q.builder.empty() && q.builder.estimated_size() + cost > limit)
     seal(self, topic, partition);
-  q.builder.add(r.timestamp, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
+  if (r.tombstone)
+    q.builder.add_tombstone(r.timestamp, *r.key);
+  else if (r.expires_at != 0)
+    q.builder.add_expiring(r.timestamp, r.expires_at, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt,
+                           r.value);
+  else
+    q.builder.add(r.timestamp, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
   q.promises.push_back(std::move(r.rp));
   if (q.builder.estimated_size() >= limit || q.builder.record_count() >= st.options.batch_records) {
     seal(self, topic, partition);
@@ -252,26 +260,36 @@ caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options
       }
     }
   });
+  auto accept = [=](const std::string& topic, waiting_record&& r) -> record_promise {
+    auto& st = self->state;
+    auto rp = self->make_response_promise<std::uint32_t, std::int64_t>();
+    if (st.broken) {
+      rp.deliver(st.broken);
+      return rp;
+    }
+    ++st.outstanding;
+    r.rp = rp;
+    auto& entry = st.topics[topic];
+    if (entry.partition_count == 0) {
+      bool first = entry.waiting_for_metadata.empty();
+      entry.waiting_for_metadata.push_back(std::move(r));
+      if (first)
+        request_metadata(self, topic);
+    } else {
+      append(self, topic, std::move(r));
+    }
+    return rp;
+  };
   return {
     [=](send_atom, std::string& topic, std::optional<std::string>& key, std::string& value) -> record_promise {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<std::uint32_t, std::int64_t>();
-      if (st.broken) {
-        rp.deliver(st.broken);
-        return rp;
-      }
-      ++st.outstanding;
-      waiting_record r{std::move(key), std::move(value), now_ms(), rp};
-      auto& entry = st.topics[topic];
-      if (entry.partition_count == 0) {
-        bool first = entry.waiting_for_metadata.empty();
-        entry.waiting_for_metadata.push_back(std::move(r));
-        if (first)
-          request_metadata(self, topic);
-      } else {
-        append(self, topic, std::move(r));
-      }
-      return rp;
+      return accept(topic, waiting_record{std::move(key), std::move(value), now_ms(), {}});
+    },
+    [=](send_atom, std::string& topic, std::optional<std::string>& key, std::string& value,
+        std::int64_t expires_at) -> record_promise {
+      return accept(topic, waiting_record{std::move(key), std::move(value), now_ms(), {}, expires_at});
+    },
+    [=](tombstone_atom, std::string& topic, std::string& key) -> record_promise {
+      return accept(topic, waiting_record{std::move(key), {}, now_ms(), {}, 0, true});
     },
     [=](flush_atom) -> caf::typed_response_promise<caf::unit_t> {
       auto rp = self->make_response_promise<caf::unit_t>();

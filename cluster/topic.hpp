@@ -16,6 +16,9 @@ struct topic_config {
   std::uint32_t fsync_interval_ms = 100;
   std::int64_t retention_ms = -1;     // -1: keep forever (enforced by the storage issue)
   std::int64_t retention_bytes = -1;
+  bool compact = false;                            // cleanup policy compact (else delete)
+  std::int64_t tombstone_retention_ms = 86'400'000;
+  std::int64_t min_compaction_lag_ms = 0;
 };
 
 struct topic_descriptor {

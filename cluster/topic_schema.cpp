@@ -13,6 +13,9 @@ void write_topic_config(const topic_config& config, schema::TopicConfig::Builder
   out.setFsyncIntervalMs(config.fsync_interval_ms);
   out.setRetentionMs(config.retention_ms);
   out.setRetentionBytes(config.retention_bytes);
+  out.setCleanupPolicy(config.compact ? schema::CleanupPolicy::COMPACT : schema::CleanupPolicy::DELETE);
+  out.setTombstoneRetentionMs(config.tombstone_retention_ms);
+  out.setMinCompactionLagMs(config.min_compaction_lag_ms);
 }
 
 topic_config read_topic_config(schema::TopicConfig::Reader in, const topic_config& defaults) {
@@ -32,6 +35,15 @@ topic_config read_topic_config(schema::TopicConfig::Reader in, const topic_confi
     c.retention_ms = in.getRetentionMs();
   if (in.getRetentionBytes() != 0)
     c.retention_bytes = in.getRetentionBytes();
+  switch (in.getCleanupPolicy()) {
+    case schema::CleanupPolicy::BROKER_DEFAULT: break;
+    case schema::CleanupPolicy::DELETE: c.compact = false; break;
+    case schema::CleanupPolicy::COMPACT: c.compact = true; break;
+  }
+  if (in.getTombstoneRetentionMs() != 0)
+    c.tombstone_retention_ms = in.getTombstoneRetentionMs();
+  if (in.getMinCompactionLagMs() != 0)
+    c.min_compaction_lag_ms = in.getMinCompactionLagMs();
   return c;
 }
 

@@ -56,6 +56,15 @@ struct TopicConfig {
   fsyncIntervalMs @3 :UInt32;
   retentionMs @4 :Int64;
   retentionBytes @5 :Int64;
+  cleanupPolicy @6 :CleanupPolicy;
+  tombstoneRetentionMs @7 :Int64;  # compact: how long a key's latest tombstone stays
+  minCompactionLagMs @8 :Int64;    # compact: records younger than this keep their older values
+}
+
+enum CleanupPolicy {
+  brokerDefault @0;
+  delete @1;    # whole segments go by retention; expired records are reclaimed once
+  compact @2;   # also keep only each key's latest record (tombstones go after a delay)
 }
 
 struct ProduceRequest {

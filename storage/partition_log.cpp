@@ -442,6 +442,8 @@ status partition_log::reset(std::uint64_t offset) {
   return status::ok();
 }
 
+std::uint64_t partition_log::active_segment_base() const { return impl_->segments.back()->base_offset(); }
+
 std::vector<std::uint64_t> partition_log::closed_segment_bases() const {
   std::vector<std::uint64_t> out;
   for (std::size_t i = 0; i + 1 < impl_->segments.size(); ++i) out.push_back(impl_->segments[i]->base_offset());

@@ -184,6 +184,8 @@ public:
   // Base offsets of the closed segments (all but the active one), ascending:
   // what compact_segments() may clean.
   std::vector<std::uint64_t> closed_segment_bases() const;
+  // Base offset of the active segment: where the closed ones end.
+  std::uint64_t active_segment_base() const;
 
   // Swaps in the output of compact_segments() for the run of closed
   // segments it was made from, on the owner thread. First checks, changing
