@@ -1,4 +1,5 @@
 #include "storage/partition_log.hpp"
+#include "storage/partition_log_impl.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -13,8 +14,6 @@
 
 namespace herald::storage {
 namespace {
-
-constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
 
 // Base offsets of the "<20 digits>.log" files in `dir`, ascending.
 result<std::vector<std::uint64_t>> list_segments(const std::filesystem::path& dir) {
@@ -32,77 +31,8 @@ result<std::vector<std::uint64_t>> list_segments(const std::filesystem::path& di
   return bases;
 }
 
-status corrupt(std::string what) { return {errc::corrupt, std::move(what)}; }
-
 } // namespace
 
-struct partition_log::impl {
-  std::filesystem::path dir;
-  log_config cfg;
-  recovery_report report;
-  std::vector<std::unique_ptr<segment>> segments;  // ascending base offsets; never empty
-  std::uint64_t log_start = 0;
-  std::uint64_t log_end = 0;
-  std::uint64_t durable_end = 0;
-  std::uint64_t total_bytes = 0;
-  std::uint64_t last_term = 0;     // of the batch holding log_end - 1, when log_start < log_end
-  std::vector<segment*> unsynced;  // written to since the last sync
-  bool dir_dirty = false;          // a segment file was created since the last directory fsync
-  // After a failed fsync Linux may have dropped the dirty pages and a retried
-  // fsync can then succeed without them being on disk; so does a segment we
-  // could not cut back. Either way only reopening (recovery) restores a state
-  // we can vouch for, so the error sticks.
-  std::optional<status> failed;
-  std::vector<char> scratch;
-
-  segment& active() { return *segments.back(); }
-
-  // Offset after the last batch of segments[i].
-  std::uint64_t end_of(std::size_t i) const {
-    return i + 1 < segments.size() ? segments[i + 1]->base_offset() : log_end;
-  }
-
-  // The segment holding `offset`: the last one whose base is <= offset.
-  // Precondition: offset >= segments.front()->base_offset().
-  std::size_t segment_of(std::uint64_t offset) const {
-    auto it = std::upper_bound(segments.begin(), segments.end(), offset,
-                               [](std::uint64_t o, const auto& s) { return o < s->base_offset(); });
-    return static_cast<std::size_t>(std::prev(it) - segments.begin());
-  }
-
-  std::uint64_t preallocate_bytes() const { return cfg.preallocate ? cfg.segment_bytes : 0; }
-
-  status fail(status s) {
-    failed = s;
-    return s;
-  }
-
-  void mark_unsynced(segment* seg) {
-    if (std::find(unsynced.begin(), unsynced.end(), seg) == unsynced.end()) unsynced.push_back(seg);
-  }
-
-  void forget(segment* seg) { unsynced.erase(std::remove(unsynced.begin(), unsynced.end(), seg), unsynced.end()); }
-
-  bool needs_roll(std::uint64_t batch_bytes, std::uint32_t last_offset_delta) {
-    const segment& seg = active();
-    if (seg.size() == 0) return false;  // a batch too big for any segment still gets one alone
-    return seg.size() + batch_bytes > cfg.segment_bytes ||
-           seg.size() + batch_bytes > u32_max ||  // index positions are u32
-           log_end + last_offset_delta - seg.base_offset() > u32_max;  // so are relative offsets
-  }
-
-  // `offset` is not in [log_start, log_end] (or [log_start, log_end)).
-  status out_of_range(std::uint64_t offset, bool end_included) const {
-    return {errc::offset_out_of_range, "offset " + std::to_string(offset) + " is outside [" +
-                                           std::to_string(log_start) + ", " + std::to_string(log_end) +
-                                           (end_included ? "]" : ")")};
-  }
-
-  status roll();
-  result<append_result> append(std::span<const char> batch, std::uint64_t term);
-  result<std::uint64_t> term_of(std::uint64_t offset) const;
-  status drop_below_start();
-};
 
 // Recovery trusts closed segments, so a segment may only become closed once
 // it is entirely durable and cut to its data: both are synced (and so is its
@@ -200,7 +130,8 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
 
   auto bases = list_segments(dir);
   if (!bases) return bases.error();
-  if (bases->empty()) {
+  const bool created = bases->empty();
+  if (created) {
     auto seg = segment::create(dir, log_start, cfg.index_interval_bytes, p->preallocate_bytes());
     if (!seg) return seg.error();
     p->segments.push_back(std::move(*seg));
@@ -224,7 +155,10 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
     p->segments.push_back(std::move(*seg));
   }
 
-  auto end = p->active().recover(p->report, p->preallocate_bytes());
+  // A segment just created holds nothing to recover; scanning its
+  // preallocation for damage would read all of it where the file system
+  // reports unwritten extents as data.
+  auto end = created ? result<std::uint64_t>(log_start) : p->active().recover(p->report, p->preallocate_bytes());
   if (!end) return end.error();
   p->log_end = *end;
   if (log_start > p->log_end) {
@@ -506,106 +440,5 @@ std::uint64_t partition_log::log_end_offset() const { return impl_->log_end; }
 std::uint64_t partition_log::durable_end_offset() const { return impl_->durable_end; }
 std::uint64_t partition_log::size_bytes() const { return impl_->total_bytes; }
 std::size_t partition_log::segment_count() const { return impl_->segments.size(); }
-
-result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const {
-  const impl& m = *impl_;
-  if (offset < log_start_offset() || offset > m.log_end) {
-    return status{errc::offset_out_of_range, "offset " + std::to_string(offset) + " is outside [" +
-                                                 std::to_string(log_start_offset()) + ", " +
-                                                 std::to_string(m.log_end) + "]"};
-  }
-  read_result out;
-  out.next_offset = offset;
-  if (offset == m.log_end || upto <= offset) return out;
-
-  std::size_t i = m.segment_of(offset);
-  const auto start = m.segments[i]->index().lookup(offset - m.segments[i]->base_offset());
-  std::uint64_t pos = start.position;
-  std::uint64_t expected = m.segments[i]->base_offset() + start.relative_offset;
-
-  // Every failure below is corruption. Batches already collected are sound,
-  // so they are returned and the next read, starting at the bad batch, gets
-  // the error; a read that has nothing to return fails.
-  auto stop = [&](status s) -> result<read_result> {
-    if (out.bytes.empty()) return s;
-    return std::move(out);
-  };
-
-  for (; i < m.segments.size(); ++i, pos = 0) {
-    const segment& seg = *m.segments[i];
-    if (pos == 0) expected = seg.base_offset();
-    while (pos < seg.size()) {
-      auto h = seg.read_header(pos);
-      if (!h) return stop(h.error());
-      // base_offset is outside the CRC, so continuity is what vouches for it.
-      if (h->base_offset != expected) {
-        return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " +
-                            std::to_string(pos) + ": base offset " + std::to_string(h->base_offset) +
-                            ", expected " + std::to_string(expected)));
-      }
-      if (h->last_offset() >= offset) {
-        if (h->last_offset() >= upto) return out;
-        if (!out.bytes.empty() && out.bytes.size() + h->length > max_bytes) return out;
-        const std::size_t at = out.bytes.size();
-        out.bytes.resize(at + h->length);
-        const std::span<char> batch(out.bytes.data() + at, h->length);
-        status s = seg.read(pos, batch);
-        if (s) s = validate_batch(batch);
-        if (!s) {
-          out.bytes.resize(at);
-          return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " +
-                              std::to_string(pos) + ": " + s.message));
-        }
-        out.next_offset = h->next_offset();
-      }
-      expected = h->next_offset();
-      pos += h->length;
-    }
-    if (expected != m.end_of(i)) {
-      return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends at offset " +
-                          std::to_string(expected) + " but the log continues at " + std::to_string(m.end_of(i))));
-    }
-  }
-  return out;
-}
-
-status partition_log::for_each_header(std::uint64_t offset,
-                                      const std::function<bool(const batch_header&)>& fn) const {
-  if (offset < impl_->log_start || offset > impl_->log_end) return impl_->out_of_range(offset, true);
-  if (offset == impl_->log_end) return status::ok();
-  for (std::size_t i = impl_->segment_of(offset); i < impl_->segments.size(); ++i) {
-    const segment& seg = *impl_->segments[i];
-    std::uint64_t pos = 0;
-    if (seg.base_offset() <= offset && offset < impl_->end_of(i)) {
-      auto at = seg.locate(offset);
-      if (!at) return at.error();
-      if (!*at) return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends before offset " +
-                               std::to_string(offset));
-      pos = (*at)->position;
-    }
-    while (pos < seg.size()) {
-      auto h = seg.read_header(pos);
-      if (!h) return h.error();
-      if (!fn(*h)) return status::ok();
-      pos += h->length;
-    }
-  }
-  return status::ok();
-}
-
-result<std::uint64_t> partition_log::offset_for_timestamp(std::int64_t timestamp) const {
-  const impl& m = *impl_;
-  // Newest timestamps are not monotonic across segments either, so each
-  // segment is checked; from memory, until one must hold the answer.
-  for (std::size_t i = 0; i < m.segments.size(); ++i) {
-    const segment& seg = *m.segments[i];
-    if (m.end_of(i) <= m.log_start || seg.max_timestamp() < timestamp) continue;
-    auto found = seg.find_timestamp(timestamp, m.log_start);
-    if (!found) return found.error();
-    // The batch may start below the log start; the log does not.
-    if (*found) return std::max(**found, m.log_start);
-  }
-  return m.log_end;
-}
 
 } // namespace herald::storage

@@ -96,6 +96,20 @@ struct retention_report {
   std::uint64_t log_start_offset = 0;  // after the call
 };
 
+// A stretch of a segment file holding whole batches, for a socket to send
+// without copying them through user space (sendfile(2), splice(2)).
+struct file_range {
+  int fd = -1;                // valid while the log is open and the segment exists; dup() it to outlive them
+  std::uint64_t position = 0; // byte position in the file
+  std::uint64_t length = 0;
+};
+
+struct read_ranges_result {
+  std::vector<file_range> ranges;  // at most one per segment, in log order
+  std::uint64_t bytes = 0;         // their total length
+  std::uint64_t next_offset = 0;   // offset after the last batch they hold
+};
+
 struct read_result {
   // Whole batches laid end to end. The first batch contains the requested
   // offset (so it may start before it); empty when nothing is readable.
@@ -221,6 +235,15 @@ public:
   // batches ends the read with those; the read that starts at the bad batch
   // gets errc::corrupt.
   result<read_result> read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const;
+
+  // The zero-copy read: the same batches read() would return, as file
+  // ranges instead of bytes. Headers are read and checked (magic, length,
+  // offset continuity) but payloads are not: the CRC check is left to the
+  // receiver (consumers validate every batch anyway), which is what lets the
+  // bytes go from the page cache to the socket untouched. A header that
+  // fails its checks ends the ranges there (errc::corrupt when nothing came
+  // before it).
+  result<read_ranges_result> read_ranges(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const;
 
   // Calls `fn` with the header of every batch from the one holding `offset`
   // to the end of the log, in order, until `fn` returns false. Reads headers

@@ -105,6 +105,8 @@ public:
   bool broken() const { return broken_; }
 
   status datasync() { return file_.datasync(); }
+  // The segment file's descriptor, for zero-copy sends (sendfile).
+  int fd() const { return file_.fd(); }
 
   // Turns the active segment into a closed one: cuts the preallocated tail,
   // makes data and size durable (fsync when the size changed, fdatasync when
