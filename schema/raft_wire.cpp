@@ -26,6 +26,8 @@ struct overload : F... {
 template <class... F>
 overload(F...) -> overload<F...>;
 
+constexpr std::size_t max_referenced_payloads = 400;
+
 capnp::Data::Reader as_data(const bytes& b) {
   return {reinterpret_cast<const kj::byte*>(b.data()), b.size()};
 }
@@ -35,7 +37,8 @@ capnp::Data::Reader as_data(const bytes& b) {
 unsigned first_segment_words(const raft::message& m) {
   std::uint64_t bytes_needed = 1024;
   if (auto* a = std::get_if<append_entries>(&m.body))
-    for (const entry& e : a->entries) bytes_needed += e.payload_size() + 64;
+    for (const entry& e : a->entries)
+      bytes_needed += 64 + (a->entries.size() < max_referenced_payloads ? 0 : e.payload_size());
   if (auto* s = std::get_if<install_snapshot>(&m.body))
     bytes_needed += s->data.size() + 8 * (s->meta.config.voters.size() + s->meta.config.learners.size());
   return static_cast<unsigned>(std::min<std::uint64_t>(bytes_needed / 8, 1u << 28));
@@ -70,6 +73,9 @@ void put_body(E::Builder out, const message_body& body) {
                    b.setPrevLogTerm(v.prev_log_term);
                    b.setLeaderCommit(v.leader_commit);
                    auto list = b.initEntries(static_cast<unsigned>(v.entries.size()));
+                   // Each referenced payload becomes a segment of its own, and
+                   // readers refuse messages of 512 segments or more.
+                   const bool reference = v.entries.size() < max_referenced_payloads;
                    for (unsigned i = 0; i < v.entries.size(); ++i) {
                      const entry& e = v.entries[i];
                      auto w = list[i];
@@ -77,7 +83,12 @@ void put_body(E::Builder out, const message_body& body) {
                      w.setTerm(e.term);
                      w.setKind(e.kind == entry_kind::configuration ? schema::EntryKind::CONFIGURATION
                                                                    : schema::EntryKind::NORMAL);
-                     if (e.payload_size() > 0) w.setData(as_data(*e.data));
+                     // Referenced, not copied: the payload is copied once, when
+                     // the message is written out.
+                     if (e.payload_size() > 0 && reference)
+                       w.adoptData(capnp::Orphanage::getForMessageContaining(w).referenceExternalData(as_data(*e.data)));
+                     else if (e.payload_size() > 0)
+                       w.setData(as_data(*e.data));
                    }
                  },
                  [&](const append_entries_response& v) {
@@ -153,7 +164,10 @@ bool get_entries(capnp::List<schema::Entry>::Reader in, std::size_t message_word
                              std::to_string(static_cast<unsigned>(w.getKind())));
     }
     auto data = w.getData();
-    if (data.size() > 0) e.data = std::make_shared<const bytes>(data.begin(), data.end());
+    // Through char pointers: from kj::byte iterators the copy is element by
+    // element (perf: a fifth of a follower's CPU).
+    const auto* first = reinterpret_cast<const char*>(data.begin());
+    if (data.size() > 0) e.data = std::make_shared<const bytes>(first, first + data.size());
     out.push_back(std::move(e));
   }
   return true;
@@ -192,7 +206,7 @@ bool get_body(E::Reader in, std::size_t message_words, message_body& out, std::s
       if (!get_config(r.getLastConfig(), s.meta.config, why)) return fail(why, "snapshot config: " + why);
       s.offset = r.getOffset();
       auto data = r.getData();
-      s.data.assign(data.begin(), data.end());
+      s.data.assign(reinterpret_cast<const char*>(data.begin()), reinterpret_cast<const char*>(data.end()));
       s.done = r.getDone();
       out = std::move(s);
       return true;
