@@ -7,9 +7,28 @@
 
 namespace herald::wire {
 
+namespace {
+
+// Appends to reserved capacity: a sized vector would be zero-filled first,
+// which for a large AppendEntries costs as much as the copy itself.
+class vector_output final : public kj::OutputStream {
+public:
+  explicit vector_output(std::vector<char>& out) : out_(out) {}
+  void write(const void* buffer, size_t size) override {
+    const auto* p = static_cast<const char*>(buffer);
+    out_.insert(out_.end(), p, p + size);
+  }
+
+private:
+  std::vector<char>& out_;
+};
+
+} // namespace
+
 std::vector<char> to_bytes(capnp::MessageBuilder& message) {
-  std::vector<char> out(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
-  kj::ArrayOutputStream stream(kj::arrayPtr(reinterpret_cast<kj::byte*>(out.data()), out.size()));
+  std::vector<char> out;
+  out.reserve(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
+  vector_output stream(out);
   capnp::writeMessage(stream, message);
   return out;
 }
