@@ -121,16 +121,32 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       self->state.port = port;
     },
     [=](shutdown_atom) {
+      // Replicas that lead hand leadership to a caught-up follower first
+      // (TimeoutNow), so a clean stop costs no election timeout; then stop.
       auto& st = self->state;
+      auto outstanding = std::make_shared<std::size_t>(1);
+      auto finish = [=] {
+        if (--*outstanding > 0)
+          return;
+        auto& st = self->state;
+        for (auto& [topic, actors] : st.partitions)
+          for (auto& a : actors)
+            if (a)
+              self->send_exit(a, caf::exit_reason::user_shutdown);
+        for (const auto& s : st.sessions)
+          self->send_exit(s, caf::exit_reason::user_shutdown);
+        st.partitions.clear();
+        st.sessions.clear();
+        self->quit();
+      };
       for (auto& [topic, actors] : st.partitions)
         for (auto& a : actors)
-          if (a)
-            self->send_exit(a, caf::exit_reason::user_shutdown);
-      for (const auto& s : st.sessions)
-        self->send_exit(s, caf::exit_reason::user_shutdown);
-      st.partitions.clear();
-      st.sessions.clear();
-      self->quit();
+          if (a) {
+            ++*outstanding;
+            self->request(a, std::chrono::seconds{5}, shutdown_atom::value)
+              .then([=](bool) { finish(); }, [=](caf::error&) { finish(); });
+          }
+      finish();
     },
   };
 }

@@ -43,6 +43,10 @@ void note_leadership(partition_ptr self) {
                   "leadership changed before the entry was acknowledged; it may or may not be committed");
   st.known_leader = leader;
   st.known_term = term;
+  if (st.stepping_down && !st.is_leader()) {
+    st.stepping_down->deliver(true);
+    st.stepping_down.reset();
+  }
 }
 
 // Carries out everything the core asks for (raft/ready.hpp's order).
@@ -98,6 +102,30 @@ void apply_retention(partition_ptr self) {
   st.raft->on_log_compacted(*meta);
   spdlog::info("{}: retention removed {} bytes; log now starts at {}", name_of(st), before - st.log().size_bytes(),
                st.log().log_start_offset());
+}
+
+// A clean stop: a leader hands over to the most caught-up voter (TimeoutNow)
+// and answers once it no longer leads, or after two election timeouts.
+caf::result<bool> step_down(partition_ptr self) {
+  auto& st = self->state;
+  if (!st.is_leader() || st.stepping_down) return true;
+  raft::node_id target = raft::no_node;
+  raft::index_t best = 0;
+  for (auto id : st.raft->config().voters) {
+    const auto* pr = id == st.args.node_id ? nullptr : st.raft->progress_of(id);
+    if (pr != nullptr && pr->match_index >= best) {
+      best = pr->match_index;
+      target = id;
+    }
+  }
+  if (target == raft::no_node || st.raft->transfer_leadership(target) != raft::errc::ok) return true;
+  spdlog::info("{}: stopping; handing leadership to node {}", name_of(st), target);
+  st.stepping_down = self->make_response_promise<bool>();
+  process_readies(self);
+  self->delayed_send(self, std::chrono::milliseconds{2 * st.args.election_ticks * st.args.tick_ms},
+                     shutdown_atom::value, true);
+  if (!st.stepping_down) return true;  // already moved
+  return *st.stepping_down;
 }
 
 raft::options raft_options(const partition_args& args) {
@@ -200,6 +228,14 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       self->delayed_send(self, retention_check_interval, retention_atom::value);
     },
     [=](fetch_timeout_atom, std::uint64_t id) { answer_fetch_timeout(self, id); },
+    [=](shutdown_atom) -> caf::result<bool> { return step_down(self); },
+    [=](shutdown_atom, bool) {  // the step-down deadline
+      auto& st = self->state;
+      if (!st.stepping_down) return;
+      spdlog::warn("{}: leadership did not move before the stop", name_of(st));
+      st.stepping_down->deliver(false);
+      st.stepping_down.reset();
+    },
     [=](cleaner_atom) {
       start_cleaner(self);
       self->delayed_send(self, std::chrono::milliseconds{self->state.args.cleaner_interval_ms}, cleaner_atom::value);

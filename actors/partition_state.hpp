@@ -55,6 +55,8 @@ struct partition_state {
   raft::term_t known_term = 0;
   std::map<std::uint64_t, parked_fetch> parked;
   std::uint64_t next_fetch_id = 0;
+  // A clean stop waiting for leadership to move (answered true once it did).
+  std::optional<caf::typed_response_promise<bool>> stepping_down;
   // The cleaner (TTL reclaim, key compaction): one worker at a time.
   bool cleaning = false;
   std::set<std::uint64_t> ttl_cleaned;    // delete-policy segments already swept once

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "client/blocking.hpp"
+#include "storage/batch_header.hpp"
 #include "tests/support/cluster.hpp"
 
 using namespace herald;
@@ -131,6 +132,22 @@ void check_contains_in_order(const std::vector<std::string>& log, const std::vec
   }
 }
 
+// The committed prefix of a partition log read from disk: the batches below
+// the high watermark the replicas agreed on. What follows may differ: a clean
+// stop hands leadership over, and the new leader's no-op may reach only some
+// replicas before they stop too.
+std::vector<char> committed(const std::filesystem::path& data_dir, std::int64_t hw) {
+  auto all = read_partition_log(data_dir, topic, 0);
+  std::size_t keep = 0;
+  while (keep + storage::batch_header_size <= all.size()) {
+    const auto h = storage::decode_batch_header(std::span<const char>(all).subspan(keep));
+    if (static_cast<std::int64_t>(h.next_offset()) > hw) break;
+    keep += h.length;
+  }
+  all.resize(keep);
+  return all;
+}
+
 void create_topic_and_wait_for_leader(static_cluster& c, const std::filesystem::path& dir) {
   REQUIRE(run_cli(c.address(1), "topic create " + topic, dir / "out", dir / "err") == 0);
   REQUIRE(eventually([&] { return leader_seen_by(c, 1) > 0; }, std::chrono::seconds{30}));
@@ -165,18 +182,18 @@ TEST_CASE("three replicas: SIGKILL of the leader mid-stream loses no acknowledge
     if (id != killed) survivors.push_back(id);
   CHECK(leader_seen_by(c, survivors[0]) != killed);
   for (int id : survivors) REQUIRE(c.stop(id));
-  const auto log_a = read_partition_log(c.data_dir(survivors[0]), topic, 0);
-  const auto log_b = read_partition_log(c.data_dir(survivors[1]), topic, 0);
+  const auto log_a = committed(c.data_dir(survivors[0]), hw);
+  const auto log_b = committed(c.data_dir(survivors[1]), hw);
   CHECK(log_a == log_b);
   check_contains_in_order(record_values(log_a), acked);
 
   // The killed leader comes back, catches up, and holds the same log.
   for (int id = 1; id <= 3; ++id) c.restart(id);
-  converged_high_watermark(c, hw);
+  const auto final_hw = converged_high_watermark(c, hw);
   for (int id = 1; id <= 3; ++id) REQUIRE(c.stop(id));
-  const auto log_1 = read_partition_log(c.data_dir(1), topic, 0);
-  CHECK(log_1 == read_partition_log(c.data_dir(2), topic, 0));
-  CHECK(log_1 == read_partition_log(c.data_dir(3), topic, 0));
+  const auto log_1 = committed(c.data_dir(1), final_hw);
+  CHECK(log_1 == committed(c.data_dir(2), final_hw));
+  CHECK(log_1 == committed(c.data_dir(3), final_hw));
   check_contains_in_order(record_values(log_1), acked);
 }
 
@@ -227,12 +244,33 @@ TEST_CASE("three replicas: a paused leader is replaced and acknowledges nothing 
     },
     std::chrono::seconds{30}));
 
-  converged_high_watermark(c, static_cast<std::int64_t>(acked.size()));
+  const auto hw = converged_high_watermark(c, static_cast<std::int64_t>(acked.size()));
   for (int id = 1; id <= 3; ++id) REQUIRE(c.stop(id));
-  const auto log_1 = read_partition_log(c.data_dir(1), topic, 0);
-  CHECK(log_1 == read_partition_log(c.data_dir(2), topic, 0));
-  CHECK(log_1 == read_partition_log(c.data_dir(3), topic, 0));
+  const auto log_1 = committed(c.data_dir(1), hw);
+  CHECK(log_1 == committed(c.data_dir(2), hw));
+  CHECK(log_1 == committed(c.data_dir(3), hw));
   const auto values = record_values(log_1);
   check_contains_in_order(values, acked);
   CHECK(std::find(values.begin(), values.end(), "written-to-a-paused-leader") == values.end());
+}
+
+TEST_CASE("three replicas: a leader stopped cleanly hands leadership to a follower first") {
+  temp_dir dir;
+  static_cluster c(dir.path(), 3);
+  create_topic_and_wait_for_leader(c, dir.path());
+  leader_seeking_producer producer(c);
+  const int leader = producer.send_round(round_values(0, 100));
+
+  const auto log_path = dir.path() / ("node" + std::to_string(leader)) / "heraldd.log";
+  REQUIRE(c.stop(leader));
+  const auto text = read_file(log_path);
+  const auto at = text.find("handing leadership to node ");
+  REQUIRE(at != std::string::npos);
+  const int successor = std::stoi(text.substr(at + std::string{"handing leadership to node "}.size()));
+  CHECK(successor != leader);
+  CHECK(text.find("did not move") == std::string::npos);
+  // The successor leads (it was handed the lead, not elected after a timeout)
+  // and takes writes.
+  CHECK(eventually([&] { return leader_seen_by(c, successor) == successor; }, std::chrono::seconds{10}));
+  CHECK(producer.send_round(round_values(1, 100)) == successor);
 }
