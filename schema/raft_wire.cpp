@@ -1,6 +1,7 @@
 #include "schema/raft_wire.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -85,7 +86,11 @@ void put_body(E::Builder out, const message_body& body) {
                                                                    : schema::EntryKind::NORMAL);
                      // Referenced, not copied: the payload is copied once, when
                      // the message is written out.
-                     if (e.payload_size() > 0 && reference)
+                     // Cap'n Proto makes external data a segment of whole words:
+                     // only 8-byte multiples at aligned addresses (every record
+                     // batch) may be referenced, or the writer reads past them.
+                     if (e.payload_size() > 0 && reference && e.payload_size() % 8 == 0 &&
+                         reinterpret_cast<std::uintptr_t>(e.data->data()) % 8 == 0)
                        w.adoptData(capnp::Orphanage::getForMessageContaining(w).referenceExternalData(as_data(*e.data)));
                      else if (e.payload_size() > 0)
                        w.setData(as_data(*e.data));
