@@ -40,7 +40,7 @@ wait_for_file() {
 
 # run_case NAME NODES: starts NODES brokers, creates the topic, runs the benchmark.
 run_case() {
-  local name=$1 nodes=$2 base=$(( 20000 + RANDOM % 20000 ))
+  local name=$1 nodes=$2 base=$(( 10000 + RANDOM % 20000 ))  # below the ephemeral ports
   local peers=() brokers=() case_pids=()
   if (( nodes > 1 )); then
     for i in $(seq 1 "$nodes"); do peers+=("--peer=$i=127.0.0.1:$(( base + i ))"); done

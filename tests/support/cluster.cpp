@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 
 #include "storage/control_batch.hpp"
@@ -14,28 +17,59 @@
 
 namespace herald::test {
 
-std::uint16_t free_port() {
+namespace {
+
+bool can_bind(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
+  addr.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// Where the kernel does not pick ports for outgoing connections: a port
+// taken from the ephemeral range could be handed to some client's socket
+// before the broker listens on it.
+std::uint16_t first_ephemeral_port() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 32768;
+  in >> low;
+  return static_cast<std::uint16_t>(std::clamp(low, 12000u, 65535u));
+}
+
+} // namespace
+
+std::uint16_t free_port() {
+  static std::mt19937 rng{std::random_device{}()};
+  const std::uint16_t top = first_ephemeral_port();
+  std::uniform_int_distribution<unsigned> pick(10000, top - 1u);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(rng));
+    if (can_bind(port)) return port;
+  }
+  throw std::runtime_error("no free port below " + std::to_string(top));
 }
 
 static_cluster::static_cluster(const std::filesystem::path& dir, int nodes, std::vector<std::string> extra_flags)
   : dir_(dir), extra_flags_(std::move(extra_flags)) {
-  for (int id = 1; id <= nodes; ++id) addresses_.push_back("127.0.0.1:" + std::to_string(free_port()));
-  nodes_.resize(static_cast<std::size_t>(nodes));
-  for (int id = 1; id <= nodes; ++id) start(id);
+  // Another process may still take a port between the check and the
+  // listen: then the whole cluster starts again on new ports.
+  for (int attempt = 1;; ++attempt) {
+    addresses_.clear();
+    nodes_.clear();
+    for (int id = 1; id <= nodes; ++id) addresses_.push_back("127.0.0.1:" + std::to_string(free_port()));
+    nodes_.resize(static_cast<std::size_t>(nodes));
+    try {
+      for (int id = 1; id <= nodes; ++id) start(id);
+      return;
+    } catch (const std::exception&) {
+      if (attempt == 5) throw;
+    }
+  }
 }
 
 std::filesystem::path static_cluster::data_dir(int id) const { return dir_ / ("node" + std::to_string(id)) / "data"; }

@@ -40,7 +40,8 @@ private:
   std::vector<std::unique_ptr<broker_process>> nodes_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1, below the ephemeral range, that was free a moment
+// ago.
 std::uint16_t free_port();
 
 // The batches of one partition's log in a stopped node's data directory,
