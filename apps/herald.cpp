@@ -44,12 +44,16 @@ struct produce_args {
   std::string acks = "all";
   std::string key_separator;
   std::int64_t ttl_ms = 0;  // 0: records never expire
+  std::string compression = "none";
   bool tombstones = false;  // each line is a key to delete
 };
 
 int run_produce(client::connection& conn, const produce_args& a) {
   client::producer_options options;
   options.acks = a.acks == "0" ? schema::Acks::NONE : a.acks == "1" ? schema::Acks::LEADER : schema::Acks::ALL;
+  options.compression = a.compression == "lz4"    ? storage::codec::lz4
+                        : a.compression == "zstd" ? storage::codec::zstd
+                                                  : storage::codec::none;
   client::producer producer{conn, options};
   auto start = clock_type::now();
   std::uint64_t lines = 0;
@@ -202,6 +206,9 @@ int main(int argc, char** argv) {
                                              "them after, the broker reclaims their space")
     ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
   produce->add_flag("--tombstone", pa.tombstones, "Each line is a key to delete (compacted topics)");
+  produce->add_option("--compression", pa.compression, "Compress batches: none, lz4 or zstd")
+    ->check(CLI::IsMember({"none", "lz4", "zstd"}))
+    ->capture_default_str();
 
   consume_args ca;
   auto* consume = app.add_subcommand("consume", "Print one record value per line");

@@ -17,6 +17,9 @@ struct producer_options {
   std::uint32_t linger_ms = 2;               // ... or after this long
   std::uint32_t max_in_flight_per_partition = 4;
   std::uint32_t request_timeout_ms = 30'000;
+  // Batches are compressed with this codec (storage/compression.hpp) and
+  // stored and served as they are; consumers decompress.
+  storage::codec compression = storage::codec::none;
 };
 
 enum class start_position { earliest, latest };

@@ -186,6 +186,9 @@ void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   if (r.key)
     partition = static_cast<std::uint32_t>(XXH3_64bits(r.key->data(), r.key->size()) % entry.partition_count);
   auto& q = entry.partitions[partition];
+  // Set before the size checks: the builder's estimate counts the codec's
+  // worst case, so a compressed batch still fits the topic's limit.
+  q.builder.set_compression(st.options.compression);
   // Batches stay within the topic's limit: a record that would push the
   // open batch past it goes into the next one. (One record over the limit
   // on its own still goes, and fails alone with recordTooLarge.)

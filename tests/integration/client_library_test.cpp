@@ -13,7 +13,9 @@
 #include "client/actors.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
+#include "storage/batch_header.hpp"
 #include "tests/support/broker.hpp"
+#include "tests/support/cluster.hpp"
 
 using namespace herald;
 using namespace herald::test;
@@ -128,4 +130,46 @@ TEST_CASE("malformed and misrouted requests get error responses; the session kee
   capnp::MallocMessageBuilder metadata;
   metadata.initRoot<schema::Request>().initMetadata();
   CHECK(ask(wire::to_bytes(metadata)) == schema::ErrorCode::NONE);
+}
+
+TEST_CASE("batches a producer compresses with lz4 or zstd are stored as they are and read back") {
+  temp_dir dir;
+  auto data = dir.path() / "data";
+  broker_process broker(data, dir.path());
+  {
+    client::connection conn{broker.address()};
+    conn.create_topic("packed", 1, 1);
+    for (auto codec : {storage::codec::lz4, storage::codec::zstd}) {
+      client::producer_options options;
+      options.compression = codec;
+      client::producer producer(conn, options);
+      for (int i = 0; i < 2000; ++i)
+        producer.send("packed", std::nullopt, std::string(storage::to_string(codec)) + "-" + std::to_string(i) +
+                                                std::string(300, 'z'));
+      REQUIRE(producer.flush().acknowledged == 2000);
+    }
+    client::consumer_options options;
+    options.start = client::start_position::earliest;
+    client::consumer consumer(conn, "packed", options);
+    std::vector<std::string> values;
+    while (values.size() < 4000) {
+      auto got = consumer.poll(std::chrono::seconds{10});
+      REQUIRE(!got.empty());
+      for (auto& r : got) values.push_back(r.record.value);
+    }
+    for (int i = 0; i < 2000; ++i) {
+      CHECK(values[static_cast<std::size_t>(i)] == "lz4-" + std::to_string(i) + std::string(300, 'z'));
+      CHECK(values[static_cast<std::size_t>(2000 + i)] == "zstd-" + std::to_string(i) + std::string(300, 'z'));
+    }
+  }
+  REQUIRE(broker.stop());
+  // On disk: the codecs the producer chose, and far fewer bytes than the values.
+  const auto log = read_partition_log(data, "packed", 0);
+  std::set<unsigned> codecs;
+  CHECK(storage::for_each_batch(log, [&](std::span<const char> batch) {
+          const auto h = storage::decode_batch_header(batch);
+          if (!h.is_control()) codecs.insert(h.attributes & storage::batch_codec_mask);
+        }).is_ok());
+  CHECK(codecs == std::set<unsigned>{1, 2});
+  CHECK(log.size() < 4000 * 300 / 4);
 }
