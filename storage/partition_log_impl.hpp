@@ -86,6 +86,10 @@ struct partition_log::impl {
   result<append_result> append(std::span<const char> batch, std::uint64_t term);
   result<std::uint64_t> term_of(std::uint64_t offset) const;
   status drop_below_start();
+  // partition_log_read.cpp: the batch walk read() and read_ranges() share.
+  template <class Take>
+  status walk_batches(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto, std::uint64_t& taken,
+                      std::uint64_t& next, Take&& take) const;
 };
 
 } // namespace herald::storage

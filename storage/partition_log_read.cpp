@@ -7,115 +7,100 @@
 
 namespace herald::storage {
 
-result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const {
-  const impl& m = *impl_;
-  if (offset < log_start_offset() || offset > m.log_end) {
-    return status{errc::offset_out_of_range, "offset " + std::to_string(offset) + " is outside [" +
-                                                 std::to_string(log_start_offset()) + ", " +
-                                                 std::to_string(m.log_end) + "]"};
-  }
-  read_result out;
-  out.next_offset = offset;
-  if (offset == m.log_end || upto <= offset) return out;
+namespace {
 
-  std::size_t i = m.segment_of(offset);
-  const auto start = m.segments[i]->index().lookup(offset - m.segments[i]->base_offset());
+status outside_log(std::uint64_t offset, std::uint64_t start, std::uint64_t end) {
+  return {errc::offset_out_of_range,
+          "offset " + std::to_string(offset) + " is outside [" + std::to_string(start) + ", " + std::to_string(end) + "]"};
+}
+
+} // namespace
+
+// The walk both reads share: every batch from the one holding `offset`,
+// in order, until one reaches `upto` or would take the total past
+// `max_bytes` (the first is always taken). `take(segment, position, header)`
+// collects a batch; `taken` is the total so far and `next` the offset after
+// the last batch taken. Every failure is corruption: it ends the walk, and
+// the caller returns what was taken before it (the next read, starting at
+// the bad batch, gets the error) or, with nothing taken, the error.
+template <class Take>
+status partition_log::impl::walk_batches(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto,
+                                         std::uint64_t& taken, std::uint64_t& next, Take&& take) const {
+  std::size_t i = segment_of(offset);
+  const auto start = segments[i]->index().lookup(offset - segments[i]->base_offset());
   std::uint64_t pos = start.position;
-  std::uint64_t expected = m.segments[i]->base_offset() + start.relative_offset;
-
-  // Every failure below is corruption. Batches already collected are sound,
-  // so they are returned and the next read, starting at the bad batch, gets
-  // the error; a read that has nothing to return fails.
-  auto stop = [&](status s) -> result<read_result> {
-    if (out.bytes.empty()) return s;
-    return std::move(out);
-  };
-
-  for (; i < m.segments.size(); ++i, pos = 0) {
-    const segment& seg = *m.segments[i];
+  std::uint64_t expected = segments[i]->base_offset() + start.relative_offset;
+  for (; i < segments.size(); ++i, pos = 0) {
+    const segment& seg = *segments[i];
     if (pos == 0) expected = seg.base_offset();
     while (pos < seg.size()) {
       auto h = seg.read_header(pos);
-      if (!h) return stop(h.error());
+      if (!h) return h.error();
       // base_offset is outside the CRC, so continuity is what vouches for it.
       if (h->base_offset != expected) {
-        return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " +
-                            std::to_string(pos) + ": base offset " + std::to_string(h->base_offset) +
-                            ", expected " + std::to_string(expected)));
+        return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " + std::to_string(pos) +
+                       ": base offset " + std::to_string(h->base_offset) + ", expected " + std::to_string(expected));
       }
       if (h->last_offset() >= offset) {
-        if (h->last_offset() >= upto) return out;
-        if (!out.bytes.empty() && out.bytes.size() + h->length > max_bytes) return out;
-        const std::size_t at = out.bytes.size();
-        out.bytes.resize(at + h->length);
-        const std::span<char> batch(out.bytes.data() + at, h->length);
-        status s = seg.read(pos, batch);
-        if (s) s = validate_batch(batch);
-        if (!s) {
-          out.bytes.resize(at);
-          return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " +
-                              std::to_string(pos) + ": " + s.message));
+        if (h->last_offset() >= upto) return status::ok();
+        if (taken != 0 && taken + h->length > max_bytes) return status::ok();
+        if (auto s = take(seg, pos, *h); !s) {
+          return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " + std::to_string(pos) +
+                         ": " + s.message);
         }
-        out.next_offset = h->next_offset();
+        taken += h->length;
+        next = h->next_offset();
       }
       expected = h->next_offset();
       pos += h->length;
     }
-    if (expected != m.end_of(i)) {
-      return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends at offset " +
-                          std::to_string(expected) + " but the log continues at " + std::to_string(m.end_of(i))));
+    if (expected != end_of(i)) {
+      return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log ends at offset " +
+                     std::to_string(expected) + " but the log continues at " + std::to_string(end_of(i)));
     }
   }
+  return status::ok();
+}
+
+result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const {
+  const impl& m = *impl_;
+  if (offset < log_start_offset() || offset > m.log_end) return outside_log(offset, log_start_offset(), m.log_end);
+  read_result out;
+  out.next_offset = offset;
+  if (offset == m.log_end || upto <= offset) return out;
+  std::uint64_t taken = 0;
+  const status s = m.walk_batches(offset, max_bytes, upto, taken, out.next_offset,
+                                  [&](const segment& seg, std::uint64_t pos, const batch_header& h) {
+                                    const std::size_t at = out.bytes.size();
+                                    out.bytes.resize(at + h.length);
+                                    const std::span<char> batch(out.bytes.data() + at, h.length);
+                                    status r = seg.read(pos, batch);
+                                    if (r) r = validate_batch(batch);
+                                    if (!r) out.bytes.resize(at);
+                                    return r;
+                                  });
+  if (!s && out.bytes.empty()) return s;
   return out;
 }
 
 result<read_ranges_result> partition_log::read_ranges(std::uint64_t offset, std::uint32_t max_bytes,
                                                       std::uint64_t upto) const {
   const impl& m = *impl_;
-  if (offset < log_start_offset() || offset > m.log_end) {
-    return status{errc::offset_out_of_range, "offset " + std::to_string(offset) + " is outside [" +
-                                                 std::to_string(log_start_offset()) + ", " +
-                                                 std::to_string(m.log_end) + "]"};
-  }
+  if (offset < log_start_offset() || offset > m.log_end) return outside_log(offset, log_start_offset(), m.log_end);
   read_ranges_result out;
   out.next_offset = offset;
   if (offset == m.log_end || upto <= offset) return out;
-
-  std::size_t i = m.segment_of(offset);
-  const auto start = m.segments[i]->index().lookup(offset - m.segments[i]->base_offset());
-  std::uint64_t pos = start.position;
-  std::uint64_t expected = m.segments[i]->base_offset() + start.relative_offset;
-  auto stop = [&](status s) -> result<read_ranges_result> {
-    if (out.ranges.empty()) return s;
-    return std::move(out);
-  };
-  for (; i < m.segments.size(); ++i, pos = 0) {
-    const segment& seg = *m.segments[i];
-    if (pos == 0) expected = seg.base_offset();
-    while (pos < seg.size()) {
-      auto h = seg.read_header(pos);
-      if (!h) return stop(h.error());
-      if (h->base_offset != expected) {
-        return stop(corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " + std::to_string(pos) +
-                            ": base offset " + std::to_string(h->base_offset) + ", expected " +
-                            std::to_string(expected)));
-      }
-      if (h->last_offset() >= offset) {
-        if (h->last_offset() >= upto) return out;
-        if (out.bytes != 0 && out.bytes + h->length > max_bytes) return out;
-        if (!out.ranges.empty() && out.ranges.back().fd == seg.fd() &&
-            out.ranges.back().position + out.ranges.back().length == pos) {
-          out.ranges.back().length += h->length;
-        } else {
-          out.ranges.push_back({seg.fd(), pos, h->length});
-        }
-        out.bytes += h->length;
-        out.next_offset = h->next_offset();
-      }
-      expected = h->next_offset();
-      pos += h->length;
-    }
-  }
+  const status s = m.walk_batches(offset, max_bytes, upto, out.bytes, out.next_offset,
+                                  [&](const segment& seg, std::uint64_t pos, const batch_header& h) {
+                                    auto& ranges = out.ranges;
+                                    if (!ranges.empty() && ranges.back().fd == seg.fd() &&
+                                        ranges.back().position + ranges.back().length == pos)
+                                      ranges.back().length += h.length;
+                                    else
+                                      ranges.push_back({seg.fd(), pos, h.length});
+                                    return status::ok();
+                                  });
+  if (!s && out.ranges.empty()) return s;
   return out;
 }
 
