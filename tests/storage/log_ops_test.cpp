@@ -14,15 +14,6 @@ using namespace herald::storage::test;
 
 namespace {
 
-std::vector<std::uint64_t> segment_bases(const std::filesystem::path& dir) {
-  std::vector<std::uint64_t> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() == ".log") out.push_back(std::stoull(e.path().stem().string()));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::uint64_t term_of(const stored_batch& b) { return decode_batch_header(b.bytes).term; }
 
 // Batches of 1 to 3 records, so offsets and batches differ.

@@ -25,15 +25,6 @@ void fill(partition_log& log, log_model& model, int batches, std::uint64_t term 
   }
 }
 
-std::vector<std::uint64_t> segment_bases(const std::filesystem::path& dir) {
-  std::vector<std::uint64_t> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() == ".log") out.push_back(std::stoull(e.path().stem().string()));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::vector<batch_header> headers_from(const partition_log& log, std::uint64_t offset) {
   std::vector<batch_header> out;
   const status s = log.for_each_header(offset, [&](const batch_header& h) {

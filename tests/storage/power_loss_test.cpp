@@ -160,15 +160,6 @@ struct placement {
   std::uint64_t pos = 0;
 };
 
-std::vector<std::uint64_t> segment_bases(const std::filesystem::path& dir) {
-  std::vector<std::uint64_t> bases;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() == ".log") bases.push_back(std::stoull(e.path().stem().string()));
-  }
-  std::sort(bases.begin(), bases.end());
-  return bases;
-}
-
 std::vector<placement> place(const log_model& model, const std::vector<std::uint64_t>& bases) {
   std::vector<placement> out;
   std::size_t seg = 0;

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -56,6 +57,16 @@ inline std::filesystem::path segment_log(const std::filesystem::path& dir, std::
   char name[32];
   std::snprintf(name, sizeof(name), "%020llu.log", static_cast<unsigned long long>(base));
   return dir / name;
+}
+
+// Base offsets of the segment files in `dir`, ascending.
+inline std::vector<std::uint64_t> segment_bases(const std::filesystem::path& dir) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".log") out.push_back(std::stoull(e.path().stem().string()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 inline std::filesystem::path segment_index(const std::filesystem::path& dir, std::uint64_t base) {
