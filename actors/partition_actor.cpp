@@ -37,7 +37,8 @@ void note_leadership(partition_ptr self) {
   const auto term = st.raft->term();
   if (leader == st.known_leader && term == st.known_term) return;
   if (st.known_leader != leader)
-    spdlog::info("{}: leader is now {} (term {})", name_of(st), leader == raft::no_node ? std::string{"unknown"} : std::to_string(leader), term);
+    spdlog::info("{}: leader is now {} (term {})", name_of(st),
+                 leader == raft::no_node ? std::string{"unknown"} : std::to_string(leader), term);
   if (!st.is_leader() || term != st.known_term)
     fail_produces(self, ErrorCode::NOT_LEADER,
                   "leadership changed before the entry was acknowledged; it may or may not be committed");
@@ -120,12 +121,12 @@ caf::result<bool> step_down(partition_ptr self) {
   }
   if (target == raft::no_node || st.raft->transfer_leadership(target) != raft::errc::ok) return true;
   spdlog::info("{}: stopping; handing leadership to node {}", name_of(st), target);
-  st.stepping_down = self->make_response_promise<bool>();
+  auto rp = self->make_response_promise<bool>();
+  st.stepping_down = rp;
   process_readies(self);
   self->delayed_send(self, std::chrono::milliseconds{2 * st.args.election_ticks * st.args.tick_ms},
                      shutdown_atom::value, true);
-  if (!st.stepping_down) return true;  // already moved
-  return *st.stepping_down;
+  return rp;  // answered by note_leadership(), or by the deadline
 }
 
 raft::options raft_options(const partition_args& args) {
