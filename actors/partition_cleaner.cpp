@@ -78,7 +78,6 @@ void start_cleaner(partition_ptr self) {
   if (st.args.config.compact) {
     auto from = std::lower_bound(committed.begin(), committed.end(), st.compact_next_base);
     if (from == committed.end()) from = committed.begin();  // a new pass
-    if (from == committed.begin()) st.compact_pass_start = *from;
     job->bases.assign(from, committed.end());
     job->policy.compact_keys = true;
     job->policy.min_lag_ms = st.args.config.min_compaction_lag_ms;

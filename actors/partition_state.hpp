@@ -61,7 +61,6 @@ struct partition_state {
   bool cleaning = false;
   std::set<std::uint64_t> ttl_cleaned;    // delete-policy segments already swept once
   std::uint64_t compact_next_base = 0;    // compact policy: where the next pass starts
-  std::uint64_t compact_pass_start = 0;   // first base of the current pass
 
   storage::partition_log& log() { return store->log(); }
   bool is_leader() const { return raft && raft->state() == raft::role::leader; }
