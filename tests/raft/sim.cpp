@@ -13,6 +13,7 @@
 
 #include "raft/node.hpp"
 #include "tests/raft/mem_store.hpp"
+#include "tests/raft/sim_params.hpp"
 
 namespace herald::raft::sim {
 
@@ -25,129 +26,6 @@ constexpr std::uint64_t units_per_tick = 10;
 struct failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-class prng {
-public:
-  explicit prng(std::uint64_t seed) : s_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-  std::uint64_t range(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
-  bool ppm(std::uint64_t parts_per_million) { return below(1000000) < parts_per_million; }
-  template <class T>
-  const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
-
-private:
-  std::uint64_t s_;
-};
-
-std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
-  prng p(a * 0x100000001b3ull ^ b);
-  return p.next();
-}
-
-std::uint64_t hash_entry(const entry& e) {
-  std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<std::uint64_t>(e.kind);
-  if (e.data)
-    for (char c : *e.data) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-  return h;
-}
-
-// The replicated state machine: a digest folded over the applied entries.
-std::uint64_t fold(std::uint64_t digest, index_t index, std::uint64_t entry_hash) {
-  return mix(digest ^ index, entry_hash);
-}
-
-// Snapshot data: applied index and digest, padded so chunking matters.
-bytes encode_state(index_t index, std::uint64_t digest, std::size_t pad) {
-  bytes out(16 + pad, '\0');
-  for (int i = 0; i < 8; ++i) {
-    out[i] = static_cast<char>((index >> (8 * i)) & 0xff);
-    out[8 + i] = static_cast<char>((digest >> (8 * i)) & 0xff);
-  }
-  for (std::size_t i = 0; i < pad; ++i) out[16 + i] = static_cast<char>('a' + (digest + i) % 26);
-  return out;
-}
-
-std::pair<index_t, std::uint64_t> decode_state(const bytes& data) {
-  if (data.size() < 16) return {0, 0};
-  std::uint64_t index = 0, digest = 0;
-  for (int i = 0; i < 8; ++i) {
-    index |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[i])) << (8 * i);
-    digest |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[8 + i])) << (8 * i);
-  }
-  return {index, digest};
-}
-
-struct params {
-  int voters = 3;
-  int spares = 0;
-  std::uint64_t drop_ppm = 0;
-  std::uint64_t dup_ppm = 0;
-  std::uint64_t max_delay = 1;       // units
-  std::uint64_t max_persist = 0;     // units an fsync takes at most
-  std::uint64_t crash_ppm = 0;       // per tick
-  std::uint64_t leader_crash_ppm = 0;  // per tick, aimed at the current leader
-  std::uint64_t partition_ppm = 0;   // per tick
-  std::uint64_t heal_ppm = 0;        // per tick
-  std::uint64_t propose_ppm = 0;     // per unit
-  std::uint64_t transfer_ppm = 0;    // per tick
-  std::uint64_t member_ppm = 0;      // per tick
-  std::uint64_t compact_every = 0;   // entries between snapshots; 0 = never
-  std::uint64_t compact_trail = 0;   // entries kept behind the snapshot for followers catching up
-  std::size_t snapshot_pad = 0;
-  options node_opts;
-
-  std::string describe() const {
-    std::ostringstream s;
-    s << "voters=" << voters << " spares=" << spares << " drop=" << drop_ppm / 10000.0 << "% dup="
-      << dup_ppm / 10000.0 << "% delay<=" << max_delay << "u fsync<=" << max_persist << "u crash=" << crash_ppm << "ppm/tick leader_crash=" << leader_crash_ppm
-      << "ppm/tick partition=" << partition_ppm << "ppm/tick compact_every=" << compact_every
-      << " trail=" << compact_trail
-      << " hb=" << node_opts.heartbeat_ticks << " pre_vote=" << node_opts.pre_vote
-      << " max_append=" << node_opts.max_append_entries << "e/" << node_opts.max_append_bytes
-      << "B window=" << node_opts.max_inflight_msgs << "m/" << node_opts.max_inflight_bytes
-      << "B chunk=" << node_opts.snapshot_chunk_bytes << "B";
-    return s.str();
-  }
-};
-
-params draw_params(prng& r) {
-  params p;
-  p.voters = std::vector<int>{1, 3, 3, 3, 5, 5}[r.below(6)];
-  p.spares = static_cast<int>(r.below(3));
-  p.drop_ppm = std::vector<std::uint64_t>{0, 10000, 50000, 150000}[r.below(4)];
-  p.dup_ppm = std::vector<std::uint64_t>{0, 10000, 50000}[r.below(3)];
-  p.max_delay = std::vector<std::uint64_t>{1, 5, 15, 30, 60}[r.below(5)];
-  p.max_persist = std::vector<std::uint64_t>{0, 3, 10, 30}[r.below(4)];
-  p.crash_ppm = std::vector<std::uint64_t>{0, 2000, 6000, 15000}[r.below(4)];
-  p.leader_crash_ppm = std::vector<std::uint64_t>{0, 0, 5000, 20000}[r.below(4)];
-  p.partition_ppm = std::vector<std::uint64_t>{0, 3000, 10000}[r.below(3)];
-  p.heal_ppm = 30000;
-  p.propose_ppm = std::vector<std::uint64_t>{20000, 60000, 150000}[r.below(3)];
-  p.transfer_ppm = std::vector<std::uint64_t>{0, 3000, 10000}[r.below(3)];
-  p.member_ppm = std::vector<std::uint64_t>{0, 5000, 15000}[r.below(3)];
-  p.compact_every = std::vector<std::uint64_t>{0, 5, 20, 60}[r.below(4)];
-  p.compact_trail = std::vector<std::uint64_t>{0, 10, 50}[r.below(3)];
-  p.snapshot_pad = r.below(200);
-  options& o = p.node_opts;
-  o.heartbeat_ticks = static_cast<std::uint32_t>(r.range(1, 3));
-  o.election_ticks = 10;
-  o.pre_vote = r.below(10) != 0;
-  o.check_quorum = true;
-  o.max_append_entries = std::vector<std::size_t>{1, 2, 4, 64}[r.below(4)];
-  o.max_append_bytes = std::vector<std::uint64_t>{1, 100, 400, 1 << 20}[r.below(4)];
-  o.max_inflight_msgs = std::vector<std::size_t>{1, 2, 4, 16}[r.below(4)];
-  o.max_inflight_bytes = std::vector<std::uint64_t>{1, 300, 2000, 1 << 20}[r.below(4)];
-  o.snapshot_chunk_bytes = std::vector<std::uint64_t>{7, 32, 4096}[r.below(3)];
-  o.stall_rounds = 3;
-  o.max_uncommitted_bytes = std::vector<std::uint64_t>{200, 2000, 1 << 20}[r.below(3)];
-  return p;
-}
 
 struct sim_node {
   node_id id = no_node;
