@@ -17,6 +17,7 @@
 // that started at the log's first segment, so no older value of their key
 // can survive them.
 
+#include <algorithm>
 #include <limits>
 
 #include <spdlog/spdlog.h>
@@ -84,6 +85,9 @@ void start_cleaner(partition_ptr self) {
     if (job->bases.front() == committed.front() && committed.front() == st.log().closed_segment_bases().front())
       job->policy.tombstone_retention_ms = st.args.config.tombstone_retention_ms;
   } else {
+    // Forget segments that retention or a merge has removed since.
+    const auto closed = st.log().closed_segment_bases();
+    std::erase_if(st.ttl_cleaned, [&](std::uint64_t b) { return !std::binary_search(closed.begin(), closed.end(), b); });
     for (auto base : committed)
       if (st.ttl_cleaned.count(base) == 0) {
         job->bases.push_back(base);

@@ -238,7 +238,9 @@ status raft_store::append(const raft::entry& e) {
   } else {
     batch = *e.data;
   }
-  auto appended = log_->append(batch, e.term);
+  // Producer batches were deep-validated by the leader before they became
+  // entries; header and CRC show these are the same bytes.
+  auto appended = log_->append(batch, e.term, storage::partition_log::check::crc);
   if (!appended) return appended.error();
   note_entry(e.index, e.term, appended->base_offset);
   if (e.kind == raft::entry_kind::configuration) {

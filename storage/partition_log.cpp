@@ -55,12 +55,13 @@ status partition_log::impl::roll() {
   return status::ok();
 }
 
-result<append_result> partition_log::impl::append(std::span<const char> batch, std::uint64_t term) {
+result<append_result> partition_log::impl::append(std::span<const char> batch, std::uint64_t term,
+                                                  partition_log::check how) {
   if (batch.size() > cfg.max_batch_bytes) {
     return status{errc::batch_too_large, "batch of " + std::to_string(batch.size()) + " bytes exceeds max_batch_bytes " +
                                              std::to_string(cfg.max_batch_bytes)};
   }
-  if (auto s = validate_batch_deep(batch); !s) return s;
+  if (auto s = how == partition_log::check::deep ? validate_batch_deep(batch) : validate_batch(batch); !s) return s;
   const batch_header h = decode_batch_header(batch);
 
   if (needs_roll(batch.size(), h.last_offset_delta)) {
@@ -191,10 +192,10 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
 
 const recovery_report& partition_log::recovery() const { return impl_->report; }
 
-result<append_result> partition_log::append(std::span<const char> batch, std::uint64_t term) {
+result<append_result> partition_log::append(std::span<const char> batch, std::uint64_t term, check how) {
   impl& m = *impl_;
   if (m.failed) return *m.failed;
-  return m.append(batch, term);
+  return m.append(batch, term, how);
 }
 
 result<append_result> partition_log::append_at(std::span<const char> batch, std::uint64_t base_offset,
@@ -205,7 +206,7 @@ result<append_result> partition_log::append_at(std::span<const char> batch, std:
     return status{errc::offset_out_of_range, "append_at offset " + std::to_string(base_offset) +
                                                  ", but the log ends at " + std::to_string(m.log_end)};
   }
-  return m.append(batch, term);
+  return m.append(batch, term, check::deep);
 }
 
 status partition_log::sync() {

@@ -127,9 +127,16 @@ public:
 
   const recovery_report& recovery() const;
 
-  // Appends one batch (validated with validate_batch_deep()), stamping the
-  // next offset and `term` into its header. Not durable until sync().
-  result<append_result> append(std::span<const char> batch, std::uint64_t term);
+  // How far append() checks a batch. `deep` (validate_batch_deep()) for
+  // bytes from a producer; `crc` (validate_batch(): header and CRC) for a
+  // batch that was deep-validated before (a Raft entry: the leader did it
+  // when the producer's batch came in, and the CRC shows the bytes are the
+  // same), so no replica decodes every payload twice.
+  enum class check { deep, crc };
+
+  // Appends one batch (validated as `how` says), stamping the next offset
+  // and `term` into its header. Not durable until sync().
+  result<append_result> append(std::span<const char> batch, std::uint64_t term, check how = check::deep);
 
   // The follower's append (Raft): the batch's place was decided by a leader,
   // so `base_offset` must be log_end_offset() (errc::offset_out_of_range

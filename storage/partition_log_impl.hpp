@@ -83,7 +83,7 @@ struct partition_log::impl {
   }
 
   status roll();
-  result<append_result> append(std::span<const char> batch, std::uint64_t term);
+  result<append_result> append(std::span<const char> batch, std::uint64_t term, partition_log::check how);
   result<std::uint64_t> term_of(std::uint64_t offset) const;
   status drop_below_start();
   // partition_log_read.cpp: the batch walk read() and read_ranges() share.
