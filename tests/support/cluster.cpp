@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <stdexcept>
 
@@ -90,6 +91,8 @@ void static_cluster::kill9(int id) {
 
 bool static_cluster::stop(int id) {
   const bool clean = nodes_.at(id - 1)->stop();
+  // A failed stop is a test failure; its log is what explains it.
+  if (!clean) std::cerr << "node " << id << " did not stop cleanly; its log:\n" << nodes_.at(id - 1)->log() << "\n";
   nodes_.at(id - 1).reset();
   return clean;
 }
