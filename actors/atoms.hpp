@@ -20,6 +20,8 @@ using fetch_timeout_atom = caf::atom_constant<caf::atom("hr_fetchto")>;
 using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, port) the node listens on
 using lookup_atom = caf::atom_constant<caf::atom("hr_lookup")>;   // (topic, partition) -> actor
 using shutdown_atom = caf::atom_constant<caf::atom("hr_shutdn")>;
+using restart_atom = caf::atom_constant<caf::atom("hr_restart")>;  // (topic, partition, incarnation) back-off timer
+using disk_check_atom = caf::atom_constant<caf::atom("hr_diskchk")>; // free-space sampling timer
 
 // Raft between replicas (actors/partition_actor.hpp)
 using raft_atom = caf::atom_constant<caf::atom("hr_raft")>;        // (topic, partition, bytes) peer -> replica

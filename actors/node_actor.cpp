@@ -18,48 +18,74 @@ std::filesystem::path partition_dir(const std::filesystem::path& data_dir, const
 
 namespace {
 
-caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition) {
-  auto& st = self->state;
-  partition_args args;
-  args.topic = topic.name;
-  args.partition = partition;
-  args.dir = partition_dir(st.args.data_dir, topic.name, topic.id, partition);
-  args.config = topic.config;
-  args.node_id = static_cast<std::uint64_t>(st.args.node_id);
-  args.replicas = st.replica_ids();
-  args.tick_ms = st.args.raft_tick_ms;
-  args.cleaner_interval_ms = st.args.cleaner_interval_ms;
-  auto actor = spawn_partition(self, std::move(args));
-  st.partition_of[actor.address()] = {topic.name, partition};
-  return actor;
+restart_policy::key key_of(const std::string& topic, std::uint32_t partition) {
+  return {topic, partition};
 }
 
-// A partition actor died. Restart it unless it was stopped on purpose or
-// keeps failing, in which case it stays offline and says so.
-void on_partition_down(node_ptr self, const std::string& topic, std::uint32_t partition, const caf::error& reason) {
+// A partition actor stopped. Only the current actor of a slot counts (the
+// incarnation check): a down from a replaced actor, or from one whose topic
+// was deleted (and perhaps re-created since), changes nothing. A crash is
+// restarted at once, or after a back-off once it keeps crashing.
+void on_partition_down(node_ptr self, const node_state::replica_slot& dead, const caf::error& reason) {
   auto& st = self->state;
-  const auto* descriptor = st.args.metadata->find(topic);
-  auto slot = st.partitions.find(topic);
-  if (descriptor == nullptr || slot == st.partitions.end() || partition >= slot->second.size())
-    return;  // deleted meanwhile
-  auto& history = st.restarts[{topic, partition}];
-  auto now = std::chrono::steady_clock::now();
-  while (!history.empty() && now - history.front() > st.args.restart_window)
-    history.pop_front();
-  if (history.size() >= st.args.max_restarts) {
-    spdlog::error("{}/{}: partition actor failed {} times within {}s ({}); leaving it offline", topic, partition,
-                  history.size(), st.args.restart_window.count(), self->system().render(reason));
-    slot->second[partition] = caf::actor{};
+  if (st.stopping)
+    return;
+  const auto key = key_of(dead.topic, dead.partition);
+  auto decision = st.restarts.on_down(key, dead.incarnation, std::chrono::steady_clock::now());
+  if (decision.what == restart_policy::action::ignore)
+    return;
+  const auto* descriptor = st.args.metadata->find(dead.topic);
+  auto slot = st.partitions.find(dead.topic);
+  if (descriptor == nullptr || slot == st.partitions.end() || dead.partition >= slot->second.size()) {
+    st.restarts.forget(key);  // deleted meanwhile
+    return;
+  }
+  if (decision.what == restart_policy::action::restart_now) {
+    spdlog::warn("{}/{}: partition actor died ({}); restarting it", dead.topic, dead.partition,
+                 self->system().render(reason));
+    slot->second[dead.partition] = start_partition(self, *descriptor, dead.partition);
   } else {
-    history.push_back(now);
-    spdlog::warn("{}/{}: partition actor died ({}); restarting it", topic, partition, self->system().render(reason));
-    slot->second[partition] = start_partition(self, *descriptor, partition);
+    spdlog::error("{}/{}: partition actor failed {} times within {}s ({}); offline, retrying in {} ms "
+                  "(or now: herald partition restart {} {})",
+                  dead.topic, dead.partition, decision.recent_failures,
+                  std::chrono::duration_cast<std::chrono::seconds>(st.args.restart_window).count(),
+                  self->system().render(reason), decision.delay.count(), dead.topic, dead.partition);
+    slot->second[dead.partition] = caf::actor{};
+    self->delayed_send(self, decision.delay, restart_atom::value, dead.topic, dead.partition, dead.incarnation);
   }
   publish_routes(self);
 }
 
+// Samples free space; logs when the reserve is crossed either way.
+void check_disk(node_ptr self) {
+  auto& st = self->state;
+  const bool was_full = st.disk->full();
+  if (!st.disk->check())
+    return;
+  if (st.disk->full() != was_full) {
+    if (st.disk->full())
+      spdlog::error("disk full: {}", st.disk->refusal("produces and topic creates"));
+    else
+      spdlog::info("disk space back above the reserve ({} bytes free): accepting produces and creates again",
+                   st.disk->free_bytes());
+  }
+}
+
 caf::behavior node_actor(node_ptr self, node_args args) {
   self->state.args = std::move(args);
+  {
+    auto& st = self->state;
+    restart_policy::config policy;
+    policy.fast_restarts = st.args.max_restarts;
+    policy.window = st.args.restart_window;
+    policy.initial_backoff = st.args.restart_backoff;
+    policy.max_backoff = st.args.max_restart_backoff;
+    st.restarts = restart_policy{policy};
+    st.disk = std::make_shared<cluster::disk_guard>(st.args.data_dir, st.args.disk_reserve_bytes);
+    check_disk(self);
+    self->delayed_send(self, st.args.disk_check, disk_check_atom::value);
+  }
+  sweep_deletes(self);  // deletes a previous run began and did not finish
   for (const auto& [name, topic] : self->state.args.metadata->topics())
     start_topic(self, topic);
   publish_routes(self);
@@ -74,9 +100,9 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     if (on_peer_down(self, dm.source))
       return;
     if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
-      auto [topic, partition] = p->second;
+      auto dead = std::move(p->second);
       st.partition_of.erase(p);
-      on_partition_down(self, topic, partition, dm.reason);
+      on_partition_down(self, dead, dm.reason);
       return;
     }
     auto session = caf::actor_cast<caf::actor>(dm.source);
@@ -116,6 +142,25 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       auto i = partitions.find(topic);
       return i == partitions.end() || partition >= i->second.size() ? caf::actor{} : i->second[partition];
     },
+    [=](restart_atom, const std::string& topic, std::uint32_t partition, std::uint64_t incarnation) {
+      auto& st = self->state;
+      if (st.stopping || !st.restarts.retry_due(key_of(topic, partition), incarnation))
+        return;  // restarted by an admin, or deleted, meanwhile
+      const auto* descriptor = st.args.metadata->find(topic);
+      auto slot = st.partitions.find(topic);
+      if (descriptor == nullptr || slot == st.partitions.end() || partition >= slot->second.size())
+        return;
+      spdlog::info("{}/{}: retrying the offline partition", topic, partition);
+      slot->second[partition] = start_partition(self, *descriptor, partition);
+      publish_routes(self);
+    },
+    [=](disk_check_atom) {
+      auto& st = self->state;
+      check_disk(self);
+      if (st.deletes_pending)
+        sweep_deletes(self);
+      self->delayed_send(self, st.args.disk_check, disk_check_atom::value);
+    },
     [=](address_atom, std::string host, std::uint16_t port) {
       self->state.host = std::move(host);
       self->state.port = port;
@@ -124,6 +169,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       // Replicas that lead hand leadership to a caught-up follower first
       // (TimeoutNow), so a clean stop costs no election timeout; then stop.
       auto& st = self->state;
+      st.stopping = true;
       auto outstanding = std::make_shared<std::size_t>(1);
       auto finish = [=] {
         if (--*outstanding > 0)
@@ -153,6 +199,38 @@ caf::behavior node_actor(node_ptr self, node_args args) {
 
 } // namespace
 
+caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition) {
+  auto& st = self->state;
+  partition_args args;
+  args.topic = topic.name;
+  args.partition = partition;
+  args.dir = partition_dir(st.args.data_dir, topic.name, topic.id, partition);
+  args.config = topic.config;
+  args.node_id = static_cast<std::uint64_t>(st.args.node_id);
+  args.replicas = st.replica_ids();
+  args.tick_ms = st.args.raft_tick_ms;
+  args.cleaner_interval_ms = st.args.cleaner_interval_ms;
+  auto actor = spawn_partition(self, std::move(args));
+  auto incarnation = st.restarts.started(key_of(topic.name, partition), std::chrono::steady_clock::now());
+  st.partition_of[actor.address()] = node_state::replica_slot{topic.name, partition, incarnation};
+  return actor;
+}
+
+void stop_topic(node_ptr self, const std::string& topic) {
+  auto& st = self->state;
+  auto slot = st.partitions.find(topic);
+  if (slot == st.partitions.end())
+    return;
+  for (std::uint32_t p = 0; p < slot->second.size(); ++p) {
+    st.restarts.forget(key_of(topic, p));
+    if (auto& a = slot->second[p]) {
+      st.partition_of.erase(a.address());
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    }
+  }
+  st.partitions.erase(slot);
+}
+
 void start_topic(node_ptr self, const cluster::topic_descriptor& topic) {
   std::vector<caf::actor> actors;
   actors.reserve(topic.partition_count);
@@ -165,6 +243,7 @@ void publish_routes(node_ptr self) {
   auto& st = self->state;
   auto table = std::make_shared<routing_table>();
   table->partitions = st.partitions;
+  table->disk = st.disk;
   st.routes = table;
   for (const auto& s : st.sessions)
     self->send(s, routing_atom::value, st.routes);

@@ -3,13 +3,22 @@
 //
 //   node
 //   ├── partition actor per hosted partition (detached, monitored; restarted
-//   │   on a crash, at most `max_restarts` times in `restart_window`, after
-//   │   which the partition is marked offline and the failure logged)
+//   │   at once on a crash up to `max_restarts` times in `restart_window`,
+//   │   after which it is offline and retried with a back-off from 1 s to
+//   │   60 s, or at once on restartPartition; actors/restart_policy.hpp)
 //   └── session actor per connected client (monitored; dies with its client)
 //
 // It owns the topic metadata (local_metadata_store when there is no
-// ZooKeeper) and answers metadata, createTopic, deleteTopic and describeTopic
-// requests that sessions forward to it.
+// ZooKeeper) and answers metadata, createTopic, deleteTopic, describeTopic and
+// restartPartition requests that sessions forward to it.
+//
+// Disk: every `disk_check` it samples the data directory's free space
+// (cluster/disk_guard.hpp); below `disk_reserve_bytes` creates (here) and
+// produces (in sessions) are refused with diskFull. A topic delete needs no
+// free space: it renames the topic's directory to `<dir>.deleting` (the
+// durable intent, finished at the next start if the node dies first),
+// removes the data, then rewrites the metadata, retrying that every check
+// while the disk is too full to hold it.
 //
 // Protocol:
 //   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
@@ -68,6 +77,14 @@ struct node_args {
   std::chrono::milliseconds peer_retry{500};
   std::uint32_t raft_tick_ms = 50;
   std::uint32_t cleaner_interval_ms = 30'000;
+  // Partition replicas this node may host in all (cluster/topic_limits.hpp).
+  std::uint32_t max_partitions = 4096;
+  // Free bytes below which creates and produces are refused; 0: no reserve.
+  std::uint64_t disk_reserve_bytes = 0;
+  std::chrono::milliseconds disk_check{1000};
+  // Back-off of an offline replica's retries.
+  std::chrono::milliseconds restart_backoff{1000};
+  std::chrono::milliseconds max_restart_backoff{60'000};
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

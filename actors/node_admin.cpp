@@ -7,6 +7,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/node_state.hpp"
+#include "cluster/disk_guard.hpp"
+#include "cluster/topic_limits.hpp"
 #include "cluster/topic_schema.hpp"
 #include "schema/wire.hpp"
 #include "storage/batch_header.hpp"
@@ -17,8 +19,6 @@ namespace {
 
 using schema::ErrorCode;
 
-constexpr std::uint32_t max_batch_bytes_limit = 64u << 20;
-constexpr std::uint64_t min_segment_bytes = 64u << 10;
 constexpr auto stats_timeout = std::chrono::seconds{5};
 
 bytes ok_response() {
@@ -69,17 +69,6 @@ bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
   return wire::to_bytes(builder);
 }
 
-// Empty when `config` is acceptable.
-std::string check_config(const cluster::topic_config& config) {
-  if (config.max_batch_bytes > max_batch_bytes_limit)
-    return "maxBatchBytes may be at most " + std::to_string(max_batch_bytes_limit);
-  if (config.segment_bytes < min_segment_bytes)
-    return "segmentBytes must be at least " + std::to_string(min_segment_bytes);
-  if (config.segment_bytes < config.max_batch_bytes + storage::batch_header_size)
-    return "segmentBytes must hold at least one batch of maxBatchBytes";
-  return {};
-}
-
 bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   auto& st = self->state;
   std::string name = req.getName();
@@ -88,9 +77,11 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   if (st.args.metadata->find(name) != nullptr)
     return wire::error_response(ErrorCode::TOPIC_ALREADY_EXISTS, "topic " + name + " already exists");
   auto partitions = req.getPartitions();
-  if (partitions == 0 || partitions > cluster::max_partitions_per_topic)
-    return wire::error_response(ErrorCode::INVALID_TOPIC, "partitions must be between 1 and "
-                                                            + std::to_string(cluster::max_partitions_per_topic));
+  std::uint64_t hosted = 0;
+  for (const auto& [n, t] : st.args.metadata->topics())
+    hosted += t.partition_count;
+  if (auto why = cluster::check_partition_count(partitions, hosted, st.args.max_partitions); !why.empty())
+    return wire::error_response(ErrorCode::INVALID_TOPIC, why);
   // With a static peer list every node holds every partition; placement on
   // a subset comes with the cluster (ZooKeeper) issue.
   const auto nodes = static_cast<std::uint16_t>(st.replica_ids().size());
@@ -104,8 +95,12 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   d.partition_count = partitions;
   d.replication_factor = rf;
   d.config = cluster::read_topic_config(req.getConfig(), st.args.topic_defaults);
-  if (auto why = check_config(d.config); !why.empty())
+  if (auto why = cluster::check_topic_config(d.config); !why.empty())
     return wire::error_response(ErrorCode::INVALID_TOPIC, why);
+  // A create writes metadata and directories: refused inside the reserve,
+  // which is kept for deletes and for the logs already written to.
+  if (st.disk && st.disk->full())
+    return wire::error_response(ErrorCode::DISK_FULL, st.disk->refusal("topic creates and produces"));
   auto created = st.args.metadata->create(d);
   if (!created)
     return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot persist metadata: " + created.error().message);
@@ -118,6 +113,7 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   return ok_response();
 }
 
+// Works on a full disk: see node_deletes.cpp.
 bytes delete_topic(node_ptr self, schema::DeleteTopicRequest::Reader req) {
   auto& st = self->state;
   std::string name = req.getName();
@@ -125,24 +121,45 @@ bytes delete_topic(node_ptr self, schema::DeleteTopicRequest::Reader req) {
   if (d == nullptr)
     return wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + name + " does not exist");
   auto dir = partition_dir(st.args.data_dir, name, d->id, 0).parent_path();
-  if (auto removed = st.args.metadata->remove(name); !removed)
-    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot persist metadata: " + removed.message);
-  if (auto slot = st.partitions.find(name); slot != st.partitions.end()) {
-    for (auto& a : slot->second)
-      if (a)
-        self->send_exit(a, caf::exit_reason::user_shutdown);
-    st.partitions.erase(slot);
-  }
-  publish_routes(self);
-  // The metadata no longer names the directory, so a crash here leaves only
-  // an orphan; the partition actors may still hold open files in it, which
-  // Linux keeps alive until they close.
+  auto marker = dir;
+  marker += ".deleting";
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  std::filesystem::rename(dir, marker, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot mark " + dir.string() + " for deletion: " + ec.message());
+  if (ec)  // never had a directory: the marker alone records the intent
+    std::filesystem::create_directories(marker, ec);
   if (ec)
-    spdlog::warn("deleted topic {} but could not remove {}: {}", name, dir.string(), ec.message());
+    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot mark " + dir.string() + " for deletion: " + ec.message());
+  // The replicas keep their open files (Linux frees them on close); their
+  // downs are deliberate, not crashes.
+  stop_topic(self, name);
+  publish_routes(self);
+  sweep_deletes(self);
   spdlog::info("deleted topic {}", name);
   return ok_response();
+}
+
+// An offline replica comes back now (and its back-off starts over).
+bytes restart_partition(node_ptr self, schema::RestartPartitionRequest::Reader req) {
+  auto& st = self->state;
+  std::string name = req.getTopic();
+  const auto partition = req.getPartition();
+  const auto* d = st.args.metadata->find(name);
+  auto slot = st.partitions.find(name);
+  if (d == nullptr || slot == st.partitions.end())
+    return wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + name + " does not exist");
+  if (partition >= slot->second.size())
+    return wire::error_response(ErrorCode::UNKNOWN_PARTITION,
+                                "topic " + name + " has no partition " + std::to_string(partition));
+  if (slot->second[partition])
+    return wire::error_response(ErrorCode::NONE, name + "/" + std::to_string(partition) + " is already running");
+  const restart_policy::key key{name, partition};
+  st.restarts.reset_backoff(key);
+  spdlog::info("{}/{}: restarting the offline partition (admin request)", name, partition);
+  slot->second[partition] = start_partition(self, *d, partition);
+  publish_routes(self);
+  return wire::error_response(ErrorCode::NONE, name + "/" + std::to_string(partition) + " restarted");
 }
 
 // Asks every partition actor for its offsets, then answers.
@@ -250,6 +267,7 @@ void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp,
         reply_and_forward(self, request, delete_topic(self, req.getDeleteTopic()), rp, from_peer);
         return;
       case schema::Request::DESCRIBE_TOPIC: describe_topic(self, req.getDescribeTopic(), rp); return;
+      case schema::Request::RESTART_PARTITION: rp.deliver(restart_partition(self, req.getRestartPartition())); return;
       default: rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "unsupported request")); return;
     }
   } catch (const kj::Exception& e) {

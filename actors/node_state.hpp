@@ -12,7 +12,9 @@
 #include <caf/all.hpp>
 
 #include "actors/node_actor.hpp"
+#include "actors/restart_policy.hpp"
 #include "actors/routing_table.hpp"
+#include "cluster/disk_guard.hpp"
 #include "cluster/local_metadata_store.hpp"
 
 namespace herald::actors {
@@ -25,8 +27,16 @@ struct node_state {
   std::string host;
   std::uint16_t port = 0;
   std::map<std::string, std::vector<caf::actor>> partitions;
-  std::map<caf::actor_addr, std::pair<std::string, std::uint32_t>> partition_of;
-  std::map<std::pair<std::string, std::uint32_t>, std::deque<std::chrono::steady_clock::time_point>> restarts;
+  struct replica_slot {
+    std::string topic;
+    std::uint32_t partition = 0;
+    std::uint64_t incarnation = 0;  // restart_policy's: tells a stale actor's down apart
+  };
+  std::map<caf::actor_addr, replica_slot> partition_of;
+  restart_policy restarts;
+  std::shared_ptr<cluster::disk_guard> disk;
+  bool stopping = false;         // shutdown under way: downs are not crashes
+  bool deletes_pending = false;  // a `.deleting` directory or a metadata rewrite awaits
   std::set<caf::actor> sessions;
   routing_ptr routes = std::make_shared<routing_table>();
   std::map<std::uint64_t, caf::actor> peers;  // connected peers' node actors
@@ -45,6 +55,20 @@ void start_topic(node_ptr self, const cluster::topic_descriptor& topic);
 
 // Builds a new routing snapshot and sends it to every session.
 void publish_routes(node_ptr self);
+
+// Starts the actor of one partition replica in its slot (a restart, or an
+// admin's restartPartition) and returns it.
+caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition);
+
+// Stops the actors of `topic` deliberately (a delete): their downs are not
+// crashes and never restart anything.
+void stop_topic(node_ptr self, const std::string& topic);
+
+// Finishes topic deletes: removes the data under every `<topic dir>.deleting`,
+// drops those topics from the metadata and rewrites it, then the markers.
+// What cannot be done yet (a disk too full for the metadata) is retried at
+// the next disk check.
+void sweep_deletes(node_ptr self);
 
 // Answers an admin or metadata request. `from_peer`: a create or delete a
 // peer already applied; it is applied here and not forwarded again.

@@ -15,12 +15,18 @@
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
+namespace herald::cluster {
+class disk_guard;
+}
+
 namespace herald::actors {
 
 struct routing_table {
   // Indexed by partition id. A default (invalid) actor marks a partition
   // that is offline after too many restarts.
   std::map<std::string, std::vector<caf::actor>> partitions;
+  // The node's free-space reserve: sessions refuse produces while it is full.
+  std::shared_ptr<const cluster::disk_guard> disk;
 };
 
 using routing_ptr = std::shared_ptr<const routing_table>;

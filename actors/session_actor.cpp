@@ -8,6 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "cluster/disk_guard.hpp"
 #include "schema/wire.hpp"
 
 namespace herald::actors {
@@ -39,6 +40,7 @@ struct route {
   std::uint32_t partition = 0;
   bool acks_none = false;
   std::uint32_t max_wait_ms = 0;
+  bool produce = false;
 };
 
 // Where a request goes: a partition (route set) or the node (nullopt).
@@ -46,7 +48,7 @@ std::optional<route> route_of(schema::Request::Reader req) {
   switch (req.which()) {
     case schema::Request::PRODUCE: {
       auto p = req.getProduce();
-      return route{p.getTopic(), p.getPartition(), p.getAcks() == schema::Acks::NONE, 0};
+      return route{p.getTopic(), p.getPartition(), p.getAcks() == schema::Acks::NONE, 0, true};
     }
     case schema::Request::FETCH: {
       auto f = req.getFetch();
@@ -127,6 +129,11 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
       if (!dest) {
         rp.deliver(wire::error_response(ErrorCode::PARTITION_UNAVAILABLE,
                                         r->topic + "/" + std::to_string(r->partition) + " is offline"));
+        return rp;
+      }
+      // Below the node's free-space reserve nothing new is written; reads go on.
+      if (r->produce && st.routes->disk && st.routes->disk->full()) {
+        rp.deliver(wire::error_response(ErrorCode::DISK_FULL, st.routes->disk->refusal("produces and topic creates")));
         return rp;
       }
       if (r->acks_none) {

@@ -197,6 +197,13 @@ int main(int argc, char** argv) {
   auto* remove = topic->add_subcommand("delete", "Delete a topic and its data");
   remove->add_option("name", topic_name, "Topic name")->required();
 
+  auto* partition_cmd = app.add_subcommand("partition", "Partition administration");
+  partition_cmd->require_subcommand(1);
+  std::uint32_t partition_id = 0;
+  auto* restart = partition_cmd->add_subcommand("restart", "Bring an offline partition replica back now");
+  restart->add_option("topic", topic_name, "Topic")->required();
+  restart->add_option("partition", partition_id, "Partition id")->required();
+
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
   produce->add_option("topic", pa.topic, "Topic")->required();
@@ -272,6 +279,8 @@ int main(int argc, char** argv) {
     } else if (remove->parsed()) {
       conn.delete_topic(topic_name);
       std::cout << "deleted topic " << topic_name << "\n";
+    } else if (restart->parsed()) {
+      std::cout << conn.restart_partition(topic_name, partition_id) << "\n";
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {

@@ -28,6 +28,7 @@
 #include "actors/system_config.hpp"
 #include "cluster/address.hpp"
 #include "cluster/local_metadata_store.hpp"
+#include "cluster/topic_limits.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/dir_lock.hpp"
 
@@ -51,6 +52,9 @@ struct options {
   std::string cleanup_policy = "delete";
   std::int64_t tombstone_retention_ms = 86'400'000;
   std::int64_t min_compaction_lag_ms = 0;
+  std::uint32_t max_partitions = herald::cluster::default_max_partitions_per_broker;
+  std::uint64_t disk_reserve_bytes = 256ull << 20;
+  std::uint32_t disk_check_ms = 1000;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -102,10 +106,10 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
     ->capture_default_str();
   app.add_option("--segment-bytes", opt.segment_bytes, "Default segment size of new topics")
-    ->check(CLI::Range(std::uint64_t{64} << 10, std::uint64_t{1} << 40))
+    ->check(CLI::Range(herald::cluster::min_segment_bytes, herald::cluster::max_segment_bytes))
     ->capture_default_str();
   app.add_option("--max-batch-bytes", opt.max_batch_bytes, "Default largest record batch of new topics")
-    ->check(CLI::Range(1u << 10, 64u << 20))
+    ->check(CLI::Range(herald::cluster::min_batch_bytes, herald::cluster::max_batch_bytes))
     ->capture_default_str();
   app.add_option("--fsync", opt.fsync, "Default fsync policy of new topics: always, interval or never")
     ->check(CLI::IsMember({"always", "interval", "never"}))
@@ -140,6 +144,17 @@ int main(int argc, char** argv) {
   app.add_option("--min-compaction-lag-ms", opt.min_compaction_lag_ms,
                  "Default age below which compaction keeps older values of a key")
     ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()))
+    ->capture_default_str();
+  app.add_option("--max-partitions", opt.max_partitions,
+                 "Most partition replicas this node hosts, all topics together; creates beyond are refused")
+    ->check(CLI::Range(1u, 1u << 20))
+    ->capture_default_str();
+  app.add_option("--disk-reserve-bytes", opt.disk_reserve_bytes,
+                 "Free space below which topic creates and produces are refused with diskFull (reads, deletes "
+                 "and retention go on); 0: no reserve")
+    ->capture_default_str();
+  app.add_option("--disk-check-ms", opt.disk_check_ms, "How often free space is sampled against the reserve")
+    ->check(CLI::Range(10u, 60'000u))
     ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -214,6 +229,9 @@ int main(int argc, char** argv) {
   args.topic_defaults.compact = opt.cleanup_policy == "compact";
   args.topic_defaults.tombstone_retention_ms = opt.tombstone_retention_ms;
   args.topic_defaults.min_compaction_lag_ms = opt.min_compaction_lag_ms;
+  args.max_partitions = opt.max_partitions;
+  args.disk_reserve_bytes = opt.disk_reserve_bytes;
+  args.disk_check = std::chrono::milliseconds{opt.disk_check_ms};
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   auto bound = system.middleman().publish(node, port, host.c_str(), true);

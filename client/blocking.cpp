@@ -156,6 +156,15 @@ void connection::delete_topic(const std::string& name) {
   impl_->call(wire::to_bytes(builder), [](schema::Response::Reader) {});
 }
 
+std::string connection::restart_partition(const std::string& topic, std::uint32_t partition) {
+  capnp::MallocMessageBuilder builder;
+  auto r = builder.initRoot<schema::Request>().initRestartPartition();
+  r.setTopic(topic);
+  r.setPartition(partition);
+  return impl_->call(wire::to_bytes(builder),
+                     [](schema::Response::Reader r) { return std::string{r.getError().getMessage().cStr()}; });
+}
+
 std::vector<topic_status> connection::list_topics() {
   capnp::MallocMessageBuilder builder;
   builder.initRoot<schema::Request>().initMetadata();

@@ -65,6 +65,9 @@ public:
   void delete_topic(const std::string& name);
   std::vector<topic_status> list_topics();
   topic_status describe_topic(const std::string& name);
+  // Brings an offline partition replica back now; returns the broker's
+  // word ("restarted" or "already running").
+  std::string restart_partition(const std::string& topic, std::uint32_t partition);
 
 private:
   friend class producer;

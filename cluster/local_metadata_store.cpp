@@ -58,8 +58,10 @@ const topic_descriptor* local_metadata_store::find(const std::string& name) cons
 storage::result<topic_descriptor> local_metadata_store::create(topic_descriptor topic) {
   topic.id = next_topic_id_++;
   auto it = topics_.insert_or_assign(topic.name, topic).first;  // caller checked it is new
+  const bool was_dirty = dirty_;
   if (auto st = persist(); !st) {
     topics_.erase(it);
+    dirty_ = was_dirty;  // memory is back to what it was
     return st;
   }
   return topic;
@@ -69,14 +71,26 @@ storage::status local_metadata_store::remove(const std::string& name) {
   auto node = topics_.extract(name);
   if (node.empty())
     return storage::status::ok();
+  const bool was_dirty = dirty_;
   if (auto st = persist(); !st) {
     topics_.insert(std::move(node));
+    dirty_ = was_dirty;
     return st;
   }
   return storage::status::ok();
 }
 
-storage::status local_metadata_store::persist() const {
+storage::status local_metadata_store::forget(const std::string& name) {
+  if (topics_.erase(name) == 0 && !dirty_)
+    return storage::status::ok();
+  return persist();
+}
+
+storage::status local_metadata_store::flush() {
+  return dirty_ ? persist() : storage::status::ok();
+}
+
+storage::status local_metadata_store::persist() {
   capnp::MallocMessageBuilder builder;
   auto root = builder.initRoot<schema::LocalMetadata>();
   root.setFormatVersion(format_version);
@@ -93,7 +107,9 @@ storage::status local_metadata_store::persist() const {
     write_topic_config(d.config, t.initConfig());
   }
   auto bytes = wire::to_bytes(builder);
-  return storage::write_file_atomically(file_, bytes);
+  auto written = storage::write_file_atomically(file_, bytes);
+  dirty_ = !written;
+  return written;
 }
 
 } // namespace herald::cluster

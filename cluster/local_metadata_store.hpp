@@ -31,16 +31,24 @@ public:
   // Assigns the topic a fresh id and persists. The caller validated it.
   storage::result<topic_descriptor> create(topic_descriptor topic);
   storage::status remove(const std::string& name);
+  // Like remove(), but the topic is gone from memory whether or not the file
+  // could be rewritten (a delete whose intent is already durable elsewhere,
+  // on a disk too full to rewrite it): on failure the store is dirty until a
+  // flush() or a later change persists it.
+  storage::status forget(const std::string& name);
+  bool dirty() const { return dirty_; }
+  storage::status flush();
 
 private:
   local_metadata_store(std::filesystem::path file, std::int32_t node_id)
     : file_(std::move(file)), node_id_(node_id) {}
-  storage::status persist() const;
+  storage::status persist();
 
   std::filesystem::path file_;
   std::int32_t node_id_;
   std::uint64_t next_topic_id_ = 1;
   std::map<std::string, topic_descriptor> topics_;
+  bool dirty_ = false;  // memory holds changes the file does not
 };
 
 } // namespace herald::cluster

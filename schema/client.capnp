@@ -28,6 +28,9 @@ enum ErrorCode {
   internal @13;              # a bug: reported, never silent
   notLeader @14;             # this replica does not lead the partition; retriable
                              # at Error.leaderId (-1: not known yet, e.g. an election)
+  diskFull @15;              # free space on the broker's data disk is below its reserve
+                             # (--disk-reserve-bytes): creates and produces are refused until
+                             # space is freed; reads, deletes and retention keep working
 }
 
 struct Error {
@@ -157,6 +160,14 @@ struct DescribeTopicRequest {
   name @0 :Text;
 }
 
+# Brings an offline partition replica back now instead of at its next
+# back-off retry (and resets the back-off). Answered with `empty`: error none
+# when the replica is (again) running, unknownTopic/unknownPartition otherwise.
+struct RestartPartitionRequest {
+  topic @0 :Text;
+  partition @1 :UInt32;
+}
+
 struct Request {
   union {
     produce @0 :ProduceRequest;
@@ -166,6 +177,7 @@ struct Request {
     createTopic @4 :CreateTopicRequest;
     deleteTopic @5 :DeleteTopicRequest;
     describeTopic @6 :DescribeTopicRequest;
+    restartPartition @7 :RestartPartitionRequest;
   }
 }
 

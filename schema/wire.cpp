@@ -91,6 +91,7 @@ const char* to_string(schema::ErrorCode code) {
     case E::THROTTLED: return "throttled";
     case E::INTERNAL: return "internal error";
     case E::NOT_LEADER: return "not the leader";
+    case E::DISK_FULL: return "disk full";
   }
   return "unknown error code";
 }

@@ -28,10 +28,11 @@ struct node_fixture {
   caf::scoped_actor self{system};
   caf::actor node;
 
-  node_fixture() {
+  explicit node_fixture(std::chrono::milliseconds backoff = std::chrono::seconds{30}) {
     actors::node_args args;
     args.data_dir = dir.path();
     args.max_restarts = 3;
+    args.restart_backoff = backoff;
     auto store = cluster::local_metadata_store::open(dir.path(), 1);
     REQUIRE(store.has_value());
     args.metadata = std::move(*store);
@@ -83,6 +84,50 @@ struct node_fixture {
     return values;
   }
 
+  schema::ErrorCode admin(capnp::MallocMessageBuilder& request, std::string* message = nullptr) {
+    std::unique_ptr<wire::message_reader> keep;
+    bytes buffer;
+    auto r = call(node, request, keep, buffer);
+    if (message != nullptr) *message = r.getError().getMessage().cStr();
+    return r.getError().getCode();
+  }
+
+  schema::ErrorCode create_topic() {
+    capnp::MallocMessageBuilder create;
+    auto c = create.initRoot<schema::Request>().initCreateTopic();
+    c.setName("t");
+    c.setPartitions(1);
+    return admin(create);
+  }
+
+  schema::ErrorCode delete_topic() {
+    capnp::MallocMessageBuilder req;
+    req.initRoot<schema::Request>().initDeleteTopic().setName("t");
+    return admin(req);
+  }
+
+  schema::ErrorCode restart_partition(std::string* message = nullptr) {
+    capnp::MallocMessageBuilder req;
+    auto r = req.initRoot<schema::Request>().initRestartPartition();
+    r.setTopic("t");
+    r.setPartition(0);
+    return admin(req, message);
+  }
+
+  // Kills the partition's actor until the node leaves it offline.
+  void crash_until_offline() {
+    auto current = lookup();
+    REQUIRE(current);
+    while (current) {
+      caf::anon_send_exit(current, caf::exit_reason::kill);
+      auto previous = current;
+      REQUIRE(test::eventually([&] {
+        current = lookup();
+        return current != previous;
+      }));
+    }
+  }
+
   caf::actor lookup() {
     caf::actor found;
     self->request(node, std::chrono::seconds{10}, lookup_atom::value, std::string{"t"}, std::uint32_t{0})
@@ -129,5 +174,64 @@ TEST_CASE("a crashed partition actor is restarted and recovers its log") {
       }));
     }
     CHECK(!current);  // 1 + 3 crashes within the window: offline
+
+    SUBCASE("and an admin brings it back at once, its log intact") {
+      std::string message;
+      REQUIRE(f.restart_partition(&message) == schema::ErrorCode::NONE);
+      CHECK(message == "t/0 restarted");
+      auto back = f.lookup();
+      REQUIRE(back);
+      CHECK(f.fetch_all(back) == std::vector<std::string>{"one", "two", "three"});
+      REQUIRE(f.restart_partition(&message) == schema::ErrorCode::NONE);
+      CHECK(message == "t/0 is already running");
+      CHECK(f.lookup() == back);
+    }
   }
+}
+
+TEST_CASE("an offline partition comes back on its own after the back-off (issue 8 item 4)") {
+  node_fixture f{std::chrono::milliseconds{300}};
+  REQUIRE(f.create_topic() == schema::ErrorCode::NONE);
+  REQUIRE(f.produce(f.lookup(), "kept") == schema::ErrorCode::NONE);
+  f.crash_until_offline();
+  REQUIRE(!f.lookup());
+  caf::actor back;
+  REQUIRE(test::eventually([&] { return static_cast<bool>(back = f.lookup()); }));
+  CHECK(f.fetch_all(back) == std::vector<std::string>{"kept"});
+}
+
+TEST_CASE("restartPartition names what it cannot restart") {
+  node_fixture f;
+  CHECK(f.restart_partition() == schema::ErrorCode::UNKNOWN_TOPIC);
+  REQUIRE(f.create_topic() == schema::ErrorCode::NONE);
+  capnp::MallocMessageBuilder req;
+  auto r = req.initRoot<schema::Request>().initRestartPartition();
+  r.setTopic("t");
+  r.setPartition(7);
+  CHECK(f.admin(req) == schema::ErrorCode::UNKNOWN_PARTITION);
+}
+
+// Issue 8 item 9: the down of a deleted topic's actor used to restart the
+// partition of the topic re-created under the same name (two replicas, one
+// Raft identity, one directory).
+TEST_CASE("a deleted topic's actor going down leaves the re-created topic's partition alone") {
+  node_fixture f;
+  REQUIRE(f.create_topic() == schema::ErrorCode::NONE);
+  auto old_actor = f.lookup();
+  REQUIRE(old_actor);
+  // Our monitor is attached after the node's, so the node's down message is
+  // queued before ours arrives: a lookup sent after we see the down is
+  // answered after the node has handled it.
+  f.self->monitor(old_actor);
+  REQUIRE(f.delete_topic() == schema::ErrorCode::NONE);
+  REQUIRE(f.create_topic() == schema::ErrorCode::NONE);
+  auto recreated = f.lookup();
+  REQUIRE(recreated);
+  bool down = false;
+  f.self->receive([&](caf::down_msg& dm) { down = dm.source == old_actor.address(); },
+                  caf::after(std::chrono::seconds{20}) >> [] {});
+  REQUIRE(down);
+  CHECK(f.lookup() == recreated);
+  REQUIRE(f.produce(recreated, "new") == schema::ErrorCode::NONE);
+  CHECK(f.fetch_all(recreated) == std::vector<std::string>{"new"});
 }
