@@ -241,6 +241,11 @@ int main(int argc, char** argv) {
   }
   auto address = host + ":" + std::to_string(*bound);
   caf::anon_send(node, herald::address_atom::value, host, *bound);
+  // The listening line first, flushed: scripts and tests take the port
+  // file as the signal that heraldd is up, so everything it announces must
+  // already be written when the file appears.
+  std::cout << "heraldd node " << opt.node_id << " listening on " << address << " (data dir " << opt.data_dir
+            << ")" << std::endl;
   if (!opt.port_file.empty()) {
     auto text = address + "\n";
     if (auto st = herald::storage::write_file_atomically(opt.port_file, {text.data(), text.size()}); !st) {
@@ -248,8 +253,6 @@ int main(int argc, char** argv) {
       return fail("cannot write port file: " + st.message);
     }
   }
-  std::cout << "heraldd node " << opt.node_id << " listening on " << address << " (data dir " << opt.data_dir
-            << ")" << std::endl;
 
   // The node actor is the root of the supervision tree; if it dies for any
   // reason other than the shutdown a signal asked for, the process exits
