@@ -160,9 +160,16 @@ void partition_replica::note_leadership() {
 void partition_replica::sync_tick() {
   if (failed_) return;
   auto& log = store_->log();
-  if (log.durable_end_offset() < log.log_end_offset())
-    if (auto status = log.sync(); !status)
-      spdlog::error("{}: interval fsync failed: {}", settings_.name, status.message);
+  if (log.durable_end_offset() >= log.log_end_offset()) return;
+  if (auto status = log.sync(); !status) {
+    // The log has cut its unsynced tail, but the Raft store and core still
+    // count those entries: followers' acks could commit what this log no
+    // longer holds. Only a reopen makes them agree again (issue 8 item 10).
+    spdlog::error("{}: interval fsync failed, restarting to re-validate the log: {}", settings_.name, status.message);
+    fail_produces(ErrorCode::STORAGE_ERROR,
+                  "the leader's fsync failed: " + status.message + "; the entry may or may not be committed");
+    fail("interval fsync failed: " + status.message);
+  }
 }
 
 // Retention under Raft: the prefix it deletes becomes the snapshot, and only
@@ -171,6 +178,9 @@ void partition_replica::apply_retention(std::int64_t now_ms) {
   if (failed_) return;
   const auto& cfg = settings_.config;
   auto& log = store_->log();
+  // A prefix removal that failed last time (the snapshot already moved).
+  if (auto s = store_->finish_compaction(); !s)
+    spdlog::warn("{}: removing the log prefix the Raft snapshot covers failed again: {}", settings_.name, s.message);
   const std::uint64_t point = log.retention_point(now_ms, cfg.retention_ms, cfg.retention_bytes);
   if (point <= log.log_start_offset()) return;
   const auto first_kept = store_->index_starting_at(point);
@@ -178,11 +188,15 @@ void partition_replica::apply_retention(std::int64_t now_ms) {
   const auto meta = raft_->snapshot_meta_at(*first_kept - 1);
   if (!meta) return;
   const auto before = log.size_bytes();
-  if (auto s = store_->compact(*meta); !s) {
-    spdlog::error("{}: retention failed: {}", settings_.name, s.message);
+  const auto compacted = store_->compact(*meta);
+  // Once the store saved the snapshot it has moved, whether or not the
+  // prefix removal after it worked: the core must follow it, or it asks the
+  // store for entries it no longer serves (issue 8 item 11).
+  if (store_->snapshot().index == meta->index) raft_->on_log_compacted(*meta);
+  if (!compacted) {
+    spdlog::error("{}: retention failed: {}", settings_.name, compacted.message);
     return;
   }
-  raft_->on_log_compacted(*meta);
   spdlog::info("{}: retention removed {} bytes; log now starts at {}", settings_.name, before - log.size_bytes(),
                log.log_start_offset());
 }

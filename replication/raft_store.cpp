@@ -306,4 +306,9 @@ status raft_store::compact(const raft::snapshot_meta& meta) {
   return log_->remove_prefix(next);
 }
 
+status raft_store::finish_compaction() {
+  if (log_->log_start_offset() >= snap_next_offset_) return status::ok();
+  return log_->remove_prefix(snap_next_offset_);
+}
+
 }  // namespace herald::replication

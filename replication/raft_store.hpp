@@ -93,8 +93,14 @@ public:
 
   // Moves the log start to the end of meta.index's entry after saving the
   // snapshot there (meta from raft::node::snapshot_meta_at). meta.index must
-  // be in (snapshot().index, last_index()].
+  // be in (snapshot().index, last_index()]. An error with snapshot().index ==
+  // meta.index means the snapshot moved (the owner must tell the core,
+  // node::on_log_compacted) but the prefix removal failed: the log still
+  // holds the prefix; finish_compaction() or the next open() removes it.
   storage::status compact(const raft::snapshot_meta& meta);
+  // Retries a prefix removal that failed after its snapshot was saved; ok
+  // when there is none.
+  storage::status finish_compaction();
 
   // Offset of entry i's first record, i in (snapshot().index, last_index()].
   std::uint64_t offset_of(raft::index_t i) const { return starts_.at(i - snap_.index - 1); }

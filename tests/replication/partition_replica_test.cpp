@@ -2,6 +2,7 @@
 // actors (partition_replica.hpp), driven through replica_harness.hpp.
 #include <doctest/doctest.h>
 
+#include "storage/fault_injection.hpp"
 #include "tests/replication/replica_harness.hpp"
 
 using namespace herald;
@@ -84,4 +85,94 @@ TEST_CASE("a produce not committed in time is answered timeout once, and its lat
   CHECK(r->code == ErrorCode::TIMEOUT);
   g.heal();
   g.tick_all(3);  // commits now; the harness fails on a second answer
+}
+
+namespace {
+
+namespace fi = storage::fault_injection;
+
+std::shared_ptr<fi::injector> model_injector() {
+  return std::make_shared<fi::injector>(fi::injector_config{1, /*real_syncs=*/false});
+}
+
+raft::node_id other_than(raft::node_id a, raft::node_id b = raft::no_node) {
+  for (raft::node_id id : {1, 2, 3})
+    if (id != a && id != b) return id;
+  return raft::no_node;
+}
+
+}  // namespace
+
+// Issue 8 item 10: under fsync=interval a failed fsync cuts the log back to
+// its last good sync; the Raft store and core kept counting the cut entries,
+// so followers' acks could commit entries the leader's log no longer held and
+// the high watermark ran past the log's end.
+TEST_CASE("a failed interval fsync stops the replica instead of committing entries its log cut") {
+  auto inj = model_injector();
+  fi::scoped_install installed(inj);
+  cluster::topic_config cfg;
+  cfg.fsync = cluster::fsync_policy::interval;
+  replica_group g({1, 2, 3}, cfg);
+  const auto leader = g.elect();
+  REQUIRE(g.request(leader, produce_request("synced"))->code == ErrorCode::NONE);
+  g.poke(leader, [](auto& r) { r.sync_tick(); });
+  REQUIRE(g.fatal.empty());
+
+  const auto a = other_than(leader), b = other_than(leader, a);
+  g.isolate(a);
+  g.isolate(b);
+  CHECK_FALSE(g.request(leader, produce_request("unsynced", schema::Acks::ALL, 5)));
+  const auto waiting = g.last_request();
+  inj->add(fi::fault(fi::op::sync).on_paths_containing(".log"));
+  g.poke(leader, [](auto& r) { r.sync_tick(); });
+  REQUIRE(g.at(leader).store().log().log_end_offset() == g.at(leader).store().log().durable_end_offset());
+
+  g.heal();
+  g.settle();
+  const auto& store = g.at(leader).store();
+  CHECK(g.at(leader).high_watermark() <= store.log().log_end_offset());
+  CHECK(g.failed(leader));
+  const auto answer = g.answer_of(waiting);
+  REQUIRE(answer);
+  CHECK(answer->code == ErrorCode::STORAGE_ERROR);
+
+  // The restarted replica's store is rebuilt from what the log holds.
+  inj->clear_faults();
+  g.stop(leader);
+  g.start(leader);
+  CHECK(g.at(leader).store().end_offset_of(g.at(leader).store().last_index()) ==
+        g.at(leader).store().log().log_end_offset());
+}
+
+// Issue 8 item 11: compaction saved the Raft snapshot, then removing the log
+// prefix failed; the store had moved but the core had not been told, so a
+// lagging follower needing entries below the new snapshot stalled (the core
+// asked the store for entries it no longer had).
+TEST_CASE("a retention whose prefix removal fails still tells the core, and a lagging follower catches up") {
+  auto inj = model_injector();
+  fi::scoped_install installed(inj);
+  cluster::topic_config cfg;
+  cfg.segment_bytes = 4096;
+  cfg.retention_bytes = 8192;
+  replica_group g({1, 2, 3}, cfg);
+  const auto leader = g.elect();
+  const auto lagging = other_than(leader);
+  g.isolate(lagging);
+  for (int i = 0; i < 60; ++i)
+    REQUIRE(g.request(leader, produce_request(std::string(200, 'v'), schema::Acks::ALL))->code == ErrorCode::NONE);
+  inj->add(fi::fault(fi::op::write).on_paths_containing((g.dir() / std::to_string(leader) / "log_start").string()));
+  const auto snap_before = g.at(leader).store().snapshot().index;
+  g.poke(leader, [](auto& r) { r.apply_retention(0); });
+  const auto snap = g.at(leader).store().snapshot().index;
+  REQUIRE(snap > snap_before);
+  CHECK(g.at(leader).raft().log().first_index() == snap + 1);
+  inj->clear_faults();
+
+  g.heal();
+  g.tick_all(30);
+  CHECK(g.fatal.empty());
+  CHECK(g.at(lagging).high_watermark() == g.at(leader).high_watermark());
+  // The next round finishes the removal.
+  g.poke(leader, [](auto& r) { r.apply_retention(0); });
+  CHECK(g.at(leader).log_start_offset() == g.at(leader).store().end_offset_of(snap));
 }

@@ -87,7 +87,7 @@ inline reply decode_reply(const std::vector<char>& bytes) {
 class replica_group {
 public:
   explicit replica_group(std::vector<raft::node_id> ids, cluster::topic_config config = {}) : ids_(std::move(ids)) {
-    config.segment_bytes = 64 << 10;
+    if (config.segment_bytes == cluster::topic_config{}.segment_bytes) config.segment_bytes = 64 << 10;
     config_ = config;
     for (auto id : ids_) start(id);
   }
@@ -104,13 +104,19 @@ public:
     return s;
   }
 
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
   void start(raft::node_id id, std::optional<replication::replica_settings> custom = std::nullopt) {
     auto opened = replication::partition_replica::open(custom ? *custom : settings_of(id));
     REQUIRE_MESSAGE(opened.has_value(), opened.error().message);
     nodes_[id] = std::move(*opened);
     ++restarts_;
   }
-  void stop(raft::node_id id) { nodes_.erase(id); }
+  void stop(raft::node_id id) {
+    nodes_.erase(id);
+    failed_.erase(id);
+  }
+  bool failed(raft::node_id id) const { return failed_.count(id) != 0; }
   bool running(raft::node_id id) const { return nodes_.count(id) != 0; }
 
   replication::partition_replica& at(raft::node_id id) { return *nodes_.at(id); }
@@ -120,6 +126,7 @@ public:
     for (std::size_t round = 0; round < max_rounds; ++round) {
       bool any = false;
       for (auto& [id, r] : nodes_) {
+        if (failed_.count(id)) continue;
         r->process_readies();
         any |= drain(id);
       }
@@ -127,7 +134,7 @@ public:
         auto m = wire_.front();
         wire_.pop_front();
         any = true;
-        if (cut_.count(m.from) || cut_.count(m.to) || !running(m.to)) continue;
+        if (cut_.count(m.from) || cut_.count(m.to) || !running(m.to) || failed_.count(m.to)) continue;
         at(m.to).on_raft(m);
         at(m.to).process_readies();
         drain(m.to);
@@ -139,6 +146,7 @@ public:
   void tick_all(std::size_t ticks = 1) {
     for (std::size_t i = 0; i < ticks; ++i) {
       for (auto& [id, r] : nodes_) {
+        if (failed_.count(id)) continue;
         r->tick();
         drain(id);
       }
@@ -172,6 +180,14 @@ public:
     return decode_reply(i->second);
   }
 
+  // Calls fn(replica) and carries out what it asked for.
+  template <class F>
+  void poke(raft::node_id id, F&& fn) {
+    fn(at(id));
+    drain(id);
+    settle();
+  }
+
   void isolate(raft::node_id id) { cut_.insert(id); }
   void heal() { cut_.clear(); }
 
@@ -186,7 +202,10 @@ private:
       answers_[rid] = std::move(bytes);
     }
     timers.insert(timers.end(), out.timers.begin(), out.timers.end());
-    if (out.fatal) fatal.push_back(*out.fatal);
+    if (out.fatal) {
+      fatal.push_back(*out.fatal);
+      failed_.insert(id);  // a shell stops it: nothing more reaches it
+    }
     wire_.insert(wire_.end(), out.messages.begin(), out.messages.end());
     return !out.messages.empty() || !out.answers.empty() || out.schedule_ready;
   }
@@ -197,6 +216,7 @@ private:
   std::map<raft::node_id, std::unique_ptr<replication::partition_replica>> nodes_;
   std::deque<raft::message> wire_;
   std::set<raft::node_id> cut_;
+  std::set<raft::node_id> failed_;
   std::map<replication::request_id, std::vector<char>> answers_;
   replication::request_id next_request_ = 0;
   std::uint64_t restarts_ = 0;
