@@ -20,9 +20,14 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "installing: ${missing[*]}" >&2
+echo "apt: ${#missing[@]} missing: ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+tty=0
+[ -t 2 ] && tty=1
+echo "apt: updating package lists" >&2
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# What apt and dpkg are doing, one package at a time ([done/total]).
+$SUDO apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" 2>&1 |
+  awk -v phase=apt -v tty="$tty" -f "$(dirname "$0")/progress.awk" >&2

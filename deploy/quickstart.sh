@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 records=${1:-100000}
 
+# Five steps; the first takes minutes on a fresh machine (packages, then a
+# full build), so it shows what it is doing and how far along it is.
+echo "== [1/5] installing what is missing and building (first time: a few minutes)"
 "$root/deploy/build.sh" "$root/build" >/dev/null
 bin="$root/build/apps"
 
@@ -30,15 +33,16 @@ for _ in $(seq 1 200); do
 done
 [ -s "$work/port" ] || { echo "heraldd did not report its port" >&2; exit 1; }
 broker=$(cat "$work/port")
-echo "== started: $(cat "$work/heraldd.out")"
+# heraldd prints this line before it writes the port file.
+echo "== [2/5] started: $(cat "$work/heraldd.out")"
 
 "$bin/herald" --broker "$broker" topic create quickstart --partitions 1
 seq 1 "$records" | sed 's/^/record-/' >"$work/input"
 
-echo "== producing $records records with acks=all (acknowledged only once fsynced)"
+echo "== [3/5] producing $records records with acks=all (acknowledged only once fsynced)"
 "$bin/herald" --broker "$broker" produce quickstart --acks all <"$work/input"
 
-echo "== consuming them back"
+echo "== [4/5] consuming them back"
 start=$(date +%s.%N)
 "$bin/herald" --broker "$broker" consume quickstart --from-beginning --max-messages "$records" \
   >"$work/output" 2>"$work/consume.err"
@@ -58,4 +62,4 @@ fi
 kill "$node_pid"
 wait "$node_pid" || true
 node_pid=""
-echo "== node stopped"
+echo "== [5/5] node stopped"
