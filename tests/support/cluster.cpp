@@ -98,8 +98,16 @@ bool static_cluster::stop(int id) {
 }
 
 void static_cluster::restart(int id) { start(id); }
-void static_cluster::pause(int id) { node(id).process().signal(SIGSTOP); }
-void static_cluster::resume(int id) { node(id).process().signal(SIGCONT); }
+// Both wait for the kernel to confirm: a test that goes on right after
+// kill(2) would race the node's last moments before it really stops.
+void static_cluster::pause(int id) {
+  node(id).process().signal(SIGSTOP);
+  if (!node(id).process().wait_stopped()) throw std::runtime_error("node " + std::to_string(id) + " did not stop");
+}
+void static_cluster::resume(int id) {
+  node(id).process().signal(SIGCONT);
+  if (!node(id).process().wait_continued()) throw std::runtime_error("node " + std::to_string(id) + " did not resume");
+}
 
 std::vector<char> read_partition_log(const std::filesystem::path& data_dir, const std::string& topic,
                                      std::uint32_t partition) {

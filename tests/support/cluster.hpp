@@ -29,8 +29,8 @@ public:
   void kill9(int id);   // SIGKILL: a crash
   bool stop(int id);    // SIGTERM: a clean stop
   void restart(int id);  // start again on the same data directory and port
-  void pause(int id);   // SIGSTOP
-  void resume(int id);  // SIGCONT
+  void pause(int id);   // SIGSTOP; returns once every thread of it is stopped
+  void resume(int id);  // SIGCONT; returns once it runs again
 
 private:
   void start(int id);

@@ -56,6 +56,24 @@ std::optional<int> child_process::wait_for(std::chrono::milliseconds timeout) {
   return reaped ? status_ : std::nullopt;
 }
 
+bool child_process::wait_stopped(std::chrono::milliseconds timeout) {
+  return !status_ && eventually(
+                       [&] {
+                         int st = 0;
+                         return ::waitpid(pid_, &st, WNOHANG | WUNTRACED) == pid_ && WIFSTOPPED(st);
+                       },
+                       timeout);
+}
+
+bool child_process::wait_continued(std::chrono::milliseconds timeout) {
+  return !status_ && eventually(
+                       [&] {
+                         int st = 0;
+                         return ::waitpid(pid_, &st, WNOHANG | WCONTINUED) == pid_ && WIFCONTINUED(st);
+                       },
+                       timeout);
+}
+
 void child_process::kill_and_reap() {
   if (status_ || pid_ <= 0)
     return;

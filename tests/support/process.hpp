@@ -26,6 +26,12 @@ public:
   // Exit status (or 128 + signal) once it has ended within `timeout`.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);
   void kill_and_reap();
+  // After SIGSTOP / SIGCONT: true once the kernel reports the whole process
+  // stopped (every thread) / running again (waitpid WUNTRACED / WCONTINUED).
+  // A signal is delivered asynchronously: a test that acts on "paused" right
+  // after kill(2) races the process's last instructions.
+  bool wait_stopped(std::chrono::milliseconds timeout = std::chrono::seconds{20});
+  bool wait_continued(std::chrono::milliseconds timeout = std::chrono::seconds{20});
 
 private:
   int pid_ = -1;
