@@ -10,6 +10,7 @@
 #include "cluster/disk_guard.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/topic_schema.hpp"
+#include "replication/storage_errors.hpp"
 #include "schema/wire.hpp"
 #include "storage/batch_header.hpp"
 
@@ -103,7 +104,7 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
     return wire::error_response(ErrorCode::DISK_FULL, st.disk->refusal("topic creates and produces"));
   auto created = st.args.metadata->create(d);
   if (!created)
-    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot persist metadata: " + created.error().message);
+    return wire::error_response(replication::to_error_code(created.error().code), "cannot persist metadata: " + created.error().message);
   std::error_code ec;
   for (std::uint32_t p = 0; p < partitions; ++p)
     std::filesystem::create_directories(partition_dir(st.args.data_dir, name, created->id, p), ec);

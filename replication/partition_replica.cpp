@@ -5,6 +5,7 @@
 #include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
+#include "replication/storage_errors.hpp"
 #include "schema/wire.hpp"
 #include "storage/batch_header.hpp"
 #include "storage/record_batch.hpp"
@@ -18,15 +19,6 @@ using schema::ErrorCode;
 constexpr std::uint32_t max_fetch_bytes = 16u << 20;
 constexpr std::uint32_t max_fetch_wait_ms = 60'000;
 constexpr std::uint32_t default_produce_timeout_ms = 30'000;
-
-ErrorCode to_error_code(storage::errc code) {
-  switch (code) {
-    case storage::errc::invalid_batch: return ErrorCode::CORRUPT_BATCH;
-    case storage::errc::batch_too_large: return ErrorCode::RECORD_TOO_LARGE;
-    case storage::errc::offset_out_of_range: return ErrorCode::OFFSET_OUT_OF_RANGE;
-    default: return ErrorCode::STORAGE_ERROR;
-  }
-}
 
 bytes produce_response(std::int64_t base, std::int64_t last, std::uint64_t hw) {
   capnp::MallocMessageBuilder builder;
@@ -119,7 +111,7 @@ void partition_replica::process_readies() {
       if (auto s = store_->persist(r, sync); !s) {
         spdlog::error("{}: persisting Raft state failed, restarting to re-validate the log: {}", settings_.name,
                       s.message);
-        fail_produces(ErrorCode::STORAGE_ERROR, "the replica's log write failed: " + s.message);
+        fail_produces(to_error_code(s.code), "the replica's log write failed: " + s.message);
         // After a failed write or fsync the page cache may not match the
         // disk; only recovery from what the disk holds is trustworthy.
         fail("persist failed: " + s.message);

@@ -141,6 +141,11 @@ raft::term_t raft_store::term_at(raft::index_t i) const {
   return std::prev(it)->second;
 }
 
+std::uint64_t raft_store::offset_of(raft::index_t i) const {
+  if (i <= snap_.index || i > last_index()) throw storage_failure("offset_of(" + std::to_string(i) + ") outside the log");
+  return starts_[i - snap_.index - 1];
+}
+
 std::uint64_t raft_store::end_offset_of(raft::index_t i) const {
   if (i == snap_.index) return snap_next_offset_;
   if (i < snap_.index || i > last_index()) throw storage_failure("end_offset_of outside the log");

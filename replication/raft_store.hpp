@@ -103,7 +103,8 @@ public:
   storage::status finish_compaction();
 
   // Offset of entry i's first record, i in (snapshot().index, last_index()].
-  std::uint64_t offset_of(raft::index_t i) const { return starts_.at(i - snap_.index - 1); }
+  // Outside that range: storage_failure, like every read the core makes.
+  std::uint64_t offset_of(raft::index_t i) const;
   // Offset after entry i's batch, i in [snapshot().index, last_index()].
   std::uint64_t end_offset_of(raft::index_t i) const;
   // The entry whose batch starts at `offset`, if one does.

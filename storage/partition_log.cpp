@@ -71,7 +71,7 @@ result<append_result> partition_log::impl::append(std::span<const char> batch, s
   scratch.assign(batch.begin(), batch.end());
   stamp_batch(scratch, log_end, term);
   if (auto s = seg.append(scratch); !s) {
-    if (seg.broken()) fail(s);
+    if (seg.broken()) failed = s;
     return s;
   }
   mark_unsynced(&seg);

@@ -23,7 +23,8 @@ enum class errc {
 
 const char* to_string(errc code);
 
-struct status {
+// [[nodiscard]]: a status dropped on the floor is an error nobody handles.
+struct [[nodiscard]] status {
   errc code = errc::ok;
   std::string message;
 
@@ -34,7 +35,7 @@ struct status {
 
 // A value or a non-ok status.
 template <class T>
-class result {
+class [[nodiscard]] result {
 public:
   result(T value) : v_(std::move(value)) {}
   result(status error) : v_(std::move(error)) {}

@@ -77,10 +77,13 @@ struct node_fixture {
     REQUIRE(r.getError().getCode() == schema::ErrorCode::NONE);
     auto data = r.getFetch().getRecords();
     std::vector<std::string> values;
-    storage::for_each_batch({reinterpret_cast<const char*>(data.begin()), data.size()}, [&](std::span<const char> b) {
-      if (!storage::is_control_batch(b))
-        storage::for_each_record(b, 0, [&](storage::record&& rec) { values.push_back(rec.value); });
-    });
+    const auto split =
+        storage::for_each_batch({reinterpret_cast<const char*>(data.begin()), data.size()}, [&](std::span<const char> b) {
+          if (storage::is_control_batch(b)) return;
+          const auto decoded = storage::for_each_record(b, 0, [&](storage::record&& rec) { values.push_back(rec.value); });
+          REQUIRE(decoded.is_ok());
+        });
+    REQUIRE(split.is_ok());
     return values;
   }
 

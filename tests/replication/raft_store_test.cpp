@@ -125,6 +125,8 @@ void check(const raft_store& s, const model& m) {
   }
   CHECK_FALSE(s.index_starting_at(m.offset(m.last() + 1)).has_value());
   CHECK_THROWS_AS(s.term_at(m.last() + 1), storage_failure);
+  CHECK_THROWS_AS(s.offset_of(m.last() + 1), storage_failure);  // not std::out_of_range
+  CHECK_THROWS_AS(s.offset_of(m.snap.index), storage_failure);
   if (m.snap.index > 0) CHECK_THROWS_AS(s.term_at(m.snap.index - 1), storage_failure);
   if (m.log.empty()) return;
   std::vector<raft::entry> out;

@@ -132,7 +132,8 @@ std::vector<std::string> record_values(const std::vector<char>& batches) {
   std::vector<std::string> values;
   auto s = storage::for_each_batch(batches, [&](std::span<const char> batch) {
     if (storage::is_control_batch(batch)) return;
-    storage::for_each_record(batch, 0, [&](storage::record&& r) { values.push_back(std::move(r.value)); });
+    auto rs = storage::for_each_record(batch, 0, [&](storage::record&& r) { values.push_back(std::move(r.value)); });
+    if (!rs) throw std::runtime_error("bad records: " + rs.message);
   });
   if (!s) throw std::runtime_error("bad batches: " + s.message);
   return values;
