@@ -176,3 +176,19 @@ TEST_CASE("a retention whose prefix removal fails still tells the core, and a la
   g.poke(leader, [](auto& r) { r.apply_retention(0); });
   CHECK(g.at(leader).log_start_offset() == g.at(leader).store().end_offset_of(snap));
 }
+
+// A write that fails for want of space (before the node's reserve check saw
+// the disk fill) is answered diskFull, not a generic storage error.
+TEST_CASE("a produce whose append fails with ENOSPC is answered diskFull") {
+  auto inj = model_injector();
+  fi::scoped_install installed(inj);
+  replica_group g({1}, cluster::topic_config{});
+  const auto leader = g.elect();
+  REQUIRE(g.request(leader, produce_request("fits"))->code == ErrorCode::NONE);
+  inj->add(fi::fault(fi::op::write, ENOSPC).forever().on_paths_containing(".log"));
+  auto answer = g.request(leader, produce_request("does not fit"));
+  if (!answer) answer = g.answer_of(g.last_request());
+  REQUIRE(answer);
+  CHECK(answer->code == ErrorCode::DISK_FULL);
+  CHECK(g.failed(leader));
+}
