@@ -199,7 +199,8 @@ caf::behavior node_actor(node_ptr self, node_args args) {
 
 } // namespace
 
-caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition) {
+caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition,
+                           replication::replica_origin origin) {
   auto& st = self->state;
   partition_args args;
   args.topic = topic.name;
@@ -210,6 +211,7 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.replicas = st.replica_ids();
   args.tick_ms = st.args.raft_tick_ms;
   args.cleaner_interval_ms = st.args.cleaner_interval_ms;
+  args.origin = origin;
   auto actor = spawn_partition(self, std::move(args));
   auto incarnation = st.restarts.started(key_of(topic.name, partition), std::chrono::steady_clock::now());
   st.partition_of[actor.address()] = node_state::replica_slot{topic.name, partition, incarnation};
@@ -231,11 +233,11 @@ void stop_topic(node_ptr self, const std::string& topic) {
   st.partitions.erase(slot);
 }
 
-void start_topic(node_ptr self, const cluster::topic_descriptor& topic) {
+void start_topic(node_ptr self, const cluster::topic_descriptor& topic, replication::replica_origin origin) {
   std::vector<caf::actor> actors;
   actors.reserve(topic.partition_count);
   for (std::uint32_t p = 0; p < topic.partition_count; ++p)
-    actors.push_back(start_partition(self, topic, p));
+    actors.push_back(start_partition(self, topic, p, origin));
   self->state.partitions[topic.name] = std::move(actors);
 }
 

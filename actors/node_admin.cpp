@@ -108,7 +108,7 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   std::error_code ec;
   for (std::uint32_t p = 0; p < partitions; ++p)
     std::filesystem::create_directories(partition_dir(st.args.data_dir, name, created->id, p), ec);
-  start_topic(self, *created);
+  start_topic(self, *created, replication::replica_origin::founder);
   publish_routes(self);
   spdlog::info("created topic {} with {} partition(s)", name, partitions);
   return ok_response();

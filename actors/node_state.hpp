@@ -16,6 +16,7 @@
 #include "actors/routing_table.hpp"
 #include "cluster/disk_guard.hpp"
 #include "cluster/local_metadata_store.hpp"
+#include "replication/replica_origin.hpp"
 
 namespace herald::actors {
 
@@ -51,14 +52,17 @@ struct node_state {
 using node_ptr = caf::stateful_actor<node_state>*;
 
 // Starts the actors of every partition of `topic`.
-void start_topic(node_ptr self, const cluster::topic_descriptor& topic);
+// origin: founder when the topic is being created, must_exist otherwise.
+void start_topic(node_ptr self, const cluster::topic_descriptor& topic,
+                 replication::replica_origin origin = replication::replica_origin::must_exist);
 
 // Builds a new routing snapshot and sends it to every session.
 void publish_routes(node_ptr self);
 
 // Starts the actor of one partition replica in its slot (a restart, or an
 // admin's restartPartition) and returns it.
-caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition);
+caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition,
+                           replication::replica_origin origin = replication::replica_origin::must_exist);
 
 // Stops the actors of `topic` deliberately (a delete): their downs are not
 // crashes and never restart anything.

@@ -33,6 +33,7 @@ replication::replica_settings settings_of(const partition_args& args) {
   s.tick_ms = args.tick_ms;
   s.election_ticks = args.election_ticks;
   s.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(args.node_id) << 32);
+  s.origin = args.origin;
   return s;
 }
 

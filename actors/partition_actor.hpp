@@ -38,6 +38,7 @@
 #include <caf/fwd.hpp>
 
 #include "cluster/topic.hpp"
+#include "replication/replica_origin.hpp"
 
 namespace herald::actors {
 
@@ -51,6 +52,9 @@ struct partition_args {
   std::uint32_t tick_ms = 50;            // Raft clock: heartbeat every tick,
   std::uint32_t election_ticks = 10;     // elections after 10-20 ticks of silence
   std::uint32_t cleaner_interval_ms = 30'000;  // how often the cleaner looks for work
+  // founder only at topic creation; must_exist whenever the broker's
+  // metadata already knew the partition (start-up, restarts).
+  replication::replica_origin origin = replication::replica_origin::founder;
 };
 
 // Spawned detached and monitored by `parent`, which supervises it and

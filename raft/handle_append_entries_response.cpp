@@ -14,6 +14,18 @@ void node::handle(const message& m, const append_entries_response& r) {
   progress& pr = it->second;
   pr.recent_active = true;
 
+  if (!r.success && r.last_log_index < pr.match_index && r.rejected_index <= pr.match_index &&
+      pr.st != progress::state::snapshot) {
+    // The follower holds less than it once acknowledged: it lost its data
+    // and came back empty (durable_state::vote_unknown). Start over from
+    // what it has. Lowering match_index never moves the commit index (it
+    // only grows), and if this was merely a delayed rejection the probe's
+    // answer puts match_index back.
+    pr.match_index = r.last_log_index;
+    pr.become_probe();
+    send_appends(m.from, pr);
+    return;
+  }
   if (!r.success) {
     // Drop stale rejections: of something already matched, of an earlier
     // probe, or of appends sent before a snapshot started.

@@ -10,8 +10,10 @@ void node::handle(const message& m, const request_vote& r) {
   // At most one vote per term: only for the candidate we already voted for,
   // or for anyone if we have neither voted nor seen a leader this term. A
   // pre-vote for a later term promises nothing, so it can always be granted.
-  const bool can_vote = voted_for_ == m.from || (voted_for_ == no_node && leader_ == no_node) ||
-                        (r.pre_vote && m.term > term_);
+  // A node that may have voted in a term it forgot grants nothing
+  // (durable_state::vote_unknown).
+  const bool can_vote = !vote_unknown_ && (voted_for_ == m.from || (voted_for_ == no_node && leader_ == no_node) ||
+                                           (r.pre_vote && m.term > term_));
   // Leader completeness rests on this check (5.4.1).
   const bool granted = can_vote && log_.is_up_to_date(r.last_log_index, r.last_log_term);
 

@@ -4,6 +4,7 @@
 #include "raft/node.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace herald::raft {
 
@@ -59,6 +60,7 @@ node::node(const options& opts, const log_store& store, const durable_state& sta
     voted_for_ = no_node;
   }
   durable_hard_ = handed_hard_ = state.hard;
+  vote_unknown_ = state.vote_unknown;
 
   snapshot_config_ = log_.snapshot().config;
   for (const auto& [index, config] : state.log_configs)
@@ -135,7 +137,34 @@ void node::become_leader() {
   term_start_index_ = log_.last_index();
 }
 
-bool node::promotable() const { return config().is_voter(opts_.id); }
+bool node::promotable() const { return !vote_unknown_ && config().is_voter(opts_.id); }
+
+// durable_state::vote_unknown: leaves it once every other voter has spoken.
+void node::note_heard(const message& m) {
+  // A pre-vote request carries the term its sender would campaign in, one
+  // above its own.
+  const auto* rv = std::get_if<request_vote>(&m.body);
+  const term_t told = rv != nullptr && rv->pre_vote && m.term > 0 ? m.term - 1 : m.term;
+  auto& t = heard_terms_[m.from];
+  t = std::max(t, told);
+  const configuration& cfg = config();
+  if (cfg.voters.empty()) return;  // not even the configuration is known yet
+  term_t highest = term_;
+  for (node_id v : cfg.voters) {
+    if (v == opts_.id) continue;
+    auto it = heard_terms_.find(v);
+    if (it == heard_terms_.end()) return;
+    highest = std::max(highest, it->second);
+  }
+  if (highest > term_) {
+    term_ = highest;
+    leader_ = no_node;
+  }
+  voted_for_ = opts_.id;  // whatever we did in this term, we do nothing more
+  vote_unknown_ = false;
+  vote_known_unhanded_ = true;
+  heard_terms_.clear();
+}
 
 bool node::in_lease() const {
   return opts_.check_quorum && leader_ != no_node && election_elapsed_ < opts_.election_ticks;
@@ -213,7 +242,7 @@ bool node::has_ready() const {
   if (!msgs_now_.empty()) return true;
   if (role_ == role::leader && appends_pending_) return true;
   if (persist_outstanding_) return false;
-  return !msgs_after_persist_.empty() || pending_snapshot_ || log_.has_unhanded() ||
+  return !msgs_after_persist_.empty() || pending_snapshot_ || log_.has_unhanded() || vote_known_unhanded_ ||
          hard_state{term_, voted_for_} != handed_hard_ || commit_ > reported_commit_;
 }
 
@@ -238,6 +267,7 @@ ready node::take_ready() {
     r.hard = hs;
     handed_hard_ = hs;
   }
+  r.vote_known = std::exchange(vote_known_unhanded_, false);
   r.messages_after_persist.swap(msgs_after_persist_);
   if (commit_ > reported_commit_) {
     r.commit_index = commit_;
@@ -317,10 +347,12 @@ void node::step(const message& m) {
       become_follower(m.term, from_leader ? m.from : no_node);
     }
   } else if (m.term < term_) {
+    if (vote_unknown_) note_heard(m);
     reply_stale(m);
     return;
   }
   std::visit([&](const auto& body) { handle(m, body); }, m.body);
+  if (vote_unknown_) note_heard(m);
 }
 
 void node::reply_stale(const message& m) {

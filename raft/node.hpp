@@ -98,6 +98,14 @@ struct durable_state {
   // host keeps track of them, so a restart need not scan the log). The
   // snapshot's own configuration comes from log_store::snapshot().
   std::vector<std::pair<index_t, configuration>> log_configs;
+  // The host lost this node's durable state (its vote among it) although the
+  // node was a member before: it may have voted in some term it no longer
+  // knows. Such a node neither votes nor campaigns until it has heard from
+  // every other voter; then every term it could have voted in is at most the
+  // highest term they told it, so it takes that term with its vote "spent"
+  // (voted_for = itself) and votes normally in later terms. Meanwhile it
+  // follows a leader and acknowledges entries like any follower.
+  bool vote_unknown = false;
 };
 
 enum class role { follower, pre_candidate, candidate, leader };
@@ -151,6 +159,7 @@ public:
   role state() const { return role_; }
   term_t term() const { return term_; }
   node_id voted_for() const { return voted_for_; }
+  bool vote_unknown() const { return vote_unknown_; }
   node_id leader() const { return leader_; }
   index_t commit_index() const { return commit_; }
   const raft_log& log() const { return log_; }
@@ -169,6 +178,7 @@ private:
   void tick_election();
   void tick_leader();
   bool promotable() const;
+  void note_heard(const message& m);
   bool in_lease() const;
   void send(node_id to, message_body body);
   void send_with_term(node_id to, term_t term, message_body body);
@@ -216,6 +226,11 @@ private:
   node_id voted_for_ = no_node;
   node_id leader_ = no_node;
   index_t commit_ = 0;
+
+  // durable_state::vote_unknown: the highest term each peer has told us.
+  bool vote_unknown_ = false;
+  bool vote_known_unhanded_ = false;  // the next ready tells the host to drop its marker
+  std::map<node_id, term_t> heard_terms_;
 
   // Configurations: the snapshot's, then one per config entry in the log.
   // The last one is in force (single-server changes take effect on append).

@@ -36,8 +36,12 @@ struct ready {
   std::optional<hard_state> hard;
   std::vector<message> messages_after_persist;
   std::optional<index_t> commit_index;
+  // The node left durable_state::vote_unknown: once `hard` (which records
+  // the vote it now counts as spent) is durable, the host forgets that the
+  // vote was unknown.
+  bool vote_known = false;
 
-  bool needs_persist() const { return snapshot || truncate_from || !entries.empty() || hard; }
+  bool needs_persist() const { return snapshot || truncate_from || !entries.empty() || hard || vote_known; }
   bool empty() const {
     return messages.empty() && !needs_persist() && messages_after_persist.empty() && !commit_index;
   }

@@ -52,7 +52,8 @@ storage::result<std::unique_ptr<partition_replica>> partition_replica::open(repl
   raft::configuration founders;
   founders.voters = settings.replicas;
   std::sort(founders.voters.begin(), founders.voters.end());
-  auto opened = raft_store::open(settings.dir, cfg, founders);
+  const auto origin = settings.replicas.size() == 1 ? replica_origin::founder : settings.origin;
+  auto opened = raft_store::open(settings.dir, cfg, founders, origin);
   if (!opened) return opened.error();
   return std::unique_ptr<partition_replica>(new partition_replica(std::move(settings), std::move(*opened)));
 }
@@ -61,6 +62,10 @@ partition_replica::partition_replica(replica_settings settings, std::unique_ptr<
     : settings_(std::move(settings)), store_(std::move(store)) {
   raft_ = std::make_unique<raft::node>(raft_options(settings_), *store_, store_->durable_state());
   commit_ = store_->snapshot().index;
+  if (store_->durable_state().vote_unknown)
+    spdlog::warn("{}: this replica's Raft state is missing although it held data; it neither votes nor campaigns "
+                 "until it has heard from every other voter",
+                 settings_.name);
 }
 
 partition_replica::~partition_replica() {

@@ -28,6 +28,7 @@
 #include "raft/node.hpp"
 #include "replication/cleaner_plan.hpp"
 #include "replication/raft_store.hpp"
+#include "replication/replica_origin.hpp"
 #include "schema/client.capnp.h"
 #include "storage/status.hpp"
 
@@ -45,6 +46,9 @@ struct replica_settings {
   std::uint32_t tick_ms = 50;          // the Raft clock's period, for the step-down deadline
   std::uint32_t election_ticks = 10;
   std::uint64_t seed = 0;
+  // must_exist with a single replica acts as founder: no one else holds the
+  // data to catch up from, and a group of one cannot split its votes.
+  replica_origin origin = replica_origin::founder;
 };
 
 // What a call asks the shell to do, in this order: send `messages`, deliver

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "raft/configuration.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/batch_header.hpp"
 #include "storage/checksummed_file.hpp"
 #include "storage/control_batch.hpp"
@@ -24,6 +25,7 @@ constexpr std::size_t snapshot_body_size = 1024;
 constexpr std::size_t snapshot_config_at = 36;
 
 std::filesystem::path snapshot_path(const std::filesystem::path& dir) { return dir / "raft_snapshot"; }
+std::filesystem::path vote_unknown_path(const std::filesystem::path& dir) { return dir / "vote_unknown"; }
 
 status corrupt(std::string what) { return {errc::corrupt, std::move(what)}; }
 
@@ -37,7 +39,8 @@ raft::bytes encode_snapshot_data(std::uint64_t next_offset) {
 
 storage::result<std::unique_ptr<raft_store>> raft_store::open(const std::filesystem::path& dir,
                                                               const storage::log_config& cfg,
-                                                              const raft::configuration& founders) {
+                                                              const raft::configuration& founders,
+                                                              replica_origin origin) {
   auto log = storage::partition_log::open(dir, cfg);
   if (!log) return log.error();
   std::unique_ptr<raft_store> store(new raft_store(dir, std::move(*log)));
@@ -47,7 +50,14 @@ storage::result<std::unique_ptr<raft_store>> raft_store::open(const std::filesys
   // founder writes the same entry 1, so doing it twice is harmless.
   const bool log_empty = store->snap_.index == 0 && store->starts_.empty() && store->log_->log_end_offset() == 0;
   const bool unfinished = store->snap_.index == 0 && store->durable_.hard.term == 0 && !store->starts_.empty();
-  if (!founders.voters.empty() && (log_empty || unfinished)) {
+  std::error_code ec;
+  if (std::filesystem::exists(vote_unknown_path(dir), ec)) {
+    store->durable_.vote_unknown = true;
+  } else if (origin == replica_origin::must_exist && store->durable_.hard.term == 0) {
+    if (auto s = storage::write_file_atomically(vote_unknown_path(dir), {}); !s) return s;
+    store->durable_.vote_unknown = true;
+  }
+  if (origin == replica_origin::founder && !founders.voters.empty() && (log_empty || unfinished)) {
     if (auto s = store->bootstrap(founders, log_empty); !s) return s;
   }
   return store;
@@ -287,6 +297,14 @@ status raft_store::persist(const raft::ready& r, bool sync) {
         !s)
       return s;
     durable_.hard = *r.hard;
+  }
+  if (r.vote_known && durable_.vote_unknown) {
+    // The hard state saved above (durably) holds the vote as spent.
+    std::error_code ec;
+    std::filesystem::remove(vote_unknown_path(dir_), ec);
+    if (ec) return {errc::io_error, "cannot remove " + vote_unknown_path(dir_).string() + ": " + ec.message()};
+    if (auto s = storage::sync_directory(dir_); !s) return s;
+    durable_.vote_unknown = false;
   }
   if (sync) return log_->sync();
   return status::ok();

@@ -38,11 +38,19 @@
 // A snapshot's data, as InstallSnapshot carries it, is 8 bytes: next_offset
 // (u64, little-endian). The rest of the state machine is the log itself.
 //
-// A new group: when `founders` is non-empty and the log is empty, open()
-// writes raft::bootstrap_entry(founders) as entry 1, durably, then hard
-// state term 1 unless the term is already higher; a log holding entries
-// but a term of 0 (a crash in between) gets the hard state. Every founder
-// writes the same bytes.
+//   vote_unknown   an empty file: this replica lost its hard state (its
+//                  vote) although it was a member; raft::node runs with
+//                  durable_state::vote_unknown until a ready says
+//                  vote_known, and persist() removes the file (after
+//                  saving that ready's hard state, durably).
+//
+// A new group: when `founders` is non-empty, the origin is founder and the
+// log is empty, open() writes raft::bootstrap_entry(founders) as entry 1,
+// durably, then hard state term 1 unless the term is already higher; a log
+// holding entries but a term of 0 (a crash in between) gets the hard state.
+// Every founder writes the same bytes. With origin must_exist nothing is
+// bootstrapped: no hard state (term 0) means the vote is unknown, and open()
+// creates the vote_unknown marker (durably) before anything else happens.
 
 #include <cstdint>
 #include <filesystem>
@@ -56,6 +64,7 @@
 #include "raft/log_store.hpp"
 #include "raft/node.hpp"
 #include "raft/ready.hpp"
+#include "replication/replica_origin.hpp"
 #include "storage/partition_log.hpp"
 #include "storage/status.hpp"
 
@@ -71,7 +80,8 @@ class raft_store final : public raft::log_store {
 public:
   static storage::result<std::unique_ptr<raft_store>> open(const std::filesystem::path& dir,
                                                            const storage::log_config& cfg,
-                                                           const raft::configuration& founders);
+                                                           const raft::configuration& founders,
+                                                           replica_origin origin = replica_origin::founder);
 
   // What a (re)started raft::node is given.
   raft::durable_state durable_state() const { return durable_; }

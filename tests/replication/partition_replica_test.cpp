@@ -192,3 +192,43 @@ TEST_CASE("a produce whose append fails with ENOSPC is answered diskFull") {
   CHECK(answer->code == ErrorCode::DISK_FULL);
   CHECK(g.failed(leader));
 }
+
+// Issue 8 item 23: a replica whose directory vanished came back as a founder
+// at term 1 with no vote, and could vote a second time in a term it had
+// already voted in.
+TEST_CASE("a known replica whose directory is missing does not vote twice in a term, and rejoins") {
+  replica_group g({1, 2, 3});
+  const auto leader = g.elect();
+  const auto lost = other_than(leader);
+  const auto third = other_than(leader, lost);
+  REQUIRE(g.request(leader, produce_request("before"))->code == ErrorCode::NONE);
+  const auto term = g.at(lost).raft().term();
+  const auto voted = g.at(lost).raft().voted_for();
+  REQUIRE(voted != raft::no_node);  // it voted in this term (for the leader)
+
+  g.stop(lost);
+  std::filesystem::remove_all(g.dir() / std::to_string(lost));
+  auto settings = g.settings_of(lost);
+  settings.origin = replication::replica_origin::must_exist;
+  g.start(lost, settings);
+  CHECK(g.at(lost).store().last_index() == 0);  // not bootstrapped as a founder
+
+  // Another candidate asks for its vote in the same term.
+  const auto other = voted == leader ? third : leader;
+  raft::message ask{other, lost, term, raft::request_vote{100, term, false, false}};
+  g.at(lost).on_raft(ask);
+  g.at(lost).process_readies();
+  auto out = g.at(lost).take_output();
+  for (const auto& m : out.messages)
+    if (const auto* r = std::get_if<raft::request_vote_response>(&m.body)) CHECK_FALSE(r->vote_granted);
+
+  // It follows the leader, catches up, and votes again once it heard everyone.
+  g.tick_all(20);
+  CHECK(g.at(lost).high_watermark() == g.at(leader).high_watermark());
+  g.stop(leader);
+  const auto next = g.elect();
+  CHECK(next != leader);
+  REQUIRE(g.request(next, produce_request("after"))->code == ErrorCode::NONE);
+  CHECK_FALSE(g.at(lost).raft().vote_unknown());
+  CHECK_FALSE(std::filesystem::exists(g.dir() / std::to_string(lost) / "vote_unknown"));
+}
