@@ -54,7 +54,7 @@ std::string to_string(const message& m) {
             return " snap=" + to_string(v.snapshot_index) + (v.done ? " done" : "") +
                    (v.rejected ? " rejected" : "") + " next=" + to_string(v.next_offset);
           },
-          [](const timeout_now&) { return std::string(); },
+          [](const timeout_now& v) { return " last=" + std::to_string(v.last_index); },
       },
       m.body);
   return s;

@@ -78,7 +78,10 @@ struct install_snapshot_response {
 
 // Leadership transfer (thesis 3.10): "start an election now, skipping
 // pre-vote; voters will not hold the current leader against you".
-struct timeout_now {};
+// last_index: the leader's last index when it sent it (transfer.cpp).
+struct timeout_now {
+  index_t last_index = 0;
+};
 
 using message_body = std::variant<request_vote, request_vote_response, append_entries,
                                   append_entries_response, install_snapshot,

@@ -22,7 +22,7 @@ errc node::transfer_leadership(node_id to) {
 void node::maybe_send_timeout_now(node_id to, const progress& pr) {
   // Only a target with our whole log can win (5.4.1); proposals are refused
   // meanwhile, so "whole" stays put once reached.
-  if (pr.match_index == log_.last_index()) send(to, timeout_now{});
+  if (pr.match_index == log_.last_index()) send(to, timeout_now{log_.last_index()});
 }
 
 void node::abort_transfer() {

@@ -143,9 +143,22 @@ void partition_replica::note_leadership() {
   if (known_leader_ != leader)
     spdlog::info("{}: leader is now {} (term {})", settings_.name,
                  leader == raft::no_node ? std::string{"unknown"} : std::to_string(leader), term);
-  if (!is_leader() || term != known_term_)
-    fail_produces(ErrorCode::NOT_LEADER,
-                  "leadership changed before the entry was acknowledged; it may or may not be committed");
+  // Only produces of another term, or all once we do not lead: a produce
+  // taken after this node won inside step() (before this ready) was
+  // proposed in the new term and may well commit (issue 8 item 24).
+  const std::string why = "leadership changed before the entry was acknowledged; it may or may not be committed";
+  if (!is_leader())
+    fail_produces(ErrorCode::NOT_LEADER, why);
+  else if (term != known_term_)
+    for (auto* waiting : {&await_append_, &await_commit_})
+      for (auto i = waiting->begin(); i != waiting->end();) {
+        if (i->second.term == term) {
+          ++i;
+          continue;
+        }
+        answer(i->second.id, wire::error_response(ErrorCode::NOT_LEADER, why));
+        i = waiting->erase(i);
+      }
   known_leader_ = leader;
   known_term_ = term;
   if (stepping_down_ && !is_leader()) {

@@ -121,7 +121,14 @@ struct RaftEnvelope {
     installSnapshot @9 :InstallSnapshot;
     installSnapshotResponse @10 :InstallSnapshotResponse;
     # Leadership transfer (thesis 3.10): start an election now, skipping
-    # pre-vote.
+    # pre-vote. The leader's last index rides in timeoutNowLastIndex.
     timeoutNow @11 :Void;
   }
+  # TimeoutNow only: the leader's last log index when it sent it. While a
+  # transfer is under way the leader takes no proposals, so a target whose
+  # log is not exactly that long holds a stale TimeoutNow (its transfer was
+  # abandoned and the leader went on) and ignores it rather than campaign
+  # past a healthy leader's lease. 0 in every other message (and from
+  # senders older than this field, whose TimeoutNow is then ignored).
+  timeoutNowLastIndex @12 :UInt64;
 }

@@ -121,7 +121,10 @@ void put_body(E::Builder out, const message_body& body) {
                    b.setRejected(v.rejected);
                    b.setNextOffset(v.next_offset);
                  },
-                 [&](const timeout_now&) { out.setTimeoutNow(); },
+                 [&](const timeout_now& v) {
+                   out.setTimeoutNow();
+                   out.setTimeoutNowLastIndex(v.last_index);
+                 },
              },
              body);
 }
@@ -222,7 +225,7 @@ bool get_body(E::Reader in, std::size_t message_words, message_body& out, std::s
       return true;
     }
     case E::TIMEOUT_NOW:
-      out = timeout_now{};
+      out = timeout_now{in.getTimeoutNowLastIndex()};
       return true;
   }
   return fail(why, "unknown message kind " + std::to_string(static_cast<unsigned>(in.which())));

@@ -83,3 +83,22 @@ TEST_CASE("a timeout_now overrides the followers' leader lease") {
   c.pump();
   CHECK(c.leader() == node_id{4});
 }
+
+// Issue 8 item 24: a TimeoutNow delivered after its transfer was abandoned
+// started a campaign that bypassed the healthy leader's lease.
+TEST_CASE("a stale timeout_now whose leader's log moved on starts no campaign") {
+  fixture c(3);
+  c.elect(1);
+  c.tick_all(2);
+  const index_t at_transfer = c[1].log().last_index();
+  REQUIRE(c.propose(1, "after the abandoned transfer"));
+  c.tick_all(2);
+  const term_t term = c[1].term();
+  REQUIRE(c[2].log().last_index() > at_transfer);
+  c[2].step(message{1, 2, term, timeout_now{at_transfer}});
+  CHECK(c[2].state() == role::follower);
+  CHECK(c[2].term() == term);
+  // The current one still works.
+  c[2].step(message{1, 2, term, timeout_now{c[2].log().last_index()}});
+  CHECK(c[2].state() == role::candidate);
+}

@@ -232,3 +232,52 @@ TEST_CASE("a known replica whose directory is missing does not vote twice in a t
   CHECK_FALSE(g.at(lost).raft().vote_unknown());
   CHECK_FALSE(std::filesystem::exists(g.dir() / std::to_string(lost) / "vote_unknown"));
 }
+
+// Issue 8 item 24: a produce taken after a node won its election inside
+// step() but before the ready was processed was failed with notLeader,
+// though its entry (of the new term) may commit.
+TEST_CASE("a produce taken right after winning inside step() is not failed notLeader") {
+  replica_group g({1, 2, 3});
+  auto& n1 = g.at(1);
+  std::vector<raft::message> inbox;  // for node 1
+  auto deliver_to_others = [&](const std::vector<raft::message>& ms) {
+    for (const auto& m : ms) {
+      if (m.to == 1) continue;
+      g.at(m.to).on_raft(m);
+      g.at(m.to).process_readies();
+      for (const auto& reply : g.at(m.to).take_output().messages)
+        if (reply.to == 1) inbox.push_back(reply);
+    }
+  };
+  // Node 1 campaigns (pre-vote, then the real vote) while 2 and 3 stay quiet.
+  for (int i = 0; i < 100 && n1.raft().state() == raft::role::follower; ++i) {
+    n1.tick();
+    deliver_to_others(n1.take_output().messages);
+  }
+  REQUIRE(n1.raft().state() == raft::role::pre_candidate);
+  for (const auto& m : std::exchange(inbox, {})) n1.on_raft(m);
+  n1.process_readies();
+  REQUIRE(n1.raft().state() == raft::role::candidate);
+  deliver_to_others(n1.take_output().messages);
+  REQUIRE_FALSE(inbox.empty());
+  // The granted votes arrive; it wins inside step(), no ready taken yet.
+  for (const auto& m : std::exchange(inbox, {})) n1.on_raft(m);
+  REQUIRE(n1.is_leader());
+  n1.on_request(777, produce_request("queued while winning"));
+  n1.process_readies();
+  auto out = n1.take_output();
+  for (const auto& [id, bytes] : out.answers)
+    if (id == 777) CHECK(herald::test::decode_reply(bytes).code != ErrorCode::NOT_LEADER);
+  // And it commits: answered with success.
+  std::optional<herald::test::reply> answer;
+  for (int round = 0; round < 10 && !answer; ++round) {
+    deliver_to_others(out.messages);
+    for (const auto& m : std::exchange(inbox, {})) n1.on_raft(m);
+    n1.process_readies();
+    out = n1.take_output();
+    for (const auto& [id, bytes] : out.answers)
+      if (id == 777) answer = herald::test::decode_reply(bytes);
+  }
+  REQUIRE(answer);
+  CHECK(answer->code == ErrorCode::NONE);
+}

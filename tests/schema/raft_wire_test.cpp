@@ -172,7 +172,7 @@ TEST_CASE("install_snapshot_response and timeout_now round-trip") {
   r = body_of<response>(round_trip(envelope(response{77, true, false, 0})));
   CHECK(r.done);
   CHECK(!r.rejected);
-  body_of<timeout_now>(round_trip(envelope(timeout_now{})));
+  CHECK(body_of<timeout_now>(round_trip(envelope(timeout_now{42}))).last_index == 42);
 }
 
 TEST_CASE("a 64 MiB append_entries round-trips") {
