@@ -125,6 +125,7 @@ void partition_replica::process_readies() {
     }
     out_.messages.insert(out_.messages.end(), r.messages_after_persist.begin(), r.messages_after_persist.end());
     if (r.needs_persist()) raft_->on_persisted();
+    if (r.commit_index) commit_known_ = true;  // a leader (maybe this node) told it
     if (r.commit_index && *r.commit_index > commit_) {
       commit_ = *r.commit_index;
       committed = true;
@@ -272,6 +273,24 @@ void partition_replica::finish_cleaner(const cleaner_outcome& outcome) {
 
 // ---- client requests -------------------------------------------------------
 
+bool partition_replica::commit_known() const {
+  // With its whole log committed there is nothing more to learn here.
+  return commit_known_ || commit_ >= store_->last_index();
+}
+
+bool partition_replica::leader_committed_in_term() const {
+  return is_leader() && commit_ > store_->snapshot().index && store_->term_at(commit_) == raft_->term();
+}
+
+bytes partition_replica::not_yet(std::uint64_t offset) const {
+  return fetch_response(ErrorCode::PARTITION_UNAVAILABLE,
+                        "offset " + std::to_string(offset) + " is past this replica's high watermark " +
+                          std::to_string(high_watermark()) +
+                          (commit_known() ? std::string{"; it may be committed elsewhere, retry"}
+                                          : std::string{"; the replica does not know the commit index yet, retry"}),
+                        {});
+}
+
 std::uint64_t partition_replica::high_watermark() const {
   const raft::index_t c = std::max(std::min(commit_, store_->last_index()), store_->snapshot().index);
   return std::max(store_->end_offset_of(c), store_->log().log_start_offset());
@@ -376,7 +395,16 @@ void partition_replica::handle_fetch(request_id id, schema::FetchRequest::Reader
   const auto offset = req.getOffset();
   const auto hw = high_watermark();
   const auto start = log_start_offset();
-  if (offset < 0 || static_cast<std::uint64_t>(offset) < start || static_cast<std::uint64_t>(offset) > hw) {
+  // Out of range only where no replica can ever serve it: below the log
+  // start, or past the log end of a leader that has committed in its term
+  // (its log holds every committed entry). Past this replica's high
+  // watermark otherwise it may just not know yet (a restarted replica
+  // learns the commit index from the leader; a follower lags): the fetch
+  // parks or gets a retriable partitionUnavailable, so a consumer never
+  // resets its position over a transient state (issue 8 item 22).
+  const bool below = offset < 0 || static_cast<std::uint64_t>(offset) < start;
+  const bool past_end = !below && static_cast<std::uint64_t>(offset) > store_->log().log_end_offset();
+  if (below || (past_end && leader_committed_in_term())) {
     answer(id, fetch_response(ErrorCode::OFFSET_OUT_OF_RANGE,
                               "offset " + std::to_string(offset) + " is outside [" + std::to_string(start) + ", " +
                                 std::to_string(hw) + "]",
@@ -385,6 +413,10 @@ void partition_replica::handle_fetch(request_id id, schema::FetchRequest::Reader
   }
   const auto max_bytes = std::clamp<std::uint32_t>(req.getMaxBytes(), 1, max_fetch_bytes);
   const auto pos = static_cast<std::uint64_t>(offset);
+  if (pos > hw && req.getMaxWaitMs() == 0) {
+    answer(id, not_yet(pos));
+    return;
+  }
   if (pos < hw || req.getMaxWaitMs() == 0) {
     answer(id, serve_fetch(pos, max_bytes));
     return;
@@ -398,7 +430,16 @@ void partition_replica::handle_list_offsets(request_id id, schema::ListOffsetsRe
   std::int64_t offset = -1;
   switch (req.which()) {
     case schema::ListOffsetsRequest::EARLIEST: offset = static_cast<std::int64_t>(log_start_offset()); break;
-    case schema::ListOffsetsRequest::LATEST: offset = static_cast<std::int64_t>(high_watermark()); break;
+    case schema::ListOffsetsRequest::LATEST:
+      // A restarted replica's high watermark is only its snapshot's until a
+      // leader tells it the commit index: not an answer to "latest".
+      if (!commit_known()) {
+        answer(id, wire::error_response(ErrorCode::PARTITION_UNAVAILABLE,
+                                        "the replica does not know the commit index yet; retry"));
+        return;
+      }
+      offset = static_cast<std::int64_t>(high_watermark());
+      break;
     case schema::ListOffsetsRequest::TIMESTAMP: {
       auto found = store_->log().offset_for_timestamp(req.getTimestamp());
       if (!found) {
@@ -469,7 +510,9 @@ void partition_replica::wake_parked_fetches() {
 void partition_replica::fetch_timeout(std::uint64_t fetch_id) {
   auto i = parked_.find(fetch_id);
   if (i == parked_.end()) return;
-  answer(i->second.id, serve_fetch(i->second.offset, i->second.max_bytes));
+  const auto hw = high_watermark();
+  answer(i->second.id, i->second.offset > hw ? not_yet(i->second.offset)
+                                              : serve_fetch(i->second.offset, i->second.max_bytes));
   parked_.erase(i);
 }
 

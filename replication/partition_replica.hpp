@@ -103,6 +103,10 @@ public:
   std::uint64_t log_start_offset() const { return store_->log().log_start_offset(); }
   raft::node_id leader() const { return raft_->leader(); }
   bool is_leader() const { return raft_->state() == raft::role::leader; }
+  // Whether a leader has told this replica (in this run) what is committed;
+  // until then its high watermark is only what its snapshot covers.
+  bool commit_known() const;
+  bool leader_committed_in_term() const;
   const raft::node& raft() const { return *raft_; }
   const raft_store& store() const { return *store_; }
   raft_store& store() { return *store_; }
@@ -128,6 +132,7 @@ private:
   bytes serve_fetch(std::uint64_t offset, std::uint32_t max_bytes) const;
   bytes fetch_response(schema::ErrorCode code, const std::string& message, const bytes& records) const;
   bytes not_leader() const;
+  bytes not_yet(std::uint64_t offset) const;
   void note_leadership();
   void answer_produces();
   void answer_upto(std::map<raft::index_t, pending_produce>& waiting, raft::index_t upto);
@@ -141,6 +146,7 @@ private:
   outbox out_;
   bool failed_ = false;
   raft::index_t commit_ = 0;  // applied: the high watermark's entry
+  bool commit_known_ = false;  // a ready reported a commit index in this run
   std::map<raft::index_t, pending_produce> await_append_;  // acks=1
   std::map<raft::index_t, pending_produce> await_commit_;  // acks=all
   raft::node_id known_leader_ = raft::no_node;

@@ -21,7 +21,9 @@ enum ErrorCode {
   topicAlreadyExists @6;
   invalidTopic @7;           # bad topic name or configuration
   partitionUnavailable @8;   # replica restarting or offline; retriable
-  offsetOutOfRange @9;       # fetch offset outside [logStart, highWatermark]
+  offsetOutOfRange @9;       # fetch offset below logStart, or past the log end of a leader
+                             # that has committed in its term (past a replica's high
+                             # watermark otherwise: partitionUnavailable, retriable)
   storageError @10;          # I/O error or disk full; nothing was appended
   timeout @11;               # the broker could not finish in time
   throttled @12;             # too many requests in flight on this session; retriable

@@ -281,3 +281,46 @@ TEST_CASE("a produce taken right after winning inside step() is not failed notLe
   REQUIRE(answer);
   CHECK(answer->code == ErrorCode::NONE);
 }
+
+// Issue 8 item 22: a restarted replica's high watermark fell back to its
+// snapshot's; it answered fetches above it with offsetOutOfRange, and the
+// consumer reset to the earliest offset and re-read the partition.
+TEST_CASE("a restarted replica answers not yet, never out of range, until it knows the commit index") {
+  replica_group g({1, 2, 3});
+  const auto leader = g.elect();
+  const auto follower = other_than(leader);
+  for (int i = 0; i < 5; ++i) REQUIRE(g.request(leader, produce_request("r"))->code == ErrorCode::NONE);
+  g.tick_all(2);
+  const auto hw = static_cast<std::int64_t>(g.at(leader).high_watermark());
+  REQUIRE(g.at(follower).high_watermark() == static_cast<std::uint64_t>(hw));
+
+  g.stop(follower);
+  auto settings = g.settings_of(follower);
+  settings.origin = replication::replica_origin::must_exist;
+  g.start(follower, settings);
+  REQUIRE(g.at(follower).high_watermark() < static_cast<std::uint64_t>(hw));  // snapshot only
+  CHECK_FALSE(g.at(follower).commit_known());
+  auto past = g.request(follower, fetch_request(hw - 1));
+  REQUIRE(past);
+  CHECK(past->code == ErrorCode::PARTITION_UNAVAILABLE);
+  auto latest = g.request(follower, latest_request());
+  REQUIRE(latest);
+  CHECK(latest->code == ErrorCode::PARTITION_UNAVAILABLE);
+  CHECK_FALSE(g.request(follower, fetch_request(hw - 1, 1000)));  // a long poll parks
+  const auto parked = g.last_request();
+
+  g.tick_all(2);  // the leader's heartbeat tells it the commit index
+  CHECK(g.at(follower).commit_known());
+  const auto woken = g.answer_of(parked);
+  REQUIRE(woken);
+  CHECK(woken->code == ErrorCode::NONE);
+  CHECK(woken->record_bytes > 0);
+  latest = g.request(follower, latest_request());
+  REQUIRE(latest);
+  CHECK(latest->list_offset == hw);
+
+  // Out of range stays for what no replica can serve.
+  const auto end = static_cast<std::int64_t>(g.at(leader).store().log().log_end_offset());
+  CHECK(g.request(leader, fetch_request(end + 1))->code == ErrorCode::OFFSET_OUT_OF_RANGE);
+  CHECK(g.request(leader, fetch_request(-1))->code == ErrorCode::OFFSET_OUT_OF_RANGE);
+}
