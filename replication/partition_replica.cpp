@@ -362,9 +362,11 @@ void partition_replica::handle_produce(request_id id, schema::ProduceRequest::Re
     return;
   }
   // Validated before it enters the Raft log: once proposed, every replica
-  // must be able to append it.
-  if (auto valid = storage::validate_batch_deep(batch); !valid) {
-    answer(id, wire::error_response(ErrorCode::CORRUPT_BATCH, valid.message));
+  // must be able to append it. The topic's limit bounds the uncompressed
+  // size too, checked from the compressed prefix before decompressing.
+  const auto limit = std::size_t{settings_.config.max_batch_bytes} + storage::batch_header_size;
+  if (auto valid = storage::validate_batch_deep(batch, limit); !valid) {
+    answer(id, wire::error_response(to_error_code(valid.code), valid.message));
     return;
   }
   if (const auto h = storage::decode_batch_header(batch); h.is_control() || h.is_compacted()) {

@@ -110,12 +110,16 @@ std::optional<std::vector<char>> compress_payload(codec c, int level, std::span<
   return out;
 }
 
-result<decompressed_payload> decompress_payload(codec c, std::span<const char> payload) {
+result<decompressed_payload> decompress_payload(codec c, std::span<const char> payload, std::size_t max_plain) {
   if (payload.size() < compressed_prefix_size) {
     return invalid(std::to_string(payload.size()) + " bytes, shorter than its 8-byte prefix");
   }
   const std::uint32_t plain_len = get_u32(payload.data());
   const std::uint32_t data_len = get_u32(payload.data() + 4);
+  if (plain_len > max_plain && max_plain < max_uncompressed_payload) {
+    return status{errc::batch_too_large, "uncompressed payload of " + std::to_string(plain_len) +
+                                           " bytes exceeds the limit of " + std::to_string(max_plain)};
+  }
   if (plain_len == 0 || plain_len % 8 != 0 || plain_len > max_uncompressed_payload) {
     return invalid("uncompressed length " + std::to_string(plain_len) + " is not a multiple of 8 in [8, " +
                    std::to_string(max_uncompressed_payload) + "]");

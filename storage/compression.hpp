@@ -69,8 +69,12 @@ struct decompressed_payload {
 };
 
 // Checks and decompresses a compressed payload (the batch after its header).
-// Anything the format above does not allow is errc::invalid_batch.
+// Anything the format above does not allow is errc::invalid_batch. An
+// uncompressed_length over `max_plain` (a topic's batch limit, say) is
+// errc::batch_too_large, found from the prefix before anything is
+// allocated or decompressed: never more than `max_plain` bytes come out.
 // Precondition: c != codec::none.
-result<decompressed_payload> decompress_payload(codec c, std::span<const char> payload);
+result<decompressed_payload> decompress_payload(codec c, std::span<const char> payload,
+                                                std::size_t max_plain = max_uncompressed_payload);
 
 } // namespace herald::storage

@@ -61,7 +61,9 @@ result<append_result> partition_log::impl::append(std::span<const char> batch, s
     return status{errc::batch_too_large, "batch of " + std::to_string(batch.size()) + " bytes exceeds max_batch_bytes " +
                                              std::to_string(cfg.max_batch_bytes)};
   }
-  if (auto s = how == partition_log::check::deep ? validate_batch_deep(batch) : validate_batch(batch); !s) return s;
+  if (auto s = how == partition_log::check::deep ? validate_batch_deep(batch, cfg.max_batch_bytes) : validate_batch(batch);
+      !s)
+    return s;
   const batch_header h = decode_batch_header(batch);
 
   if (needs_roll(batch.size(), h.last_offset_delta)) {

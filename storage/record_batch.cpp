@@ -60,11 +60,12 @@ class payload_words {
 public:
   // Fills in the words of `batch` (header `h`, already through
   // check_decodable()); invalid_batch when a compressed payload is bad.
-  status load(std::span<const char> batch, const batch_header& h) {
+  status load(std::span<const char> batch, const batch_header& h,
+              std::size_t max_plain = max_uncompressed_payload) {
     const auto payload = batch.subspan(batch_header_size);
     const auto c = static_cast<codec>(h.attributes & 0x7);
     if (c != codec::none) {
-      auto plain = decompress_payload(c, payload);
+      auto plain = decompress_payload(c, payload, max_plain);
       if (!plain) return plain.error();
       plain_ = std::move(plain->words);
       words_ = {reinterpret_cast<const capnp::word*>(plain_.get()), plain->word_count};
@@ -255,13 +256,21 @@ std::vector<char> batch_builder::build() {
   return out;
 }
 
-status validate_batch_deep(std::span<const char> batch) {
+status validate_batch_deep(std::span<const char> batch, std::size_t max_batch_bytes) {
+  // By the header's declared length first: nothing else is looked at.
+  const batch_header declared = decode_batch_header(batch);
+  if (std::max<std::size_t>(declared.length, batch.size()) > max_batch_bytes) {
+    return {errc::batch_too_large, "batch of " + std::to_string(std::max<std::size_t>(declared.length, batch.size())) +
+                                     " bytes exceeds the limit of " + std::to_string(max_batch_bytes)};
+  }
   if (auto s = validate_batch(batch); !s) return s;
   const batch_header h = decode_batch_header(batch);
   if (auto s = check_decodable(batch, h); !s) return s;
 
   payload_words words;
-  if (auto s = words.load(batch, h); !s) return s;
+  const std::size_t max_plain =
+    max_batch_bytes <= batch_header_size ? 0 : std::min(max_batch_bytes - batch_header_size, max_uncompressed_payload);
+  if (auto s = words.load(batch, h, max_plain); !s) return s;
   try {
     capnp::FlatArrayMessageReader reader(words.words(), reader_options(words.words().size()));
     if (reader.getEnd() != words.words().end()) return invalid("trailing bytes after the payload message");

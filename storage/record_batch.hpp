@@ -4,6 +4,7 @@
 // side builds (and compresses); the broker validates and stores the bytes as
 // they are; the consumer side reads (and decompresses).
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -98,7 +99,12 @@ private:
 // offset deltas agree with the header (the last record at last_offset_delta,
 // except in a compacted batch, whose records need only stay within it), and
 // that every tombstone has a key and an empty value.
-status validate_batch_deep(std::span<const char> batch);
+// `max_batch_bytes` bounds the batch both as it is and as it would be
+// uncompressed (header + uncompressed payload): a batch over it is
+// errc::batch_too_large, told by its header and compressed prefix before
+// anything is decompressed (a 2 MiB record zstd-compressed under a 1 MiB
+// limit is refused, and never costs more than the limit to check).
+status validate_batch_deep(std::span<const char> batch, std::size_t max_batch_bytes = SIZE_MAX);
 
 // The cleaner's rewrite of one sound data batch (compaction.hpp): the batch
 // with only the records i (in payload order) for which keep[i] is true;

@@ -372,3 +372,36 @@ TEST_CASE("compressed batches are stored and read back as they are") {
   REQUIRE(offsets.size() == model.end());
   for (std::size_t i = 0; i < offsets.size(); ++i) CHECK(offsets[i] == i);
 }
+
+TEST_CASE("a batch limit bounds the uncompressed size too, checked before decompressing") {
+  // A 2 MiB record compresses far under a 1 MiB limit.
+  const std::string big(2u << 20, 'x');
+  const std::size_t limit = (1u << 20) + batch_header_size;
+  for (codec c : codecs) {
+    CAPTURE(to_string(c));
+    batch_builder b;
+    b.set_compression(c);
+    b.add(1, std::nullopt, big);
+    const auto batch = b.build();
+    REQUIRE(batch.size() < limit);
+    CHECK(validate_batch_deep(batch).is_ok());  // no limit given: as before
+    const status s = validate_batch_deep(batch, limit);
+    CHECK(s.code == errc::batch_too_large);
+    CHECK(s.message.find("exceeds the limit") != std::string::npos);
+    // decompress_payload never produces more than it is allowed to.
+    const auto payload = std::span<const char>(batch).subspan(batch_header_size);
+    CHECK(decompress_payload(codec_of(batch), payload, 1u << 20).error().code == errc::batch_too_large);
+    CHECK(decompress_payload(codec_of(batch), payload).has_value());
+    // A partition log with that limit refuses it the same way.
+    CHECK(validate_batch_deep(batch, batch.size() + (3u << 20)).is_ok());
+  }
+  // The header's declared length alone is enough to refuse a batch.
+  batch_builder b;
+  b.add(1, std::nullopt, "small");
+  auto batch = b.build();
+  CHECK(validate_batch_deep(batch, batch.size() - 8).code == errc::batch_too_large);
+  auto h = decode_batch_header(batch);
+  h.length = 64u << 20;
+  encode_batch_header(h, batch);
+  CHECK(validate_batch_deep(batch, 1u << 20).code == errc::batch_too_large);
+}
