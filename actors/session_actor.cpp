@@ -20,8 +20,10 @@ using promise = caf::typed_response_promise<bytes>;
 using schema::ErrorCode;
 
 // A partition actor answers at once except for fetches, which wait at most
-// their maxWaitMs (capped at 60 s by the partition). The margin covers a busy
-// fsync; past it the client is told `timeout` rather than left hanging.
+// their maxWaitMs (capped at 60 s by the partition), and produces, which it
+// answers within their timeoutMs (session_limits::produce_answer_margin
+// then covers a busy fsync). Past the margin the client is told `timeout`
+// rather than left hanging.
 constexpr auto partition_answer_margin = std::chrono::seconds{30};
 
 struct session_state {
@@ -38,8 +40,7 @@ using self_ptr = caf::stateful_actor<session_state>*;
 struct route {
   std::string topic;
   std::uint32_t partition = 0;
-  bool acks_none = false;
-  std::uint32_t max_wait_ms = 0;
+  std::uint32_t answer_within_ms = 0;  // the partition answers by then, give or take a margin
   bool produce = false;
 };
 
@@ -47,16 +48,19 @@ struct route {
 std::optional<route> route_of(schema::Request::Reader req) {
   switch (req.which()) {
     case schema::Request::PRODUCE: {
+      // The partition answers a produce within its timeoutMs (any acks:
+      // acks=none once proposed, or notLeader at once).
       auto p = req.getProduce();
-      return route{p.getTopic(), p.getPartition(), p.getAcks() == schema::Acks::NONE, 0, true};
+      auto timeout = p.getTimeoutMs() == 0 ? wire::default_produce_timeout_ms : p.getTimeoutMs();
+      return route{p.getTopic(), p.getPartition(), timeout, true};
     }
     case schema::Request::FETCH: {
       auto f = req.getFetch();
-      return route{f.getTopic(), f.getPartition(), false, f.getMaxWaitMs()};
+      return route{f.getTopic(), f.getPartition(), f.getMaxWaitMs(), false};
     }
     case schema::Request::LIST_OFFSETS: {
       auto l = req.getListOffsets();
-      return route{l.getTopic(), l.getPartition(), false, 0};
+      return route{l.getTopic(), l.getPartition(), 0, false};
     }
     default:
       return std::nullopt;
@@ -136,13 +140,8 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
         rp.deliver(wire::error_response(ErrorCode::DISK_FULL, st.routes->disk->refusal("produces and topic creates")));
         return rp;
       }
-      if (r->acks_none) {
-        caf::anon_send(dest, request_atom::value, std::move(request));
-        rp.deliver(bytes{});
-        return rp;
-      }
-      forward(self, dest, std::move(request), std::chrono::milliseconds{r->max_wait_ms} + partition_answer_margin,
-              rp);
+      const auto margin = r->produce ? st.limits.produce_answer_margin : partition_answer_margin;
+      forward(self, dest, std::move(request), std::chrono::milliseconds{r->answer_within_ms} + margin, rp);
       return rp;
     },
     [=](routing_atom, routing_ptr routes) { self->state.routes = std::move(routes); },

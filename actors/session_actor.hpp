@@ -6,10 +6,13 @@
 // (it monitors the owner actor the client named in its hello) and bounds the requests in flight for it.
 //
 // Protocol: (request_atom, bytes request) -> bytes response
-// A produce with acks=none gets an empty reply (and none at all when the
-// client sends it anonymously, as the client library does).
+// Every request is answered, a produce with acks=none too (by the partition,
+// once it proposed the batch or refused it, e.g. notLeader on a follower).
+
+#include <chrono>
 
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
 #include "actors/routing_table.hpp"
 
@@ -17,6 +20,9 @@ namespace herald::actors {
 
 struct session_limits {
   unsigned max_in_flight = 512;    // beyond this a request gets `throttled`
+  // A produce is answered `timeout` when its partition has not answered
+  // within the produce's timeoutMs plus this.
+  caf::timespan produce_answer_margin = std::chrono::seconds{5};
 };
 
 caf::actor spawn_session(caf::event_based_actor* node, caf::actor owner, routing_ptr routes,

@@ -35,8 +35,13 @@ caf::expected<caf::actor> open_session(caf::actor_system& system, const std::str
 //   (flush_atom) -> caf::unit_t                             once nothing is outstanding
 // Records with a key go to partition hash(key) mod N; records without one
 // stick to one partition per batch, rotating. Records of one partition are
-// sent in order; with max_in_flight_per_partition > 1 a failed batch may be
-// followed by later ones that succeed (there is no retry: the caller decides).
+// sent in order. The first failed batch of a partition stops that
+// partition's pipeline: every record queued behind it, and every record sent
+// to the partition until the next flush, fails with the same error and is
+// never sent (there is no retry: the caller decides after flushing). With
+// max_in_flight_per_partition > 1 (default 1) batches already in flight
+// behind a failed one may still land. acks=none is answered once the leader
+// took the batch (offset -1), so a follower's notLeader still fails it.
 // When the session dies every outstanding record fails and the actor quits.
 caf::actor spawn_producer(caf::actor_system& system, caf::actor session, producer_options options);
 
@@ -44,6 +49,14 @@ caf::actor spawn_producer(caf::actor_system& system, caf::actor session, produce
 // per partition, buffering at most max_buffered_bytes ahead of the caller.
 //   (poll_atom, std::uint32_t max_records, std::uint32_t timeout_ms)
 //       -> std::vector<consumer_record>   (empty after timeout_ms without records)
+//   (consumer_status_atom) -> std::vector<consumer_partition_status>
+// A transient error (unavailable, notLeader, timeout, throttled, or an
+// offset above the high watermark, as a restarted replica answers for a
+// while) is retried at the same offset with back-off (client/backoff.hpp);
+// the consumer rewinds only to the log start, when retention left its
+// offset below it. A batch that passes its CRC but does not decode fails
+// every poll with corruptBatch (never skipped). When the session dies,
+// waiting polls fail and the actor quits.
 caf::actor spawn_consumer(caf::actor_system& system, caf::actor session, std::string topic,
                           consumer_options options);
 
@@ -53,3 +66,4 @@ caf::actor spawn_consumer(caf::actor_system& system, caf::actor session, std::st
 // cross a network, so they need no serialization.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<std::string>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::client::consumer_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::client::consumer_partition_status>)

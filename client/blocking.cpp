@@ -266,7 +266,7 @@ void producer::send_tombstone(const std::string& topic, std::string_view key) {
 
 produce_outcome producer::flush() {
   impl_->self->request(impl_->actor, impl_->timeout, flush_atom::value)
-    .receive([](caf::unit_t) {}, [](caf::error&) {});
+    .receive([] {}, [](caf::error&) {});  // a delivered unit is an empty message
   while (!impl_->pending.empty())
     impl_->settle_oldest();
   return impl_->outcome;
@@ -297,6 +297,17 @@ std::vector<consumer_record> consumer::poll(std::chrono::milliseconds timeout, s
   auto ms = static_cast<std::uint32_t>(timeout.count());
   impl_->self->request(impl_->actor, timeout + std::chrono::seconds{30}, poll_atom::value, max_records, ms)
     .receive([&](std::vector<consumer_record>& r) { out = std::move(r); },
+             [&](caf::error& e) { failure = std::move(e); });
+  if (failure)
+    throw_caf_error(failure);
+  return out;
+}
+
+std::vector<consumer_partition_status> consumer::status() {
+  std::vector<consumer_partition_status> out;
+  caf::error failure;
+  impl_->self->request(impl_->actor, admin_timeout, consumer_status_atom::value)
+    .receive([&](std::vector<consumer_partition_status>& r) { out = std::move(r); },
              [&](caf::error& e) { failure = std::move(e); });
   if (failure)
     throw_caf_error(failure);

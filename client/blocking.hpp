@@ -124,6 +124,11 @@ public:
   // Up to `max_records` records; empty when none arrived within `timeout`.
   std::vector<consumer_record> poll(std::chrono::milliseconds timeout, std::uint32_t max_records = 4096);
 
+  // Each partition's position and how its latest request went: a partition
+  // that is offline or unavailable shows its error here while the consumer
+  // keeps retrying it (empty until the topic's metadata arrived).
+  std::vector<consumer_partition_status> status();
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

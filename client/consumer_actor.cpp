@@ -6,6 +6,7 @@
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "client/actors.hpp"
+#include "client/backoff.hpp"
 #include "client/session_call.hpp"
 #include "schema/wire.hpp"
 
@@ -17,13 +18,16 @@ using bytes = std::vector<char>;
 using records = std::vector<consumer_record>;
 using schema::ErrorCode;
 
-constexpr auto retry_delay = std::chrono::milliseconds{100};
 constexpr auto request_margin = std::chrono::seconds{30};
 
 struct cursor {
   std::int64_t position = -1;  // -1 until the start offset is known
   start_position start = start_position::latest;  // where to look it up
   bool fetching = false;
+  bool retry_armed = false;  // a retry_atom is on its way
+  backoff retry;
+  ErrorCode last_error = ErrorCode::NONE;
+  std::string message;
 };
 
 struct poll_waiter {
@@ -79,6 +83,25 @@ void fail_all(self_ptr self, caf::error err) {
   serve_waiters(self);
 }
 
+void succeeded(cursor& c) {
+  c.retry.reset();
+  c.last_error = ErrorCode::NONE;
+  c.message.clear();
+}
+
+// A transient error: the partition is tried again after a back-off (50 ms
+// doubling to 2 s), at the same position. The consumer never rewinds for it.
+void retry_later(self_ptr self, std::uint32_t partition, ErrorCode code, const std::string& message) {
+  auto& c = self->state.cursors[partition];
+  c.last_error = code;
+  c.message = message;
+  auto delay = c.retry.next();
+  if (c.retry_armed)
+    return;
+  c.retry_armed = true;
+  self->delayed_send(self, delay, retry_atom::value, partition);
+}
+
 template <class OnOk, class OnError>
 void call(self_ptr self, std::vector<char> request, caf::timespan timeout, OnOk on_ok, OnError on_error) {
   call_session(self, self->state.session, std::move(request), timeout, on_ok, on_error);
@@ -98,15 +121,19 @@ void fetch(self_ptr self, std::uint32_t partition) {
   f.setMaxBytes(st.options.fetch_max_bytes);
   f.setMaxWaitMs(st.options.fetch_max_wait_ms);
   auto timeout = std::chrono::milliseconds{st.options.fetch_max_wait_ms} + request_margin;
-  call(
-    self, wire::to_bytes(builder), timeout,
+  call_session_with_fetch_error(
+    self, st.session, wire::to_bytes(builder), timeout,
     [=](schema::Response::Reader r) {
       auto& st = self->state;
       auto& c = st.cursors[partition];
       c.fetching = false;
+      succeeded(c);
       auto data = r.getFetch().getRecords();
+      std::string undecodable;  // set at the first batch that passes its CRC but does not decode
       auto status = storage::for_each_batch(
         {reinterpret_cast<const char*>(data.begin()), data.size()}, [&](std::span<const char> batch) {
+          if (!undecodable.empty())
+            return;  // nothing past a batch the consumer could not read
           // Control batches (Raft's own entries) take offsets but hold no
           // records for consumers.
           const auto header = storage::decode_batch_header(batch);
@@ -124,11 +151,22 @@ void fetch(self_ptr self, std::uint32_t partition) {
                                                     st.buffered_bytes += rec.value.size();
                                                     st.buffer.push_back({partition, std::move(rec)});
                                                   });
-          if (!decoded)
-            spdlog::error("{}/{}: undecodable batch: {}", st.topic, partition, decoded.message);
+          if (!decoded) {
+            // Skipping it would lose its records silently: stop here and say
+            // so (records decoded before the problem stay delivered).
+            undecodable = st.topic + "/" + std::to_string(partition) + ": the batch at offset " +
+                          std::to_string(header.base_offset) + " passes its CRC but does not decode: " +
+                          decoded.message;
+            return;
+          }
           // Offsets the cleaner emptied (or expired records) are gaps.
           c.position = std::max(c.position, static_cast<std::int64_t>(header.next_offset()));
         });
+      if (!undecodable.empty()) {
+        spdlog::error("{}", undecodable);
+        fail_all(self, make_herald_error(ErrorCode::CORRUPT_BATCH, undecodable));
+        return;
+      }
       if (!status) {
         fail_all(self, make_herald_error(ErrorCode::CORRUPT_BATCH, status.message));
         return;
@@ -136,18 +174,25 @@ void fetch(self_ptr self, std::uint32_t partition) {
       serve_waiters(self);
       fetch(self, partition);
     },
-    [=](ErrorCode code, const std::string& message) {
+    [=](ErrorCode code, const std::string& message, std::optional<std::int64_t> log_start) {
       auto& st = self->state;
-      st.cursors[partition].fetching = false;
+      auto& c = st.cursors[partition];
+      c.fetching = false;
+      if (code == ErrorCode::OFFSET_OUT_OF_RANGE && log_start && c.position < *log_start) {
+        // Retention or compaction moved the log start past us: what we
+        // wanted is gone, resume at the oldest record there is.
+        spdlog::warn("{}/{}: offset {} is below the log start {}; resuming there", st.topic, partition, c.position,
+                     *log_start);
+        c.position = *log_start;
+        succeeded(c);
+        fetch(self, partition);
+        return;
+      }
       if (code == ErrorCode::OFFSET_OUT_OF_RANGE || wire::is_retriable(code)) {
-        // Out of range: the log start moved past us (retention) or the log
-        // was cut back; a retry from the earliest offset is handled by the
-        // start-offset lookup. Retriable: try again shortly.
-        if (code == ErrorCode::OFFSET_OUT_OF_RANGE) {
-          st.cursors[partition].position = -1;
-          st.cursors[partition].start = start_position::earliest;
-        }
-        self->delayed_send(self, retry_delay, retry_atom::value, partition);
+        // Above the high watermark: a restarted replica that does not know
+        // its commit index again yet answers so for a while; it comes
+        // back. Never rewind for it (that re-reads the whole partition).
+        retry_later(self, partition, code, message);
         return;
       }
       fail_all(self, make_herald_error(code, message));
@@ -167,12 +212,14 @@ void find_start(self_ptr self, std::uint32_t partition, start_position where) {
   call(
     self, wire::to_bytes(builder), request_margin,
     [=](schema::Response::Reader r) {
-      self->state.cursors[partition].position = r.getListOffsets().getOffset();
+      auto& c = self->state.cursors[partition];
+      c.position = r.getListOffsets().getOffset();
+      succeeded(c);
       fetch(self, partition);
     },
     [=](ErrorCode code, const std::string& message) {
       if (wire::is_retriable(code))
-        self->delayed_send(self, retry_delay, retry_atom::value, partition);
+        retry_later(self, partition, code, message);
       else
         fail_all(self, make_herald_error(code, message));
     });
@@ -184,8 +231,11 @@ caf::behavior consumer_actor(self_ptr self, caf::actor session, std::string topi
   st.topic = std::move(topic);
   st.options = options;
   self->monitor(session);
-  self->set_down_handler([=](caf::down_msg&) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    // The session is gone for good: waiting polls learn why, then the
+    // consumer quits (the application's later polls fail at once).
     fail_all(self, make_herald_error(ErrorCode::PARTITION_UNAVAILABLE, "connection to the broker lost"));
+    self->quit(dm.reason);
   });
   capnp::MallocMessageBuilder builder;
   builder.initRoot<schema::Request>().initMetadata().initTopics(1).set(0, st.topic);
@@ -193,7 +243,9 @@ caf::behavior consumer_actor(self_ptr self, caf::actor session, std::string topi
     self, wire::to_bytes(builder), request_margin,
     [=](schema::Response::Reader r) {
       auto count = r.getMetadata().getTopics()[0].getPartitionCount();
-      self->state.cursors.resize(count, cursor{-1, self->state.options.start, false});
+      self->state.cursors.resize(count);
+      for (auto& c : self->state.cursors)
+        c.start = self->state.options.start;
       for (std::uint32_t p = 0; p < count; ++p)
         find_start(self, p, self->state.options.start);
     },
@@ -225,8 +277,16 @@ caf::behavior consumer_actor(self_ptr self, caf::actor session, std::string topi
         }
       }
     },
+    [=](consumer_status_atom) {
+      std::vector<consumer_partition_status> out;
+      const auto& cursors = self->state.cursors;
+      for (std::uint32_t p = 0; p < cursors.size(); ++p)
+        out.push_back({p, cursors[p].position, cursors[p].last_error, cursors[p].message, cursors[p].retry.failures()});
+      return out;
+    },
     [=](retry_atom, std::uint32_t partition) {
-      const auto& c = self->state.cursors[partition];
+      auto& c = self->state.cursors[partition];
+      c.retry_armed = false;
       if (c.position < 0)
         find_start(self, partition, c.start);
       else

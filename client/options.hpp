@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "schema/client.capnp.h"
 #include "storage/record_batch.hpp"
@@ -15,7 +16,14 @@ struct producer_options {
   std::size_t batch_bytes = 256u << 10;      // seal a batch at this size
   std::size_t batch_records = 16384;         // ... or this many records
   std::uint32_t linger_ms = 2;               // ... or after this long
-  std::uint32_t max_in_flight_per_partition = 4;
+  // One batch per partition in flight by default: a failed batch then stops
+  // the partition's pipeline before anything behind it is sent, so records
+  // never land after a gap (issue 8 item 5). With more, batches already in
+  // flight behind a failed one may still land after it; without idempotent
+  // producers the broker cannot refuse them.
+  std::uint32_t max_in_flight_per_partition = 1;
+  // Sent as the produce's timeoutMs: the broker answers within it (at acks=1
+  // and all; acks=none once the leader took the batch).
   std::uint32_t request_timeout_ms = 30'000;
   // Batches are compressed with this codec (storage/compression.hpp) and
   // stored and served as they are; consumers decompress.
@@ -29,6 +37,18 @@ struct consumer_options {
   std::uint32_t fetch_max_bytes = 1u << 20;
   std::uint32_t fetch_max_wait_ms = 500;
   std::size_t max_buffered_bytes = 16u << 20;  // stop fetching beyond this
+};
+
+// What the consumer knows of one partition (consumer status_atom,
+// consumer::status()): where it reads and how its latest request went.
+struct consumer_partition_status {
+  std::uint32_t partition = 0;
+  std::int64_t position = -1;  // the next offset it fetches; -1 until known
+  // The latest request's error (none once one succeeded since); a
+  // transient one is retried with back-off (50 ms doubling to 2 s).
+  schema::ErrorCode last_error = schema::ErrorCode::NONE;
+  std::string message;
+  std::uint32_t failures = 0;  // consecutive failed requests
 };
 
 struct consumer_record {

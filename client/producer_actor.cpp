@@ -28,6 +28,12 @@ struct partition_queue {
   std::vector<record_promise> promises;  // of the records in `builder`
   std::deque<batch> ready;
   std::map<std::uint64_t, batch> in_flight;  // by request number
+  // Set when a batch of this partition failed: every record queued behind it,
+  // and every record sent to the partition until the next flush, fails with
+  // it instead of being sent (issue 8 item 5). A later batch landing after a
+  // failed one would leave a gap the caller cannot see; the caller learns of
+  // the failure by the next flush at the latest, and from then on decides.
+  caf::error stopped;
 };
 
 struct waiting_record {
@@ -61,6 +67,12 @@ struct producer_state {
 
 using self_ptr = caf::stateful_actor<producer_state>*;
 
+// The broker answers a produce within its timeoutMs (the request timeout);
+// waiting a little longer lets that answer, not a local timeout, decide.
+caf::timespan client_request_timeout(const producer_options& options) {
+  return std::chrono::milliseconds{options.request_timeout_ms} + std::chrono::seconds{5};
+}
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
     .count();
@@ -82,10 +94,29 @@ void fail(self_ptr self, record_promise& rp, const caf::error& err) {
 
 void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition);
 
+// The partition's pipeline stops on its first failed batch: what is queued
+// behind it fails with the same error and is never sent.
+void stop_partition(self_ptr self, partition_queue& q, const caf::error& cause) {
+  auto d = decode_error(cause);
+  q.stopped = make_herald_error(d.code, "an earlier batch to this partition failed: " + d.message);
+  for (auto& rp : q.promises)
+    fail(self, rp, q.stopped);
+  q.promises.clear();
+  q.builder = storage::batch_builder{};
+  auto ready = std::move(q.ready);
+  q.ready.clear();
+  for (auto& b : ready)
+    for (auto& rp : b.promises)
+      fail(self, rp, q.stopped);
+}
+
 void on_produce_response(self_ptr self, batch& b, std::uint32_t partition, schema::Response::Reader r) {
+  // acks=none: the broker took the batch but gives no offsets (-1).
   auto base = r.getProduce().getBaseOffset();
+  if (self->state.options.acks == schema::Acks::NONE)
+    base = -1;
   for (std::size_t i = 0; i < b.promises.size(); ++i) {
-    b.promises[i].deliver(partition, base + static_cast<std::int64_t>(i));
+    b.promises[i].deliver(partition, base < 0 ? base : base + static_cast<std::int64_t>(i));
     record_done(self);
   }
 }
@@ -116,25 +147,20 @@ std::optional<batch> take_in_flight(self_ptr self, const std::string& topic, std
 }
 
 // Sends ready batches of one partition while the in-flight window allows.
+// acks=none is a request like the others: the partition answers it as soon
+// as it has taken the batch (a follower refuses it with notLeader), so a
+// batch the broker refused is reported rather than silently dropped.
 void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition) {
   auto& st = self->state;
   auto& q = st.topics[topic].partitions[partition];
-  while (!q.ready.empty() && q.in_flight.size() < st.options.max_in_flight_per_partition) {
+  while (!q.stopped && !q.ready.empty() && q.in_flight.size() < st.options.max_in_flight_per_partition) {
     batch b = std::move(q.ready.front());
     q.ready.pop_front();
     auto request = produce_request(topic, partition, st.options, b.data);
-    if (st.options.acks == schema::Acks::NONE) {
-      caf::anon_send(st.session, request_atom::value, std::move(request));
-      for (auto& rp : b.promises) {
-        rp.deliver(partition, std::int64_t{-1});
-        record_done(self);
-      }
-      continue;
-    }
     auto id = st.next_request++;
     q.in_flight.emplace(id, std::move(b));
     call_session(
-      self, st.session, std::move(request), std::chrono::milliseconds{st.options.request_timeout_ms},
+      self, st.session, std::move(request), client_request_timeout(st.options),
       [=](schema::Response::Reader r) {
         if (auto b = take_in_flight(self, topic, partition, id)) {
           on_produce_response(self, *b, partition, r);
@@ -146,7 +172,7 @@ void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition) 
           auto err = make_herald_error(code, message);
           for (auto& rp : b->promises)
             fail(self, rp, err);
-          dispatch(self, topic, partition);
+          stop_partition(self, self->state.topics[topic].partitions[partition], err);
         }
       });
   }
@@ -179,6 +205,27 @@ std::size_t record_cost(std::size_t key_size, std::size_t value_size) {
   return 64 + words(key_size) + words(value_size);
 }
 
+void add_to(storage::batch_builder& b, const waiting_record& r) {
+  if (r.tombstone)
+    b.add_tombstone(r.timestamp, *r.key);
+  else if (r.expires_at != 0)
+    b.add_expiring(r.timestamp, r.expires_at, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
+  else
+    b.add(r.timestamp, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
+}
+
+// The size of an uncompressed batch holding `r` alone, or an upper bound of
+// it that is within `limit`. The estimate does for most records; the exact
+// size is built (once) only for a record near or over the limit.
+std::size_t uncompressed_size_alone(const waiting_record& r, std::size_t limit) {
+  const auto estimate = storage::batch_header_size + 64 + record_cost(r.key ? r.key->size() : 0, r.value.size());
+  if (estimate <= limit)
+    return estimate;
+  storage::batch_builder b;
+  add_to(b, r);
+  return b.build().size();
+}
+
 void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   auto& st = self->state;
   auto& entry = st.topics[topic];
@@ -186,23 +233,33 @@ void append(self_ptr self, const std::string& topic, waiting_record&& r) {
   if (r.key)
     partition = static_cast<std::uint32_t>(XXH3_64bits(r.key->data(), r.key->size()) % entry.partition_count);
   auto& q = entry.partitions[partition];
+  if (q.stopped) {
+    fail(self, r.rp, q.stopped);
+    return;
+  }
+  // A record that cannot fit the topic's limit even alone in a batch is
+  // refused here, before anything is sent. The limit counts the
+  // uncompressed size (the broker checks that too), so compression does not
+  // let a record through. Nothing is queued for it: it fails alone.
+  if (const auto alone = uncompressed_size_alone(r, entry.max_batch_bytes); alone > entry.max_batch_bytes) {
+    fail(self, r.rp,
+         make_herald_error(ErrorCode::RECORD_TOO_LARGE,
+                           "a batch of this record alone takes " + std::to_string(alone) + " bytes, over topic " +
+                             topic + "'s limit of " + std::to_string(entry.max_batch_bytes - storage::batch_header_size) +
+                             " bytes plus the " + std::to_string(storage::batch_header_size) + "-byte header"));
+    return;
+  }
   // Set before the size checks: the builder's estimate counts the codec's
   // worst case, so a compressed batch still fits the topic's limit.
   q.builder.set_compression(st.options.compression);
   // Batches stay within the topic's limit: a record that would push the
   // open batch past it goes into the next one. (One record over the limit
-  // on its own still goes, and fails alone with recordTooLarge.)
+  // on its own was refused above.)
   auto limit = std::min(st.options.batch_bytes, entry.max_batch_bytes);
   auto cost = record_cost(r.key ? r.key->size() : 0, r.value.size());
   if (!q.builder.empty() && q.builder.estimated_size() + cost > limit)
     seal(self, topic, partition);
-  if (r.tombstone)
-    q.builder.add_tombstone(r.timestamp, *r.key);
-  else if (r.expires_at != 0)
-    q.builder.add_expiring(r.timestamp, r.expires_at, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt,
-                           r.value);
-  else
-    q.builder.add(r.timestamp, r.key ? std::optional<std::string_view>{*r.key} : std::nullopt, r.value);
+  add_to(q.builder, r);
   q.promises.push_back(std::move(r.rp));
   if (q.builder.estimated_size() >= limit || q.builder.record_count() >= st.options.batch_records) {
     seal(self, topic, partition);
@@ -225,7 +282,7 @@ void request_metadata(self_ptr self, const std::string& topic) {
   };
   call_session(
     self, self->state.session, wire::to_bytes(builder),
-    std::chrono::milliseconds{self->state.options.request_timeout_ms},
+    client_request_timeout(self->state.options),
     [=](schema::Response::Reader r) {
       auto& entry = self->state.topics[topic];
       auto info = r.getMetadata().getTopics()[0];
@@ -243,7 +300,7 @@ caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options
   self->state.session = session;
   self->state.options = options;
   self->monitor(session);
-  self->set_down_handler([=](caf::down_msg&) {
+  self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     st.broken = make_herald_error(ErrorCode::PARTITION_UNAVAILABLE, "connection to the broker lost");
     auto topics = std::move(st.topics);
@@ -262,6 +319,8 @@ caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options
             fail(self, rp, st.broken);
       }
     }
+    // Every record is answered: nothing is left for this actor to do.
+    self->quit(dm.reason);
   });
   auto accept = [=](const std::string& topic, waiting_record&& r) -> record_promise {
     auto& st = self->state;
@@ -297,6 +356,11 @@ caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options
     [=](flush_atom) -> caf::typed_response_promise<caf::unit_t> {
       auto rp = self->make_response_promise<caf::unit_t>();
       seal_all(self);
+      // The caller learns every outcome from this flush: stopped partitions
+      // take records again from here on.
+      for (auto& [topic, entry] : self->state.topics)
+        for (auto& [p, q] : entry.partitions)
+          q.stopped = caf::error{};
       if (self->state.outstanding == 0)
         rp.deliver(caf::unit);
       else

@@ -5,6 +5,8 @@
 // malformed response or a CAF failure (timeout, dead session). Private to
 // client/ (CAF-heavy).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,36 @@ void call_session(Self* self, const caf::actor& session, std::vector<char> reque
       [=](caf::error& err) {
         auto d = decode_error(err);
         on_error(d.code, d.message);
+      });
+}
+
+// call_session() for fetches: on_error also gets the log start offset an
+// error response carries (offsetOutOfRange does), nullopt when it has none.
+template <class Self, class OnOk, class OnError>
+void call_session_with_fetch_error(Self* self, const caf::actor& session, std::vector<char> request,
+                                   caf::timespan timeout, OnOk on_ok, OnError on_error) {
+  self->request(session, timeout, request_atom::value, std::move(request))
+    .then(
+      [=](std::vector<char>& response) {
+        try {
+          wire::message_reader reader(response);
+          auto r = reader.root<schema::Response>();
+          if (r.getError().getCode() == schema::ErrorCode::NONE) {
+            on_ok(r);
+            return;
+          }
+          std::optional<std::int64_t> log_start;
+          if (r.which() == schema::Response::FETCH)
+            log_start = r.getFetch().getLogStartOffset();
+          on_error(r.getError().getCode(), std::string{r.getError().getMessage().cStr()}, log_start);
+        } catch (const kj::Exception& e) {
+          on_error(schema::ErrorCode::INTERNAL, std::string{"malformed response: "} + e.getDescription().cStr(),
+                   std::nullopt);
+        }
+      },
+      [=](caf::error& err) {
+        auto d = decode_error(err);
+        on_error(d.code, d.message, std::nullopt);
       });
 }
 

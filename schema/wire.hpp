@@ -5,6 +5,7 @@
 // std::vector<char> from operator new is 16-byte aligned, but a reader never
 // assumes it: unaligned input is copied into words first.
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@
 #include "schema/client.capnp.h"
 
 namespace herald::wire {
+
+// A produce whose timeoutMs is 0 gets this one.
+inline constexpr std::uint32_t default_produce_timeout_ms = 30'000;
 
 // Serializes a whole message in flat form into a fresh buffer.
 std::vector<char> to_bytes(capnp::MessageBuilder& message);
