@@ -12,6 +12,8 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
@@ -84,10 +86,19 @@ int run_produce(client::connection& conn, const produce_args& a) {
   }
   auto outcome = producer.flush();
   auto elapsed = seconds_since(start);
-  if (options.acks == schema::Acks::NONE) {
-    std::printf("sent %llu records in %.3f s with acks=0 (nothing is acknowledged)\n",
+  if (options.acks == schema::Acks::NONE && outcome.failed == 0 && stopped.empty()) {
+    // acks=0: the leader took every batch; none is known to be stored.
+    std::printf("sent %llu records in %.3f s with acks=0 (the leader took them; nothing is acknowledged)\n",
                 static_cast<unsigned long long>(lines), elapsed);
     return 0;
+  }
+  if (options.acks == schema::Acks::NONE) {
+    std::printf("sent %llu records with acks=0; the broker refused %llu\n",
+                static_cast<unsigned long long>(outcome.acknowledged), static_cast<unsigned long long>(outcome.failed));
+    std::fflush(stdout);
+    std::cerr << "herald: " << (stopped.empty() ? "" : stopped + "; ") << outcome.failed << " records failed ("
+              << outcome.first_error << ")" << std::endl;
+    return 1;
   }
   std::printf("acknowledged %llu of %llu records in %.3f s (%.0f records/s)\n",
               static_cast<unsigned long long>(outcome.acknowledged), static_cast<unsigned long long>(lines), elapsed,
@@ -146,12 +157,29 @@ int run_consume(client::connection& conn, const consume_args& a) {
   std::fflush(stdout);
   auto elapsed = seconds_since(start);
   std::fprintf(stderr, "consumed %lld records in %.3f s\n", static_cast<long long>(count), elapsed);
-  return 0;
+  // A partition that could not be read (offline, unavailable, no leader)
+  // makes the run fail: "0 records" would otherwise read as an empty topic.
+  // (A run that stopped at --max-messages read what it asked for.)
+  if (a.max_messages >= 0 && count >= a.max_messages)
+    return 0;
+  std::string unreadable;
+  for (const auto& p : consumer.status()) {
+    if (p.last_error == schema::ErrorCode::NONE)
+      continue;
+    unreadable += (unreadable.empty() ? "" : ", ") + a.topic + "/" + std::to_string(p.partition) + " (" +
+                  wire::to_string(p.last_error) + (p.message.empty() ? "" : ": " + p.message) + ")";
+  }
+  if (unreadable.empty())
+    return 0;
+  std::cerr << "herald: could not read partitions " << unreadable << std::endl;
+  return 1;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  // Diagnostics go to stderr: stdout carries records and results only.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
   CLI::App app{"herald: Herald's command-line client"};
   app.require_subcommand(1);
   std::string broker = "127.0.0.1:9092";
@@ -221,8 +249,10 @@ int main(int argc, char** argv) {
   auto* consume = app.add_subcommand("consume", "Print one record value per line");
   consume->add_option("topic", ca.topic, "Topic")->required();
   consume->add_flag("--from-beginning", ca.from_beginning, "Start at the earliest offset (default: the end)");
-  consume->add_option("--max-messages", ca.max_messages, "Stop after this many records");
-  consume->add_option("--timeout-ms", ca.timeout_ms, "Stop after this long without new records");
+  consume->add_option("--max-messages", ca.max_messages, "Stop after this many records")
+    ->check(CLI::NonNegativeNumber);
+  consume->add_option("--timeout-ms", ca.timeout_ms, "Stop after this long without new records")
+    ->check(CLI::NonNegativeNumber);
   consume->add_flag("--print-key", ca.print_key, "Print KEY<TAB> before each value");
   consume->add_flag("--print-offset", ca.print_offset, "Print PARTITION:OFFSET<TAB> before each value");
 

@@ -148,3 +148,37 @@ TEST_CASE("heraldd reads its options from a config file") {
   REQUIRE(run_cli(address, "topic create configured", out, err) == 0);
   CHECK(std::filesystem::exists(dir.path() / "data" / "metadata.bin"));
 }
+
+TEST_CASE("consume names the partitions it could not read and exits non-zero") {
+  temp_dir dir;
+  auto data = dir.path() / "data";
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  {
+    broker_process broker(data, dir.path());
+    REQUIRE(run_cli(broker.address(), "topic create split --partitions 2", out, err) == 0);
+    std::ofstream(dir.path() / "in") << "a\nb\nc\nd\n";
+    REQUIRE(run_cli(broker.address(), "produce split < " + (dir.path() / "in").string(), out, err) == 0);
+    // A bad flag value is refused rather than taken as "forever".
+    CHECK(run_cli(broker.address(), "consume split --timeout-ms -100", out, err) == 2);
+    REQUIRE(broker.stop());
+  }
+  // Partition 1's directory becomes a plain file: its replica cannot open it,
+  // fails on every restart and is left offline.
+  std::filesystem::path p1;
+  for (const auto& e : std::filesystem::directory_iterator(data / "topics"))
+    if (e.path().filename().string().starts_with("split-"))
+      p1 = e.path() / "1";
+  REQUIRE(!p1.empty());
+  std::filesystem::remove_all(p1);
+  std::ofstream(p1) << "not a directory";
+
+  broker_process broker(data, dir.path());
+  CHECK(run_cli(broker.address(), "consume split --from-beginning --timeout-ms 1500", out, err) == 1);
+  auto e = read_file(err);
+  CHECK(e.find("split/1") != std::string::npos);
+  CHECK(e.find("split/0") == std::string::npos);  // the readable one is not named
+  CHECK(e.find("partition unavailable") != std::string::npos);
+  // What partition 0 holds was printed all the same (and nothing on stdout but records).
+  CHECK(!read_file(out).empty());
+  CHECK(read_file(out).find("error") == std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <future>
 #include <map>
 #include <set>
@@ -273,4 +274,25 @@ TEST_CASE("three replicas: a leader stopped cleanly hands leadership to a follow
   // and takes writes.
   CHECK(eventually([&] { return leader_seen_by(c, successor) == successor; }, std::chrono::seconds{10}));
   CHECK(producer.send_round(round_values(1, 100)) == successor);
+}
+
+TEST_CASE("acks=0 to a follower is refused with notLeader, not silently dropped") {
+  temp_dir dir;
+  static_cluster c(dir.path(), 3);
+  create_topic_and_wait_for_leader(c, dir.path());
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  std::int32_t leader = -1;
+  REQUIRE(eventually([&] {
+    leader = leader_seen_by(c, 1);
+    return leader > 0 && leader_seen_by(c, leader) == leader;
+  }, std::chrono::seconds{30}));
+  const int follower = leader % 3 + 1;
+  std::ofstream(dir.path() / "in") << "one\ntwo\n";
+  CHECK(run_cli(c.address(follower), "produce " + topic + " --acks 0 < " + (dir.path() / "in").string(), out, err)
+        == 1);
+  CHECK(read_file(err).find("not the leader") != std::string::npos);
+  // The leader takes them.
+  CHECK(run_cli(c.address(leader), "produce " + topic + " --acks 0 < " + (dir.path() / "in").string(), out, err)
+        == 0);
+  CHECK(read_file(out).starts_with("sent 2 records"));
 }
