@@ -43,8 +43,12 @@ void cleaner_worker(caf::event_based_actor* self, std::shared_ptr<const replicat
 void start_cleaner(partition_ptr self) {
   auto job = self->state.replica->plan_cleaner(now_ms());
   if (!job) return;
-  self->spawn<caf::detached>(cleaner_worker, std::make_shared<const replication::cleaner_job>(std::move(*job)),
-                             caf::actor_cast<caf::actor>(self));
+  // Linked: the worker ends with its partition (when it next looks at its
+  // mailbox) and a worker that dies without answering takes the partition
+  // down to be restarted, instead of leaving the cleaner marked busy for ever.
+  self->spawn<caf::detached + caf::linked>(cleaner_worker,
+                                           std::make_shared<const replication::cleaner_job>(std::move(*job)),
+                                           caf::actor_cast<caf::actor>(self));
 }
 
 } // namespace herald::actors
