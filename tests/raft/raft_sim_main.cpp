@@ -1,5 +1,6 @@
 // raft_sim: run the Raft simulation over any range of seeds.
 //   raft_sim [--seeds N] [--first S] [--ticks T] [--liveness-ticks L] [--trace] [--trace-messages] [--quiet]
+//            [--widened]   (sim.hpp's sim_options::widened)
 // Exit status 0 if every seed passed. A failure prints "seed N" and the
 // command that replays it with a trace.
 
@@ -15,7 +16,7 @@ namespace {
 
 void usage() {
   std::cerr << "usage: raft_sim [--seeds N] [--first S] [--ticks T] [--liveness-ticks L] [--trace] "
-               "[--trace-messages] [--quiet]\n";
+               "[--trace-messages] [--quiet] [--widened]\n";
 }
 
 }  // namespace
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     else if (a == "--trace") trace = true;
     else if (a == "--trace-messages") trace = base.trace_messages = true;
     else if (a == "--quiet") quiet = true;
+    else if (a == "--widened") base.widened = true;
     else {
       usage();
       return 2;

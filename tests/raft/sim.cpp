@@ -31,6 +31,7 @@ struct sim_node {
   node_id id = no_node;
   bool up = true;
   std::uint64_t phase = 0;  // tick offset within a tick's units
+  std::uint64_t period = 0;  // units between its ticks (clock drift: not all equal)
   std::uint64_t incarnation = 0;
   std::uint64_t restart_at = 0;
   std::unique_ptr<mem_store> disk;
@@ -61,7 +62,7 @@ struct in_flight {
 class simulation {
 public:
   explicit simulation(const sim_options& opts) : opts_(opts), rng_(mix(opts.seed, 0x5eed)) {
-    p_ = draw_params(rng_);
+    p_ = opts.widened ? draw_widened_params(rng_) : draw_params(rng_);
     trace("params: " + p_.describe());
     const int n = p_.voters + p_.spares;
     configuration initial;
@@ -70,6 +71,9 @@ public:
       auto sn = std::make_unique<sim_node>();
       sn->id = static_cast<node_id>(i);
       sn->phase = rng_.below(units_per_tick);
+      sn->period = units_per_tick;
+      if (p_.max_drift_units > 0)
+        sn->period = units_per_tick - p_.max_drift_units + rng_.below(2 * p_.max_drift_units + 1);
       // Founders start with the bootstrap entry; spares join later, knowing nothing.
       sn->disk = std::make_unique<mem_store>();
       if (i <= p_.voters) {
@@ -132,7 +136,7 @@ private:
     if (now_ % units_per_tick == 0) inject(faults);
     deliver();
     for (auto& sn : nodes_)
-      if (sn->up && (now_ + sn->phase) % units_per_tick == 0) sn->core->tick();
+      if (sn->up && (now_ + sn->phase) % sn->period == 0) sn->core->tick();
     for (auto& sn : nodes_)
       if (sn->up && sn->persisting && sn->persist_done_at <= now_) finish_persist(*sn);
     if (faults && rng_.ppm(p_.propose_ppm)) client_write();
@@ -170,6 +174,19 @@ private:
         trace("partition" + desc);
       }
     }
+    if (p_.widened && (oneway_.empty() ? rng_.ppm(p_.oneway_ppm) : rng_.ppm(p_.heal_ppm))) {
+      if (!oneway_.empty()) {
+        oneway_.clear();
+        trace("heal one-way cuts");
+      } else {
+        const auto from = static_cast<node_id>(1 + rng_.below(nodes_.size()));
+        const auto to = static_cast<node_id>(1 + rng_.below(nodes_.size()));
+        if (from != to) {
+          oneway_.insert({from, to});
+          trace("cut " + std::to_string(from) + " -> " + std::to_string(to));
+        }
+      }
+    }
     if (rng_.ppm(p_.transfer_ppm)) transfer();
     if (rng_.ppm(p_.member_ppm)) change_membership();
   }
@@ -178,6 +195,7 @@ private:
     trace("faults stop: heal, restart everyone, no loss or duplication");
     std::fill(group_.begin(), group_.end(), 0);
     partitioned_ = false;
+    oneway_.clear();
     p_.drop_ppm = p_.dup_ppm = 0;
     p_.max_delay = std::min<std::uint64_t>(p_.max_delay, 20);
     for (auto& sn : nodes_)
@@ -394,7 +412,7 @@ private:
       net_.pop();
       const message& m = f.m;
       if (m.to == no_node || m.to > nodes_.size()) throw failure("message to unknown node: " + to_string(m));
-      if (group_[m.from] != group_[m.to]) continue;
+      if (group_[m.from] != group_[m.to] || oneway_.count({m.from, m.to}) != 0) continue;
       sim_node& sn = *nodes_[m.to - 1];
       if (!sn.up) continue;
       ++stats_.messages;
@@ -642,6 +660,7 @@ private:
   std::priority_queue<in_flight, std::vector<in_flight>, std::greater<>> net_;
   std::uint64_t seq_ = 0;
   std::vector<int> group_;
+  std::set<std::pair<node_id, node_id>> oneway_;  // widened: (from, to) links that drop
   bool partitioned_ = false;
   std::uint64_t write_id_ = 0;
 
@@ -666,7 +685,7 @@ sim_result run(const sim_options& opts) { return simulation(opts).run(); }
 
 std::string replay_command(const sim_options& opts) {
   return "raft_sim --first " + std::to_string(opts.seed) + " --seeds 1 --ticks " + std::to_string(opts.ticks) +
-         " --liveness-ticks " + std::to_string(opts.liveness_ticks) + " --trace";
+         " --liveness-ticks " + std::to_string(opts.liveness_ticks) + (opts.widened ? " --widened" : "") + " --trace";
 }
 
 }  // namespace herald::raft::sim

@@ -36,6 +36,10 @@ struct sim_options {
   std::uint64_t stall_ticks = 200;      // ... with some progress at least this often
   std::ostream* trace = nullptr;       // events; with trace_messages every delivery too
   bool trace_messages = false;
+  // Draws more (sim_params.hpp's draw_widened_params): up to 7 voters,
+  // one-way cuts, delays longer than an election timeout, clock drift
+  // between nodes, check-quorum off. Without it a seed runs exactly as before.
+  bool widened = false;
 };
 
 struct sim_stats {

@@ -71,4 +71,17 @@ params draw_params(prng& r) {
   return p;
 }
 
+params draw_widened_params(prng& r) {
+  params p = draw_params(r);
+  p.widened = true;
+  p.voters = std::vector<int>{1, 3, 5, 7, 7}[r.below(5)];
+  p.spares = static_cast<int>(r.below(2));
+  // Up to 40 ticks: longer than any election timeout (10-20 ticks).
+  p.max_delay = std::vector<std::uint64_t>{1, 15, 60, 250, 400}[r.below(5)];
+  p.oneway_ppm = std::vector<std::uint64_t>{0, 5000, 20000}[r.below(3)];
+  p.max_drift_units = r.below(4);  // up to 30% of a tick
+  p.node_opts.check_quorum = r.below(2) != 0;
+  return p;
+}
+
 }  // namespace herald::raft::sim

@@ -58,6 +58,10 @@ struct params {
   std::uint64_t compact_every = 0;   // entries between snapshots; 0 = never
   std::uint64_t compact_trail = 0;   // entries kept behind the snapshot for followers catching up
   std::size_t snapshot_pad = 0;
+  // Widened runs only (0 / false otherwise).
+  bool widened = false;
+  std::uint64_t oneway_ppm = 0;       // per tick: cut one direction of one link
+  std::uint64_t max_drift_units = 0;  // a node's tick lasts units_per_tick +- this
   options node_opts;
 
   std::string describe() const {
@@ -70,10 +74,15 @@ struct params {
       << " max_append=" << node_opts.max_append_entries << "e/" << node_opts.max_append_bytes
       << "B window=" << node_opts.max_inflight_msgs << "m/" << node_opts.max_inflight_bytes
       << "B chunk=" << node_opts.snapshot_chunk_bytes << "B";
+    if (widened)
+      s << " widened: oneway=" << oneway_ppm << "ppm/tick drift<=" << max_drift_units
+        << "u check_quorum=" << node_opts.check_quorum;
     return s.str();
   }
 };
 
 params draw_params(prng& r);
+// draw_params, then the widened knobs drawn after it.
+params draw_widened_params(prng& r);
 
 }  // namespace herald::raft::sim

@@ -35,6 +35,26 @@ TEST_CASE("simulation holds every invariant for 2000 seeds") {
   CHECK(committed > seeds * 10);
 }
 
+// Issue 8 item 15's wider draws: up to 7 voters, one-way cuts, delays
+// longer than an election timeout, clock drift, check-quorum off.
+TEST_CASE("the widened simulation holds every invariant for 500 seeds") {
+  constexpr std::uint64_t seeds = ci_seeds / 4;
+  std::uint64_t committed = 0;
+  int failures = 0;
+  for (std::uint64_t s = 1; s <= seeds; ++s) {
+    sim_options o;
+    o.seed = s;
+    o.ticks = 300;
+    o.widened = true;
+    const sim_result r = run(o);
+    committed += r.stats.committed;
+    if (!r.ok && ++failures <= 5)
+      FAIL_CHECK("seed " << s << ": " << r.failure << "\n  replay: " << replay_command(o));
+  }
+  CHECK(failures == 0);
+  CHECK(committed > seeds * 10);
+}
+
 TEST_CASE("simulation is deterministic") {
   sim_options o;
   o.seed = 42;
