@@ -1,14 +1,13 @@
 #pragma once
-// CAF atoms of Herald's actor protocols. Included only by actor translation
-// units: CAF headers are heavy.
+// CAF atoms of the broker's own actor protocols (the client protocol's are
+// in protocol/atoms.hpp). Included only by actor translation units: CAF
+// headers are heavy.
 
 #include <caf/atom.hpp>
 
-namespace herald {
+#include "protocol/atoms.hpp"
 
-// client <-> broker
-using hello_atom = caf::atom_constant<caf::atom("hr_hello")>;      // (owner actor) -> session actor
-using request_atom = caf::atom_constant<caf::atom("hr_request")>;  // (bytes) -> bytes
+namespace herald {
 
 // inside a broker
 using routing_atom = caf::atom_constant<caf::atom("hr_routes")>;   // (routing_ptr)
@@ -32,15 +31,5 @@ using produce_timeout_atom = caf::atom_constant<caf::atom("hr_prodto")>;
 using peer_atom = caf::atom_constant<caf::atom("hr_peer")>;        // peer connection bookkeeping
 using cleaner_atom = caf::atom_constant<caf::atom("hr_clean")>;    // cleaner timer
 using cleaned_atom = caf::atom_constant<caf::atom("hr_cleaned")>;  // (cleaner_outcome) from a cleaner worker
-
-// client-side actors
-using send_atom = caf::atom_constant<caf::atom("hr_send")>;
-using flush_atom = caf::atom_constant<caf::atom("hr_flush")>;
-using linger_atom = caf::atom_constant<caf::atom("hr_linger")>;
-using poll_atom = caf::atom_constant<caf::atom("hr_poll")>;
-using poll_timeout_atom = caf::atom_constant<caf::atom("hr_polltm")>;
-using retry_atom = caf::atom_constant<caf::atom("hr_retry")>;
-using tombstone_atom = caf::atom_constant<caf::atom("hr_tomb")>;
-using consumer_status_atom = caf::atom_constant<caf::atom("hr_cstat")>;  // -> vector<consumer_partition_status>
 
 } // namespace herald

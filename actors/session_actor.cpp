@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
-#include "actors/errors.hpp"
+#include "protocol/errors.hpp"
 #include "cluster/disk_guard.hpp"
 #include "schema/wire.hpp"
 

@@ -1,25 +1,19 @@
 #include "actors/system_config.hpp"
 
-#include <chrono>
-
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 
-#include "actors/errors.hpp"
+#include "protocol/client_system.hpp"
 
 namespace herald {
 
 void configure_actor_system(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{5}});
+  configure_client_system(cfg);
   // CAF's idle workers first spin, then poll with 50 us sleeps for 500
   // rounds, then wait on a condition variable that an enqueue signals.
   // The sleeping polls burnt a quarter of a broker's CPU under load
   // (perf: clock_nanosleep), and brokers share cores with their peers and
   // clients; a short spin and then the condition variable wakes as fast.
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{8});
-  cfg.add_error_category(herald_error_category, render_herald_error);
 }
 
 } // namespace herald

@@ -1,8 +1,7 @@
 #pragma once
-// The CAF settings every Herald process (broker, CLI, embedding application)
-// needs: the middleman loaded, failure detection on (CAF 0.17 has it off by
-// default, so a paused peer would never be noticed), and Herald's error
-// category registered so errors render readably.
+// The broker's CAF settings: the client protocol's (protocol/client_system.hpp)
+// plus scheduler tuning for a broker process. Not for client code: it would
+// retune an embedding application's scheduler.
 
 namespace caf {
 class actor_system_config;

@@ -17,8 +17,8 @@
 #include <caf/io/all.hpp>
 #include <zstd.h>
 
-#include "actors/atoms.hpp"
-#include "actors/system_config.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/client_system.hpp"
 #include "client/actors.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "sending a %zu-byte batch\n", batch.size());
 
   caf::actor_system_config cfg;
-  configure_actor_system(cfg);
+  configure_client_system(cfg);
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
   auto [host, port] = client::parse_broker(argv[1]);

@@ -4,7 +4,7 @@
 //
 // Every request and response is a schema/client.capnp message in a
 // (request_atom, bytes) -> bytes exchange with the broker's session actor.
-// Failures reach the caller as caf::error in category "herald" (actors/errors.hpp).
+// Failures reach the caller as caf::error in category "herald" (protocol/errors.hpp).
 
 #include <cstdint>
 #include <optional>

@@ -7,9 +7,9 @@
 #include <caf/io/all.hpp>
 #include <kj/exception.h>
 
-#include "actors/atoms.hpp"
-#include "actors/errors.hpp"
-#include "actors/system_config.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/client_system.hpp"
 #include "client/actors.hpp"
 #include "cluster/address.hpp"
 #include "cluster/topic_schema.hpp"
@@ -90,7 +90,7 @@ struct connection::impl {
   caf::actor session;
   std::shared_ptr<std::atomic<bool>> lost = std::make_shared<std::atomic<bool>>(false);
 
-  explicit impl(const std::string& address) : system((configure_actor_system(cfg), cfg)) {
+  explicit impl(const std::string& address) : system((configure_client_system(cfg), cfg)) {
     auto [host, port] = parse_broker(address);
     owner = system.spawn<session_owner>(lost);
     auto s = open_session(system, host, port, owner);

@@ -3,8 +3,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/atoms.hpp"
-#include "actors/errors.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
 #include "client/actors.hpp"
 #include "client/backoff.hpp"
 #include "client/session_call.hpp"

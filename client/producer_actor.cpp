@@ -4,8 +4,8 @@
 #include <caf/all.hpp>
 #include <xxhash.h>
 
-#include "actors/atoms.hpp"
-#include "actors/errors.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
 #include "client/actors.hpp"
 #include "client/session_call.hpp"
 #include "schema/wire.hpp"

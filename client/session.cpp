@@ -1,7 +1,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/atoms.hpp"
+#include "protocol/atoms.hpp"
 #include "client/actors.hpp"
 
 namespace herald::client {

@@ -13,8 +13,8 @@
 #include <caf/all.hpp>
 #include <kj/exception.h>
 
-#include "actors/atoms.hpp"
-#include "actors/errors.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
 #include "schema/wire.hpp"
 
 namespace herald::client {

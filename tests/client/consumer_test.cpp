@@ -5,8 +5,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/atoms.hpp"
-#include "actors/errors.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
 #include "client/actors.hpp"
 #include "client/backoff.hpp"
 #include "schema/wire.hpp"

@@ -3,7 +3,7 @@
 #include <map>
 #include <thread>
 
-#include "actors/atoms.hpp"
+#include "protocol/atoms.hpp"
 #include "schema/wire.hpp"
 
 namespace herald::test {

@@ -8,8 +8,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/atoms.hpp"
-#include "actors/system_config.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/client_system.hpp"
 #include "client/actors.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
@@ -84,7 +84,7 @@ TEST_CASE("malformed and misrouted requests get error responses; the session kee
     conn.create_topic("t", 1, 1);
   }
   caf::actor_system_config cfg;
-  configure_actor_system(cfg);
+  configure_client_system(cfg);
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
   auto [host, port] = client::parse_broker(broker.address());

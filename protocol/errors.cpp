@@ -1,4 +1,4 @@
-#include "actors/errors.hpp"
+#include "protocol/errors.hpp"
 
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
