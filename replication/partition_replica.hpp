@@ -98,6 +98,10 @@ public:
 
   outbox take_output() { return std::exchange(out_, outbox{}); }
 
+  // The process dies with it (simulations of a crash): the destructor does
+  // not sync, and nothing more is done.
+  void abandon() { failed_ = true; }
+
   // Observers.
   std::uint64_t high_watermark() const;
   std::uint64_t log_start_offset() const { return store_->log().log_start_offset(); }
