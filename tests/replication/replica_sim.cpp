@@ -231,6 +231,7 @@ private:
     const raft::message m = net_[i];
     net_.erase(net_.begin() + static_cast<std::ptrdiff_t>(i));
     if (cut_.count(m.from) || cut_.count(m.to) || !nodes_.count(m.to)) return;
+    if (opts_.trace_messages) trace("deliver " + raft::to_string(m));
     nodes_[m.to]->on_raft(m);
     nodes_[m.to]->process_readies();
     drain(m.to);

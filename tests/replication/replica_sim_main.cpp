@@ -1,6 +1,6 @@
 // replica_sim: the Raft simulation over real partition replicas and the
 // storage fault layer (replica_sim.hpp), over any range of seeds.
-//   replica_sim [--seeds N] [--first S] [--steps T] [--trace]
+//   replica_sim [--seeds N] [--first S] [--steps T] [--trace] [--trace-messages]
 // Exit status 0 if every seed passed; a failure prints the replay command.
 
 #include <cstdlib>
@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
     else if (a == "--first") first = value();
     else if (a == "--steps") base.steps = value();
     else if (a == "--trace") base.trace = &std::cout;
+    else if (a == "--trace-messages") {
+      base.trace = &std::cout;
+      base.trace_messages = true;
+    }
     else {
       std::cerr << "usage: replica_sim [--seeds N] [--first S] [--steps T] [--trace]\n";
       return 2;
