@@ -7,6 +7,7 @@
 #include "actors/atoms.hpp"
 #include "actors/partition_state.hpp"
 #include "schema/raft_wire.hpp"
+#include "schema/wire.hpp"
 
 namespace herald::actors {
 
@@ -166,6 +167,12 @@ void flush(partition_ptr self) {
     st.stepping_down.reset();
   }
   if (out.fatal) {
+    // Parked fetches and the like would otherwise wait for their requester's
+    // timeout: tell them now, retriably (the supervisor restarts the replica).
+    for (auto& [id, rp] : st.waiting)
+      rp.deliver(wire::error_response(schema::ErrorCode::PARTITION_UNAVAILABLE,
+                                      "the replica stopped (" + *out.fatal + "); retry"));
+    st.waiting.clear();
     self->quit(caf::make_error(caf::sec::runtime_error, *out.fatal));
     return;
   }
