@@ -98,8 +98,15 @@ status raft_store::load() {
   }
 
   // Rebuild the index -> offset map from the headers.
+  // The term is outside the batch CRC (the leader stamps it without
+  // recomputing the CRC), so it is vouched for by Raft's invariants instead:
+  // terms never decrease along the log and never exceed the hard state's
+  // term (persist() saves the hard state first). A flipped bit that breaks
+  // either is damage, not a torn write: a replica believing it could look
+  // more up to date than it is and win an election it must lose.
   std::vector<std::uint64_t> config_offsets;
   std::uint64_t expected = snap_next_offset_;
+  raft::term_t prev_term = snap_.term;
   status walk_error = status::ok();
   auto walked = log_->for_each_header(snap_next_offset_, [&](const storage::batch_header& h) {
     if (h.base_offset != expected) {
@@ -107,6 +114,13 @@ status raft_store::load() {
                            std::to_string(expected) + " was expected");
       return false;
     }
+    if (h.term < prev_term) {
+      walk_error = {errc::damaged, "the batch at offset " + std::to_string(h.base_offset) + " has term " +
+                                       std::to_string(h.term) + ", lower than the term " + std::to_string(prev_term) +
+                                       " before it: a term in the log is damaged"};
+      return false;
+    }
+    prev_term = h.term;
     note_entry(last_index() + 1, h.term, h.base_offset);
     if (h.is_control()) config_offsets.push_back(h.base_offset);
     expected = h.next_offset();
@@ -114,6 +128,13 @@ status raft_store::load() {
   });
   if (!walked) return walked;
   if (!walk_error) return walk_error;
+  // Without a saved hard state (term 0) there is no bound: a founder that
+  // crashed between its bootstrap entry and its first hard state (open()
+  // finishes it), or a replica whose vote is unknown (vote_unknown).
+  if (durable_.hard.term > 0 && prev_term > durable_.hard.term) {
+    return {errc::damaged, "the log holds term " + std::to_string(prev_term) + ", beyond the hard state's term " +
+                               std::to_string(durable_.hard.term) + ": a term in the log (or hard_state) is damaged"};
+  }
 
   for (std::uint64_t offset : config_offsets) {
     auto read = log_->read(offset, 1, offset + 1);
@@ -266,7 +287,42 @@ status raft_store::append(const raft::entry& e) {
   return status::ok();
 }
 
+status raft_store::check_terms(const raft::ready& r) const {
+  const raft::term_t hard_term = r.hard ? r.hard->term : durable_.hard.term;
+  raft::term_t prev = terms_.empty() ? snap_.term : terms_.back().second;
+  if (r.snapshot) {
+    prev = r.snapshot->term;
+  } else if (r.truncate_from && *r.truncate_from <= last_index() && *r.truncate_from > snap_.index) {
+    prev = term_at(*r.truncate_from - 1);
+  }
+  if (r.hard && r.hard->term < durable_.hard.term) {
+    return {errc::invalid_argument, "hard state term " + std::to_string(r.hard->term) + " below the saved " +
+                                        std::to_string(durable_.hard.term)};
+  }
+  for (const raft::entry& e : r.entries) {
+    if (e.term < prev || (hard_term > 0 && e.term > hard_term)) {
+      return {errc::invalid_argument, "entry " + std::to_string(e.index) + " has term " + std::to_string(e.term) +
+                                          ", outside [" + std::to_string(prev) + ", " + std::to_string(hard_term) +
+                                          "] (the previous entry's term, the hard state's term)"};
+    }
+    prev = e.term;
+  }
+  return status::ok();
+}
+
 status raft_store::persist(const raft::ready& r, bool sync) {
+  // Checked before anything is written: load() refuses a log that breaks
+  // these, so writing one would take this replica down at its next open.
+  if (auto s = check_terms(r); !s) return s;
+  // The hard state first: every entry's term is then at most the saved
+  // term whatever a crash keeps of the rest (load() checks exactly that).
+  if (r.hard) {
+    if (auto s = storage::save_hard_state(
+            dir_, {r.hard->term, r.hard->voted_for == raft::no_node ? -1 : static_cast<std::int64_t>(r.hard->voted_for)});
+        !s)
+      return s;
+    durable_.hard = *r.hard;
+  }
   if (r.snapshot) {
     if (r.snapshot_data.size() != 8) return {errc::invalid_argument, "snapshot data is not 8 bytes"};
     const std::uint64_t next = storage::le::get<std::uint64_t>(r.snapshot_data.data());
@@ -291,15 +347,8 @@ status raft_store::persist(const raft::ready& r, bool sync) {
   for (const raft::entry& e : r.entries) {
     if (auto s = append(e); !s) return s;
   }
-  if (r.hard) {
-    if (auto s = storage::save_hard_state(
-            dir_, {r.hard->term, r.hard->voted_for == raft::no_node ? -1 : static_cast<std::int64_t>(r.hard->voted_for)});
-        !s)
-      return s;
-    durable_.hard = *r.hard;
-  }
   if (r.vote_known && durable_.vote_unknown) {
-    // The hard state saved above (durably) holds the vote as spent.
+    // The hard state saved first (durably) holds the vote as spent.
     std::error_code ec;
     std::filesystem::remove(vote_unknown_path(dir_), ec);
     if (ec) return {errc::io_error, "cannot remove " + vote_unknown_path(dir_).string() + ": " + ec.message()};

@@ -51,6 +51,15 @@
 // Every founder writes the same bytes. With origin must_exist nothing is
 // bootstrapped: no hard state (term 0) means the vote is unknown, and open()
 // creates the vote_unknown marker (durably) before anything else happens.
+//
+// Terms. A batch's term sits outside its CRC (batch_header.hpp), so Raft's
+// invariants vouch for it: along the log terms never decrease (the first is
+// at least the snapshot's), and none exceeds hard_state's term. persist()
+// refuses a ready that breaks them (errc::invalid_argument, nothing written)
+// and saves the hard state before any entry; open() fails with
+// errc::damaged on a log that breaks them (a flipped bit), keeping the bytes.
+// Not caught: a flip that keeps a term within both bounds (a header checksum
+// would, but it sits in the CRC'd bytes or costs a format change).
 
 #include <cstdint>
 #include <filesystem>
@@ -136,6 +145,9 @@ private:
                     raft::index_t& index, std::uint64_t& total, std::vector<raft::entry>& out) const;
   storage::status append(const raft::entry& e);
   void note_entry(raft::index_t index, raft::term_t term, std::uint64_t base_offset);
+  // The ready keeps Raft's term invariants: entry terms never decrease and
+  // never exceed the hard state's term, which never decreases.
+  storage::status check_terms(const raft::ready& r) const;
 
   std::filesystem::path dir_;
   std::unique_ptr<storage::partition_log> log_;

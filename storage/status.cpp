@@ -16,6 +16,7 @@ const char* to_string(errc code) {
   case errc::offset_out_of_range: return "offset_out_of_range";
   case errc::locked: return "locked";
   case errc::invalid_argument: return "invalid argument";
+  case errc::damaged: return "damaged";
   }
   return "unknown";
 }

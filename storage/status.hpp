@@ -19,6 +19,9 @@ enum class errc {
   offset_out_of_range,
   locked,            // another process holds the data directory
   invalid_argument,  // a caller broke a precondition (a bug, or a peer sent nonsense)
+  damaged,           // durable data is corrupt where a crash cannot explain it (valid data after
+                     // the damage, a closed segment, terms out of order): the bytes are kept, the
+                     // replica must not vote or serve past it until repaired (<dir>/damaged)
 };
 
 const char* to_string(errc code);

@@ -60,8 +60,12 @@ void persist(raft_store& s, const raft::ready& r) {
   const auto st = s.persist(r, true);
   REQUIRE_MESSAGE(st.is_ok(), st.message);
 }
+// As Raft emits them: the hard state's term covers every entry's.
 raft::ready with(std::vector<raft::entry> es) {
   raft::ready r;
+  raft::term_t term = 1;
+  for (const auto& e : es) term = std::max(term, e.term);
+  r.hard = raft::hard_state{term, raft::no_node};
   r.entries = std::move(es);
   return r;
 }
@@ -411,6 +415,11 @@ TEST_CASE("a crash between the raft_snapshot file and the log reset is repaired 
   {
     auto s = open_store(dir.path(), solo);
     old = fill(*s, 20, 2, {{6, pair12}});
+    // The install's ready saves the hard state (term >= the snapshot's)
+    // before the snapshot file.
+    raft::ready hard;
+    hard.hard = raft::hard_state{5, raft::no_node};
+    persist(*s, hard);
   }
   const raft::snapshot_meta meta{50, 5, pair12};
   std::uint64_t next = 0;
@@ -424,7 +433,7 @@ TEST_CASE("a crash between the raft_snapshot file and the log reset is repaired 
     auto s = open_store(dir.path(), solo);
     check(*s, m);
     CHECK(s->log().segment_count() == 1);
-    CHECK(s->durable_state().hard == raft::hard_state{1, raft::no_node});
+    CHECK(s->durable_state().hard == raft::hard_state{5, raft::no_node});
     persist(*s, with({normal(51, 5, 2)}));
     m.add({normal(51, 5, 2)});
     check(*s, m);
@@ -493,4 +502,89 @@ TEST_CASE("entries counts no-ops and configurations by their entry size not thei
   std::vector<raft::entry> out;
   s->entries(2, 6, 3 * noop(2, 2).size_bytes(), out);
   CHECK(out.size() == 3);
+}
+
+namespace {
+// Where the batch with base offset `offset` sits: its segment file and byte.
+std::pair<std::filesystem::path, std::uint64_t> batch_position(const std::filesystem::path& dir, std::uint64_t offset) {
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".log") continue;
+    const std::string bytes = herald::test::read_file(e.path());
+    for (std::uint64_t pos = 0; pos + storage::batch_header_size <= bytes.size();) {
+      const auto h = storage::decode_batch_header(std::span<const char>(bytes).subspan(pos));
+      if (h.length == 0) break;
+      if (h.base_offset == offset) return {e.path(), pos};
+      pos += h.length;
+    }
+  }
+  FAIL("no batch at offset " << offset);
+  return {};
+}
+}  // namespace
+
+TEST_CASE("a flipped bit in a stored term makes open fail as damaged and keeps the bytes") {
+  // Issue 9 item 3: the term is outside the batch CRC. A higher last term
+  // makes a replica look more up to date than it is (it could win an
+  // election while missing committed entries); a term lower than the one
+  // before it cannot come from Raft either.
+  temp_dir dir;
+  raft::index_t victim = 0;
+  std::uint64_t bit = 0;
+  std::uint64_t offset = 0;
+  {
+    auto s = open_store(dir.path(), solo);
+    model m = fill(*s, 12, 2);
+    std::vector<raft::entry> es;
+    for (raft::index_t i = 13; i <= 20; ++i) es.push_back(normal(i, 3, 1));
+    persist(*s, with(es));
+    SUBCASE("the last entry's term gains a high bit") {
+      victim = 20;
+      bit = 8 * 16 + 40;
+    }
+    SUBCASE("a middle entry's term gains a high bit, above the terms after it") {
+      victim = 8;
+      bit = 8 * 16 + 33;
+    }
+    SUBCASE("a middle entry's term loses a bit, below the term before it") {
+      victim = 16;
+      bit = 8 * 16 + 1;  // 3 -> 1
+    }
+    offset = s->offset_of(victim);
+  }
+  CAPTURE(victim);
+  const auto [path, pos] = batch_position(dir.path(), offset);
+  REQUIRE(storage::fault_injection::flip_bit(path, pos * 8 + bit).is_ok());
+  const std::string before = herald::test::read_file(path);
+  storage::log_config cfg;
+  cfg.segment_bytes = 1024;
+  cfg.index_interval_bytes = 200;
+  auto reopened = raft_store::open(dir.path(), cfg, solo);
+  REQUIRE_FALSE(reopened.has_value());
+  CHECK(reopened.error().code == storage::errc::damaged);
+  CHECK(herald::test::read_file(path) == before);
+}
+
+TEST_CASE("persist refuses entries whose terms break Raft's invariants and writes nothing") {
+  temp_dir dir;
+  auto s = open_store(dir.path(), solo);
+  model m = fill(*s, 6, 3);
+  const auto end = s->log().log_end_offset();
+
+  raft::ready above = with({normal(7, 4, 1)});
+  above.hard = raft::hard_state{3, raft::no_node};  // entry term 4 > hard term 3
+  CHECK(s->persist(above, true).code == storage::errc::invalid_argument);
+
+  raft::ready below = with({normal(7, 2, 1)});  // after term 3
+  below.hard = raft::hard_state{3, raft::no_node};
+  CHECK(s->persist(below, true).code == storage::errc::invalid_argument);
+
+  raft::ready back;
+  back.hard = raft::hard_state{2, raft::no_node};  // the hard term went down
+  CHECK(s->persist(back, true).code == storage::errc::invalid_argument);
+
+  CHECK(s->log().log_end_offset() == end);
+  CHECK(s->durable_state().hard.term == 3);
+  check(*s, m);
+  auto again = open_store(dir.path(), solo);
+  check(*again, m);
 }
