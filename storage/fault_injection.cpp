@@ -1,5 +1,7 @@
 #include "storage/fault_injection.hpp"
 
+#include "storage/atomic_file.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -247,7 +249,48 @@ struct injector::state {
     return chosen;
   }
 
+  // crash::reordered_writeback (fault_injection.hpp).
+  std::vector<char> reordered(const inode& n, const fs::path& name, power_loss_report& rep) {
+    constexpr std::size_t page = 4096;
+    constexpr std::size_t sector = 512;
+    std::vector<char> target = n.durable;
+    for (const change& c : n.pending) apply_change(target, c);
+    std::vector<char> content = n.durable;
+    const bool new_size = uniform(0, 1) == 1;
+    const std::size_t span = std::max(target.size(), content.size());
+    content.resize(span, 0);
+    std::vector<char> old = content;
+    std::size_t pages_kept = 0, pages_lost = 0, pages_torn = 0;
+    for (std::size_t at = 0; at < span; at += page) {
+      const std::size_t end = std::min(span, at + page);
+      auto new_byte = [&](std::size_t i) { return i < target.size() ? target[i] : char{0}; };
+      bool differs = false;
+      for (std::size_t i = at; i < end && !differs; ++i) differs = new_byte(i) != old[i];
+      if (!differs) continue;
+      if (uniform(0, 1) == 0) {
+        ++pages_lost;
+        continue;
+      }
+      const bool torn = uniform(0, 3) == 0;
+      pages_torn += torn ? 1 : 0;
+      pages_kept += torn ? 0 : 1;
+      for (std::size_t s0 = at; s0 < end; s0 += sector) {
+        if (torn && uniform(0, 1) == 0) continue;
+        for (std::size_t i = s0; i < std::min(end, s0 + sector); ++i) content[i] = new_byte(i);
+      }
+    }
+    content.resize(new_size ? target.size() : n.durable.size(), 0);
+    if (!n.pending.empty()) {
+      rep.changes_lost += pages_lost > 0 || pages_torn > 0 ? 1 : 0;
+      rep.detail += name.string() + ": reordered writeback, " + std::to_string(pages_kept) + " pages written, " +
+                    std::to_string(pages_torn) + " torn, " + std::to_string(pages_lost) + " lost; " +
+                    std::to_string(n.cache.size()) + " -> " + std::to_string(content.size()) + " bytes\n";
+    }
+    return content;
+  }
+
   std::vector<char> after_crash(const inode& n, crash mode, const fs::path& name, power_loss_report& rep) {
+    if (mode == crash::reordered_writeback) return reordered(n, name, rep);
     std::vector<char> content = n.durable;
     const std::size_t total = n.pending.size();
     std::size_t keep = 0;
@@ -401,6 +444,28 @@ void injector::allocated(int fd, std::uint64_t size) {
   s_->record(fd, change{change::kind::allocate, size, {}});
 }
 
+void injector::dropped_cache(int fd) {
+  std::lock_guard lock(s_->mu);
+  inode* n = s_->model_of(fd);
+  if (!n) return;
+  std::vector<char> disk = n->durable;
+  for (const change& c : n->pending) apply_change(disk, c);
+  if (disk == n->cache) return;
+  // The real file is the model's cache (tmpfs has no page cache to drop):
+  // rewrite it to what the disk holds, through this descriptor (same inode).
+  std::size_t done = 0;
+  while (done < disk.size()) {
+    const ssize_t w = ::pwrite(fd, disk.data() + done, disk.size() - done, static_cast<off_t>(done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  if (::ftruncate(fd, static_cast<off_t>(disk.size())) != 0) return;
+  n->cache = std::move(disk);
+}
+
 void injector::synced(int fd, bool ok) {
   std::lock_guard lock(s_->mu);
   state& s = *s_;
@@ -444,6 +509,7 @@ void injector::damaged_size(dev_t dev, ino_t ino, std::uint64_t size) {
 }
 
 power_loss_report injector::simulate_power_loss(crash mode) {
+  forget_failed_directory_syncs();  // a reboot: lookups see the disk again
   std::lock_guard lock(s_->mu);
   state& s = *s_;
   power_loss_report rep;
@@ -461,6 +527,29 @@ power_loss_report injector::simulate_power_loss(crash mode) {
       if (!durable.count(name)) names.push_back(name);
     }
     std::sort(names.begin(), names.end());
+    // Renames are atomic: a name whose new inode was another changed name's
+    // old one moves with it. Each group of names linked so decides once.
+    std::map<std::string, std::string> group;  // name -> representative
+    auto find = [&](std::string n) {
+      while (group.count(n) && group[n] != n) n = group[n];
+      return n;
+    };
+    std::map<std::uint64_t, std::string> left;  // old inode of a changed name -> that name
+    for (const auto& name : names) {
+      group[name] = name;
+      const auto d = durable.find(name);
+      const auto c = now.find(name);
+      const std::uint64_t old_id = d == durable.end() ? 0 : d->second;
+      const std::uint64_t new_id = c == now.end() ? 0 : c->second;
+      if (old_id != 0 && old_id != new_id) left[old_id] = name;
+    }
+    for (const auto& name : names) {
+      const auto c = now.find(name);
+      const auto d = durable.find(name);
+      if (c == now.end() || (d != durable.end() && d->second == c->second)) continue;
+      if (auto from = left.find(c->second); from != left.end()) group[find(from->second)] = find(name);
+    }
+    std::map<std::string, bool> take_new;  // representative -> decision
     for (const auto& name : names) {
       const auto d = durable.find(name);
       const auto c = now.find(name);
@@ -468,7 +557,12 @@ power_loss_report injector::simulate_power_loss(crash mode) {
       const std::uint64_t new_id = c == now.end() ? 0 : c->second;
       std::uint64_t id = old_id;
       if (old_id != new_id) {
-        if (mode != crash::lose_unsynced && s.uniform(0, 1) == 1) id = new_id;
+        const std::string rep_name = find(name);
+        auto decided = take_new.find(rep_name);
+        if (decided == take_new.end()) {
+          decided = take_new.emplace(rep_name, mode != crash::lose_unsynced && s.uniform(0, 1) == 1).first;
+        }
+        if (decided->second) id = new_id;
         if (id == old_id) {
           ++rep.entries_reverted;
           rep.detail += (dir / name).string() +
@@ -549,7 +643,7 @@ std::shared_ptr<injector> g_injector;
 void install(std::shared_ptr<injector> inj) {
   std::lock_guard lock(g_mu);
   g_injector = std::move(inj);
-  detail::armed.store(g_injector != nullptr, std::memory_order_relaxed);
+  install_file_hooks(g_injector);
 }
 
 void uninstall() { install(nullptr); }

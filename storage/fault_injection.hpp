@@ -1,13 +1,15 @@
 #pragma once
 // Test-only fault injection for storage::file: calls that fail on demand,
-// simulated power loss, and disk damage.
+// simulated power loss, and disk damage. Library herald_fault_injection,
+// linked by tests only: production binaries hold just the hooks it plugs
+// into (storage/file_hooks.hpp).
 //
 // Why a process-wide hook in storage::file rather than a file-system
 // interface passed down to partition_log and segment: every storage file
 // operation already goes through storage::file, so the code under test runs
 // unchanged (no test-only parameters through the log's API), and nothing in
 // storage/ can bypass the injector by accident. The price on the normal path
-// is one relaxed atomic load per call (detail::armed); everything else happens
+// is one relaxed atomic load per call (file_hooks_armed); everything else happens
 // only while an injector is installed. install() and uninstall() must not
 // race with storage I/O that should see the change; a call in flight keeps
 // the injector it started with alive.
@@ -33,7 +35,9 @@
 //     - a failed fsync (injected or real) drops the file's pending changes
 //       from what can ever reach the disk while reads still see them (Linux
 //       marks the pages clean after a writeback error, and a later fsync then
-//       succeeds without them), unless fault::drop_unsynced is false.
+//       succeeds without them), unless fault::drop_unsynced is false. Until
+//       file::drop_cache() (POSIX_FADV_DONTNEED), which makes reads show the
+//       disk: the durable content plus the pending changes.
 //     and per directory: its entries (name -> inode) at its last fsync, or
 //     when first seen. A power loss rewrites every tracked directory:
 //     - crash::lose_unsynced: each entry as at the directory's last fsync
@@ -47,16 +51,32 @@
 //       if a write, is torn at a random byte; half the time the file size
 //       still covers the whole write, the part not written reading as zeros
 //       (the size reached the disk before the data).
+//     - crash::reordered_writeback: each entry as in keep_prefix (a rename
+//       too, as one unit); each file's size is its durable size or its size
+//       now, and each 4 KiB page that differs between its durable content
+//       and what the disk would hold after all pending changes (the cache,
+//       minus what failed fsyncs lost) independently reaches the disk or
+//       not, out of order: an unsynced page after one that did not arrive
+//       leaves a hole of old bytes (zeros past the old end). A page that does
+//       arrive is torn one time in four, each 512-byte sector new or old on
+//       its own, so a page shared by durable bytes and new data can be half
+//       written. Durable bytes are never changed: a sector holds old or new
+//       bytes, and both hold the durable ones (devices that write garbage
+//       into a torn sector are not modelled).
+//     In the keep modes a rename (an inode that moved from one name to
+//     another in a directory since its last fsync) is atomic, as journaling
+//     file systems make it: both names take their new state or both their
+//     old one.
 //     Random choices come from injector_config::seed: the same calls and seed
 //     give the same outcome. Every storage::file open at the power loss is
 //     dead afterwards (its process is gone): its calls fail with EIO and do
 //     nothing, only close() works. Files that changed are rewritten as new
 //     inodes; after the power loss everything on disk counts as durable.
 //     Not modelled: ordering between files and between entries (each file
-//     and each entry is independent, which is more than a journaling file
+//     and each entry, renames aside, is independent, which is more than a journaling file
 //     system allows: in the keep modes a later create may survive an earlier
 //     unlink that does not), reordered or partial sectors inside a file other
-//     than the torn write, subdirectories and the tracked directories
+//     than the torn write (outside reordered_writeback), subdirectories and the tracked directories
 //     themselves (always durable), fsync of a file making its own new entry
 //     durable (ext4 does; POSIX does not promise it), a fallocate that fails
 //     after allocating part, read errors of damaged sectors, files opened
@@ -83,18 +103,13 @@
 #include <span>
 #include <string>
 
+#include "storage/file_hooks.hpp"
 #include "storage/status.hpp"
 
 namespace herald::storage::fault_injection {
 
-enum class op : std::uint8_t {
-  open,      // file::open, including creating a file
-  read,      // pread_some / pread_exact
-  write,     // pwrite_all
-  sync,      // datasync and sync, of files and directories alike
-  truncate,  // file::truncate
-  allocate,  // file::allocate
-};
+// The calls storage::file makes (storage/file_hooks.hpp).
+using op = file_op;
 inline constexpr std::size_t op_count = 6;
 const char* to_string(op o);
 
@@ -129,7 +144,7 @@ struct fault {
   bool drop_unsynced = true;           // sync: the failure loses the file's pending changes
 };
 
-enum class crash { lose_unsynced, keep_prefix, keep_prefix_torn };
+enum class crash { lose_unsynced, keep_prefix, keep_prefix_torn, reordered_writeback };
 
 struct power_loss_report {
   std::size_t files = 0;              // files in the tracked directories after it
@@ -145,10 +160,10 @@ struct injector_config {
   bool real_syncs = true;
 };
 
-class injector {
+class injector final : public file_hooks {
 public:
   explicit injector(injector_config cfg = {});
-  ~injector();
+  ~injector() override;
   injector(const injector&) = delete;
   injector& operator=(const injector&) = delete;
 
@@ -166,28 +181,24 @@ public:
   // the model cannot know. errc::corrupt naming the first difference.
   status check_model() const;
 
-  // ---- Called by storage::file (and the damage helpers) only. ----
-  struct open_ticket {
-    int error = 0;
-    bool existed = false;
-  };
-  struct write_plan {
-    std::size_t bytes = 0;  // write this many bytes first
-    int error = 0;          // then fail with this, 0: do not fail
-  };
-  open_ticket before_open(const std::filesystem::path& path, int flags);
-  void opened(int fd, const std::filesystem::path& path, int flags, bool existed);
-  // For read, sync, truncate and allocate: an errno to fail with without
-  // making the call, or 0.
-  int before(op o, int fd);
-  int before_stat(int fd);  // EIO for a dead file, else 0
-  write_plan before_write(int fd, std::size_t size);
-  bool real_syncs() const;
-  void wrote(int fd, std::span<const char> bytes, std::uint64_t offset);
-  void synced(int fd, bool ok);
-  void truncated(int fd, std::uint64_t size);
-  void allocated(int fd, std::uint64_t size);
-  void closed(int fd);
+  // ---- file_hooks: called by storage::file only. ----
+  open_ticket before_open(const std::filesystem::path& path, int flags) override;
+  void opened(int fd, const std::filesystem::path& path, int flags, bool existed) override;
+  int before(op o, int fd) override;
+  int before_stat(int fd) override;  // EIO for a dead file, else 0
+  write_plan before_write(int fd, std::size_t size) override;
+  bool real_syncs() const override;
+  void wrote(int fd, std::span<const char> bytes, std::uint64_t offset) override;
+  void synced(int fd, bool ok) override;
+  void truncated(int fd, std::uint64_t size) override;
+  void allocated(int fd, std::uint64_t size) override;
+  // file::drop_cache(): reads now see what the disk holds: the durable
+  // content plus the changes still pending (dirty pages stay cached); what a
+  // failed fsync lost vanishes from reads too.
+  void dropped_cache(int fd) override;
+  void closed(int fd) override;
+
+  // ---- The damage helpers below. ----
   void damaged(dev_t dev, ino_t ino, std::uint64_t offset, char value);
   void damaged_size(dev_t dev, ino_t ino, std::uint64_t size);
 
@@ -214,10 +225,5 @@ public:
 status flip_bit(const std::filesystem::path& path, std::uint64_t bit);
 // Cuts (or extends with zeros) the file to `size` bytes in place.
 status truncate_file(const std::filesystem::path& path, std::uint64_t size);
-
-namespace detail {
-// True while an injector is installed: storage::file's only cost otherwise.
-inline std::atomic<bool> armed{false};
-} // namespace detail
 
 } // namespace herald::storage::fault_injection

@@ -5,18 +5,34 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <utility>
 
-#include "storage/fault_injection.hpp"
+#include "storage/file_hooks.hpp"
 
 namespace herald::storage {
+
+namespace {
+std::mutex hooks_mu;
+std::shared_ptr<file_hooks> hooks;
+} // namespace
+
+void install_file_hooks(std::shared_ptr<file_hooks> h) {
+  std::lock_guard lock(hooks_mu);
+  hooks = std::move(h);
+  file_hooks_armed.store(hooks != nullptr, std::memory_order_relaxed);
+}
+
+std::shared_ptr<file_hooks> installed_file_hooks() {
+  std::lock_guard lock(hooks_mu);
+  return hooks;
+}
+
 namespace {
 
-namespace fi = fault_injection;
-
-// Whether a test has installed a fault injector: the only cost of fault
-// injection when none is (storage/fault_injection.hpp).
-bool injecting() { return fi::detail::armed.load(std::memory_order_relaxed); }
+// Whether a test has installed hooks: the only cost of fault injection
+// when none are (storage/file_hooks.hpp).
+bool injecting() { return file_hooks_armed.load(std::memory_order_relaxed); }
 
 status errno_status(int err, const char* op, const std::filesystem::path& path) {
   return make_errno_status(err, std::string(op) + " " + path.string());
@@ -94,7 +110,7 @@ void file::close() {
   // (f)datasync calls, never from close.
   if (fd_ < 0) return;
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) inj->closed(fd_);
+    if (auto inj = installed_file_hooks()) inj->closed(fd_);
   }
   ::close(std::exchange(fd_, -1));
 }
@@ -103,7 +119,7 @@ status file::error(int err, const char* op) const { return errno_status(err, op,
 
 result<file> file::open(const std::filesystem::path& path, int flags, int mode) {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
+    if (auto inj = installed_file_hooks()) {
       const auto ticket = inj->before_open(path, flags);
       if (ticket.error != 0) return injected_status(ticket.error, "open", path);
       const int fd = open_fd(path, flags, mode);
@@ -119,8 +135,8 @@ result<file> file::open(const std::filesystem::path& path, int flags, int mode) 
 
 result<std::size_t> file::pread_some(std::span<char> out, std::uint64_t offset) const {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
-      if (const int err = inj->before(fi::op::read, fd_)) return injected_status(err, "read", path_);
+    if (auto inj = installed_file_hooks()) {
+      if (const int err = inj->before(file_op::read, fd_)) return injected_status(err, "read", path_);
     }
   }
   std::size_t done = 0;
@@ -150,7 +166,7 @@ status file::pread_exact(std::span<char> out, std::uint64_t offset) const {
 status file::pwrite_all(std::span<const char> bytes, std::uint64_t offset) {
   std::size_t done = 0;
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
+    if (auto inj = installed_file_hooks()) {
       // The plan may cut the write short and then fail it, as a filling disk
       // does; the model records exactly the bytes that reached the file.
       const auto plan = inj->before_write(fd_, bytes.size());
@@ -168,9 +184,9 @@ status file::pwrite_all(std::span<const char> bytes, std::uint64_t offset) {
 namespace {
 // fsync or fdatasync under an injector: it may fail the call, skip the real
 // one (injector_config::real_syncs), and learns what became durable.
-status injected_sync(fi::injector& inj, int fd, bool data_only, const std::filesystem::path& path) {
+status injected_sync(file_hooks& inj, int fd, bool data_only, const std::filesystem::path& path) {
   const char* name = data_only ? "fdatasync" : "fsync";
-  if (const int err = inj.before(fi::op::sync, fd)) return injected_status(err, name, path);
+  if (const int err = inj.before(file_op::sync, fd)) return injected_status(err, name, path);
   const int err = inj.real_syncs() ? sync_fd(fd, data_only) : 0;
   inj.synced(fd, err == 0);
   if (err != 0) return errno_status(err, name, path);
@@ -180,7 +196,7 @@ status injected_sync(fi::injector& inj, int fd, bool data_only, const std::files
 
 status file::datasync() {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) return injected_sync(*inj, fd_, true, path_);
+    if (auto inj = installed_file_hooks()) return injected_sync(*inj, fd_, true, path_);
   }
   if (const int err = sync_fd(fd_, true)) return error(err, "fdatasync");
   return status::ok();
@@ -188,7 +204,7 @@ status file::datasync() {
 
 status file::sync() {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) return injected_sync(*inj, fd_, false, path_);
+    if (auto inj = installed_file_hooks()) return injected_sync(*inj, fd_, false, path_);
   }
   if (const int err = sync_fd(fd_, false)) return error(err, "fsync");
   return status::ok();
@@ -196,8 +212,8 @@ status file::sync() {
 
 status file::truncate(std::uint64_t size) {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
-      if (const int err = inj->before(fi::op::truncate, fd_)) return injected_status(err, "ftruncate", path_);
+    if (auto inj = installed_file_hooks()) {
+      if (const int err = inj->before(file_op::truncate, fd_)) return injected_status(err, "ftruncate", path_);
       if (const int err = truncate_fd(fd_, size)) return error(err, "ftruncate");
       inj->truncated(fd_, size);
       return status::ok();
@@ -207,13 +223,24 @@ status file::truncate(std::uint64_t size) {
   return status::ok();
 }
 
+status file::drop_cache() {
+  if (injecting()) [[unlikely]] {
+    if (auto inj = installed_file_hooks()) {
+      if (const int err = inj->before(file_op::read, fd_)) return injected_status(err, "fadvise", path_);
+      inj->dropped_cache(fd_);
+    }
+  }
+  if (const int err = ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); err != 0) return error(err, "fadvise");
+  return status::ok();
+}
+
 status file::allocate(std::uint64_t size) {
   // Reserves blocks and extends the file size, so later writes inside it
   // need no size change and fdatasync has less metadata to flush. Where the
   // file system cannot do it, the file simply grows as it is written.
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
-      if (const int err = inj->before(fi::op::allocate, fd_)) return injected_status(err, "fallocate", path_);
+    if (auto inj = installed_file_hooks()) {
+      if (const int err = inj->before(file_op::allocate, fd_)) return injected_status(err, "fallocate", path_);
       const int err = allocate_fd(fd_, size);
       if (err == 0) inj->allocated(fd_, size);
       if (err != 0 && err != EOPNOTSUPP) return error(err, "fallocate");
@@ -226,7 +253,7 @@ status file::allocate(std::uint64_t size) {
 
 result<std::uint64_t> file::size() const {
   if (injecting()) [[unlikely]] {
-    if (auto inj = fi::installed()) {
+    if (auto inj = installed_file_hooks()) {
       if (const int err = inj->before_stat(fd_)) return injected_status(err, "fstat", path_);
     }
   }

@@ -3,8 +3,8 @@
 // EINTR and loops over short transfers, and every failure comes back as a
 // status naming the file (errc::no_space for ENOSPC/EDQUOT).
 //
-// Tests can install a fault injector that every call here consults
-// (storage/fault_injection.hpp); without one, the cost is one relaxed atomic
+// Tests can install hooks that every call here consults (storage/file_hooks.hpp,
+// the fault injector of storage/fault_injection.hpp); without, the cost is one relaxed atomic
 // load per call.
 
 #include <cstddef>
@@ -43,6 +43,13 @@ public:
   status datasync();
   status sync();
   status truncate(std::uint64_t size);
+  // Drops the file's clean pages from the page cache
+  // (POSIX_FADV_DONTNEED), so that later reads come from the disk. After a
+  // failed writeback Linux marks the lost pages clean while reads still
+  // return them; sync() and then this makes reads show what the disk holds.
+  // Dirty pages stay (sync first). Best effort: it only ever fails on a
+  // bad descriptor.
+  status drop_cache();
   // Preallocates [0, size) (fallocate without KEEP_SIZE: the size grows to
   // `size`, the new bytes read as zeros). A no-op where unsupported.
   status allocate(std::uint64_t size);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -22,8 +24,27 @@ namespace herald::storage::test {
 
 namespace fi = herald::storage::fault_injection;
 
+// HERALD_TEST_REAL_SYNCS=1 (tests/storage/run_power_loss_on_ext4.sh): the
+// injector makes every fsync for real as well, so the suite also drives a
+// real file system's sync paths.
+inline bool real_syncs_requested() {
+  const char* v = std::getenv("HERALD_TEST_REAL_SYNCS");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// HERALD_TEST_ITERATIONS=n caps the iterations of the randomized loops
+// (a run on a real device is slower); thresholds scale with scaled().
+inline int iterations(int wanted) {
+  const char* v = std::getenv("HERALD_TEST_ITERATIONS");
+  if (v == nullptr) return wanted;
+  return std::max(1, std::min(wanted, std::atoi(v)));
+}
+inline std::size_t scaled(std::size_t threshold, int wanted) {
+  return threshold * static_cast<std::size_t>(iterations(wanted)) / static_cast<std::size_t>(wanted);
+}
+
 inline std::shared_ptr<fi::injector> make_injector(std::uint64_t seed = 1) {
-  return std::make_shared<fi::injector>(fi::injector_config{seed, /*real_syncs=*/false});
+  return std::make_shared<fi::injector>(fi::injector_config{seed, real_syncs_requested()});
 }
 
 // A scratch directory in memory (/dev/shm) when there is one: the injector's
@@ -35,7 +56,11 @@ public:
   scratch_dir() {
     std::error_code ec;
     std::filesystem::path base = "/dev/shm";
-    if (!std::filesystem::is_directory(base, ec) || ::access(base.c_str(), W_OK) != 0) {
+    // HERALD_TEST_SCRATCH: where the run_power_loss_on_ext4.sh run mounted
+    // its ext4 image.
+    if (const char* dir = std::getenv("HERALD_TEST_SCRATCH"); dir != nullptr && *dir != '\0') {
+      base = dir;
+    } else if (!std::filesystem::is_directory(base, ec) || ::access(base.c_str(), W_OK) != 0) {
       base = std::filesystem::temp_directory_path();
     }
     std::string pattern = (base / "herald-test-XXXXXX").string();
