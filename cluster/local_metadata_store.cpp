@@ -3,16 +3,62 @@
 #include <capnp/message.h>
 #include <kj/exception.h>
 
+#include <algorithm>
+#include <span>
+#include <vector>
+
 #include "schema/metadata.capnp.h"
 #include "cluster/topic_schema.hpp"
 #include "schema/wire.hpp"
 #include "storage/atomic_file.hpp"
+#include "storage/crc32c.hpp"
+#include "storage/little_endian.hpp"
 
 namespace herald::cluster {
 
 namespace {
 
 constexpr std::uint32_t format_version = 1;
+
+// metadata.bin is framed so that a flipped bit is found, not believed (a
+// flipped topic id would point a topic at a new, empty directory):
+//   off size field
+//     0    4 magic   0x444d5248 ("HRMD" in file order), u32 LE
+//     4    4 crc     CRC32C of the body, u32 LE
+//     8    8 length  bytes of body, u64 LE
+//    16    n body    a LocalMetadata message (schema/metadata.capnp), flat
+// A file from before the frame (a bare message, whose first word is the
+// segment count minus one: 0 for the single segment it was written with)
+// is read as it is and framed at the next change.
+constexpr std::uint32_t frame_magic = 0x444d5248;
+constexpr std::size_t frame_size = 16;
+
+std::vector<char> frame(std::span<const char> body) {
+  std::vector<char> out(frame_size + body.size());
+  storage::le::put<std::uint32_t>(out.data(), frame_magic);
+  storage::le::put<std::uint32_t>(out.data() + 4, storage::crc32c(body.data(), body.size()));
+  storage::le::put<std::uint64_t>(out.data() + 8, body.size());
+  std::copy(body.begin(), body.end(), out.begin() + frame_size);
+  return out;
+}
+
+storage::result<std::vector<char>> unframe(const std::filesystem::path& path, std::vector<char> bytes) {
+  auto damaged = [&](const std::string& why) {
+    return storage::status{storage::errc::corrupt, path.string() + ": " + why +
+                                                     "; the broker will not guess its topics (restore it from a "
+                                                     "backup, or move it away to start without topics)"};
+  };
+  if (bytes.size() >= 4 && storage::le::get<std::uint32_t>(bytes.data()) == 0) return bytes;  // unframed, older
+  if (bytes.size() < frame_size || storage::le::get<std::uint32_t>(bytes.data()) != frame_magic)
+    return damaged("bad magic");
+  const auto length = storage::le::get<std::uint64_t>(bytes.data() + 8);
+  if (length != bytes.size() - frame_size) return damaged("length " + std::to_string(length) + " but " +
+                                                         std::to_string(bytes.size() - frame_size) + " bytes");
+  if (storage::le::get<std::uint32_t>(bytes.data() + 4) != storage::crc32c(bytes.data() + frame_size, length))
+    return damaged("CRC mismatch");
+  bytes.erase(bytes.begin(), bytes.begin() + frame_size);
+  return bytes;
+}
 
 } // namespace
 
@@ -23,7 +69,10 @@ local_metadata_store::open(const std::filesystem::path& data_dir, std::int32_t n
   std::error_code ec;
   if (!std::filesystem::exists(store->file_, ec))
     return store;
-  auto bytes = storage::read_whole_file(store->file_);
+  auto raw = storage::read_whole_file(store->file_);
+  if (!raw)
+    return raw.error();
+  auto bytes = unframe(store->file_, std::move(*raw));
   if (!bytes)
     return bytes.error();
   try {
@@ -107,7 +156,7 @@ storage::status local_metadata_store::persist() {
     write_topic_config(d.config, t.initConfig());
   }
   auto bytes = wire::to_bytes(builder);
-  auto written = storage::write_file_atomically(file_, bytes);
+  auto written = storage::write_file_atomically(file_, frame(bytes));
   dirty_ = !written;
   return written;
 }
