@@ -1,6 +1,10 @@
 #include "storage/compaction.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+
+#include <cerrno>
+#include <memory>
 
 #include <algorithm>
 #include <limits>
@@ -187,7 +191,8 @@ result<std::vector<std::pair<std::uint64_t, std::string>>> list_dir(const std::f
 
 // The offset after the last batch of a file of contiguous batches from
 // `base` (headers only); errc::corrupt if a header is damaged.
-result<std::uint64_t> scan_end(const std::filesystem::path& path, std::uint64_t base, std::uint64_t* size_out) {
+result<std::uint64_t> scan_end(const std::filesystem::path& path, std::uint64_t base, std::uint64_t* size_out,
+                               bool check_crc = false) {
   auto f = file::open(path, O_RDONLY);
   if (!f) return f.error();
   auto size = f->size();
@@ -196,6 +201,7 @@ result<std::uint64_t> scan_end(const std::filesystem::path& path, std::uint64_t 
   std::uint64_t pos = 0;
   std::uint64_t expected = base;
   char buf[batch_header_size];
+  std::vector<char> batch;
   while (pos < *size) {
     if (*size - pos < batch_header_size) return corrupt(path.string() + ": truncated batch header");
     if (auto s = f->pread_exact(buf, pos); !s) return s;
@@ -203,6 +209,13 @@ result<std::uint64_t> scan_end(const std::filesystem::path& path, std::uint64_t 
     if (h.magic != batch_magic || h.length < batch_header_size || h.length % 8 != 0 || h.length > *size - pos ||
         h.base_offset != expected) {
       return corrupt(path.string() + " byte " + std::to_string(pos) + ": damaged batch header");
+    }
+    if (check_crc) {
+      batch.resize(h.length);
+      if (auto s = f->pread_exact(batch, pos); !s) return s;
+      if (auto s = validate_batch(batch); !s) {
+        return corrupt(path.string() + " byte " + std::to_string(pos) + ": " + s.message);
+      }
     }
     expected = h.next_offset();
     pos += h.length;
@@ -215,7 +228,10 @@ result<std::uint64_t> scan_end(const std::filesystem::path& path, std::uint64_t 
 status check_cleaned_file(const std::filesystem::path& path, std::uint64_t base, std::uint64_t end,
                           std::uint64_t size) {
   std::uint64_t actual = 0;
-  auto got = scan_end(path, base, &actual);
+  // Every batch's CRC too: the swap deletes the only other copy of these
+  // records, so a cleaned file damaged between writing and committing (a
+  // bad sector, a bug in the rewrite) must not replace sound segments.
+  auto got = scan_end(path, base, &actual, /*check_crc=*/true);
   if (!got) return got.error();
   if (*got != end || actual != size) {
     return corrupt(path.string() + " ends at offset " + std::to_string(*got) + " after " + std::to_string(actual) +
@@ -301,9 +317,43 @@ bool key_offset_map::is_latest(std::string_view key, std::uint64_t offset) const
   return e == exact_.end() || offset >= e->second;
 }
 
+namespace {
+
+// flock on <dir>/cleaner.lock for one compact_segments() call: a worker
+// that outlived its partition actor's restart must not write the same
+// .cleaned file beside the new actor's worker (both open it with O_TRUNC).
+// flock locks belong to the open file description, so two workers in one
+// process exclude each other too; the kernel drops it if the process dies.
+class cleaner_lock {
+public:
+  static result<std::unique_ptr<cleaner_lock>> acquire(const std::filesystem::path& dir) {
+    const auto path = dir / "cleaner.lock";
+    auto f = file::open(path, O_RDWR | O_CREAT);
+    if (!f) return f.error();
+    int rc;
+    while ((rc = ::flock(f->fd(), LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
+      if (errno == EWOULDBLOCK) {
+        return status{errc::locked, "another cleaner is working on " + dir.string() + " (" + path.string() + ")"};
+      }
+      return make_errno_status(errno, "flock " + path.string());
+    }
+    return std::unique_ptr<cleaner_lock>(new cleaner_lock(std::move(*f)));
+  }
+
+private:
+  explicit cleaner_lock(file f) : file_(std::move(f)) {}
+  file file_;  // closing it releases the lock
+};
+
+} // namespace
+
 result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std::span<const std::uint64_t> bases,
                                           const compaction_policy& policy, std::uint64_t max_output_bytes) {
   if (bases.empty()) return status{errc::invalid_argument, "no segments to clean"};
+  auto lock = cleaner_lock::acquire(dir);
+  if (!lock) return lock.error();
   const std::int64_t young_after = sub_sat(policy.now_ms, policy.min_lag_ms);
   const std::int64_t tombstone_cutoff = sub_sat(policy.now_ms, policy.tombstone_retention_ms);
 

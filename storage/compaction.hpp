@@ -114,14 +114,17 @@ struct cleaned_segments {
 // third time for a detected hash collision), one batch in memory at a time
 // plus the key map. errc::corrupt when an input batch fails validation or
 // the segments are not contiguous (nothing is left behind then);
-// invalid_argument when `bases` is empty.
+// invalid_argument when `bases` is empty; errc::locked when another call
+// is cleaning `dir` (flock on <dir>/cleaner.lock, held for the whole call:
+// one worker per partition, whatever restarted meanwhile).
 result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std::span<const std::uint64_t> bases,
                                           const compaction_policy& policy, std::uint64_t max_output_bytes);
 
 // Swapping a cleaned file in, crash-safely. partition_log::replace_segments()
 // runs these steps on the owner thread, for the run of segments with bases
 // b = bases[0] < ... and the segment after it starting at `end`:
-//   1. <b>.log.cleaned is complete: checked (check_cleaned_file()), fsync'ed,
+//   1. <b>.log.cleaned is complete: checked (check_cleaned_file(): headers,
+//      contiguity, size and every batch's CRC), fsync'ed,
 //      and the directory fsync'ed. Nothing of the log has changed yet.
 //   2. commit_cleaned(): rename it to <b>.log.swap, fsync the directory.
 //      The durable rename is the commit point.
