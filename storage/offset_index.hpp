@@ -3,8 +3,10 @@
 // their byte positions in the segment's .log file, so that a read can start
 // close to the batch it wants instead of scanning from the segment start.
 //
-// File format (<base offset, 20 digits>.index), no header or trailer, a
-// sequence of 8-byte entries:
+// File format (<base offset, 20 digits>.index): an 8-byte frame, magic
+// 0x58495248 ("HRIX", u32 LE) then the CRC32C of the rest (u32 LE), both
+// written and checked by segment.cpp; then a sequence of 8-byte entries
+// (what encode() and decode() handle):
 //
 //  off size field            meaning
 //    0    4 relative_offset  base_offset of an indexed batch minus the
@@ -20,8 +22,8 @@
 // rolls before either would overflow (partition_log.cpp).
 //
 // The index is only a hint: a read starting from an entry still validates
-// every batch, and a file that is missing, has a size that is not a multiple
-// of 8, or whose entries are out of order or out of range is rebuilt from
+// every batch, and a file that is missing, fails its magic or CRC, has a
+// size that is not a multiple of 8, or whose entries are out of order or out of range is rebuilt from
 // the batch headers. It is written (atomically) when its segment is closed
 // by a roll; the active segment's index lives in memory and is rebuilt at
 // open. A segment that a truncation cuts loses its index file at once, so a

@@ -8,6 +8,7 @@
 
 #include "storage/atomic_file.hpp"
 #include "storage/batch_header.hpp"
+#include "storage/durable_watermark.hpp"
 #include "storage/log_start.hpp"
 #include "storage/record_batch.hpp"
 #include "storage/segment.hpp"
@@ -31,8 +32,24 @@ result<std::vector<std::uint64_t>> list_segments(const std::filesystem::path& di
   return bases;
 }
 
+bool file_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::exists(p, ec);
+}
+
 } // namespace
 
+std::filesystem::path damaged_marker_path(const std::filesystem::path& dir) { return dir / "damaged"; }
+std::filesystem::path unsynced_marker_path(const std::filesystem::path& dir) { return dir / "unsynced_tail"; }
+
+status mark_damaged(const std::filesystem::path& dir, const status& why) {
+  const std::string text = why.message + "\n";
+  status out{errc::damaged, "partition " + dir.string() + " is damaged: " + why.message};
+  if (auto s = write_file_atomically(damaged_marker_path(dir), std::span<const char>(text.data(), text.size())); !s) {
+    out.message += " (writing the damaged marker failed too: " + s.message + ")";
+  }
+  return out;
+}
 
 // Recovery trusts closed segments, so a segment may only become closed once
 // it is entirely durable and cut to its data: both are synced (and so is its
@@ -40,10 +57,19 @@ result<std::vector<std::uint64_t>> list_segments(const std::filesystem::path& di
 status partition_log::impl::roll() {
   segment& old = active();
   const bool dirty = std::find(unsynced.begin(), unsynced.end(), &old) != unsynced.end();
-  if (auto s = old.close(dirty); !s) return fail(s);
+  // A failure here is a failed fsync (or a cut of the preallocation that
+  // could not be made durable): the caller routes it through fail_sync(),
+  // which cuts the unsynced tail back before anything can reopen the log.
+  if (auto s = old.close(dirty); !s) {
+    sync_failed = true;
+    return s;
+  }
   unsynced.clear();  // only the active segment is ever written
   if (dir_dirty) {
-    if (auto s = sync_directory(dir); !s) return fail(s);
+    if (auto s = sync_directory(dir); !s) {
+      sync_failed = true;
+      return s;
+    }
     dir_dirty = false;
   }
   durable_end = log_end;
@@ -52,6 +78,7 @@ status partition_log::impl::roll() {
   if (!seg) return seg.error();
   segments.push_back(std::move(*seg));
   dir_dirty = true;
+  watermark = 0;  // the saved one speaks of the closed segment: ignored from now on
   return status::ok();
 }
 
@@ -95,6 +122,18 @@ result<std::uint64_t> partition_log::impl::term_of(std::uint64_t offset) const {
   return (*at)->header.term;
 }
 
+void partition_log::impl::advance_watermark(bool force) {
+  const std::uint64_t synced = active().size();
+  if (synced <= watermark || (!force && synced - watermark < preallocation_step)) return;
+  if (save_durable_watermark(dir, {active().base_offset(), synced})) watermark = synced;
+}
+
+status partition_log::impl::drop_watermark() {
+  if (auto s = remove_durable_watermark(dir); !s) return s;
+  watermark = 0;
+  return status::ok();
+}
+
 // Segments wholly below the log start; the active one always stays.
 status partition_log::impl::drop_below_start() {
   while (segments.size() > 1 && segments[1]->base_offset() <= log_start) {
@@ -110,8 +149,12 @@ status partition_log::impl::drop_below_start() {
 partition_log::partition_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 partition_log::~partition_log() {
-  // A clean close leaves the active segment's file holding exactly its data.
-  if (impl_ && !impl_->failed && !impl_->segments.empty()) impl_->active().trim();
+  // A clean close leaves the active segment's file holding exactly its data,
+  // and, when all of it is durable, says so for the next recovery.
+  if (impl_ && !impl_->failed && !impl_->segments.empty()) {
+    impl_->active().trim();
+    if (impl_->unsynced.empty() && !impl_->dir_dirty) impl_->advance_watermark(true);
+  }
 }
 
 result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem::path& dir, const log_config& cfg) {
@@ -120,8 +163,20 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
   p->cfg = cfg;
 
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return status{errc::io_error, "create " + dir.string() + ": " + ec.message()};
+  // A partition directory (and a topic directory above it) created now must
+  // survive a crash before anything in it counts as durable.
+  if (auto s = create_directories_durably(dir); !s) return s;
+  if (auto s = check_directory_trusted(dir); !s) return s;
+
+  // A damaged log stays damaged until someone repairs it and removes the
+  // marker: its bytes are kept as evidence and for repair, and nothing is
+  // served or counted from it meanwhile.
+  if (file_exists(damaged_marker_path(dir))) {
+    auto why = read_whole_file(damaged_marker_path(dir));
+    std::string text = why ? std::string(why->begin(), why->end()) : std::string("(unreadable marker)");
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return status{errc::damaged, "partition " + dir.string() + " is damaged: " + text};
+  }
 
   // A compaction's swap that a crash interrupted is completed or discarded
   // before anything reads the segments (compaction.hpp: recovery rule).
@@ -147,6 +202,32 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
       if (!seg) return seg.error();
       if (auto s = (*seg)->remove_files(); !s) return s;
     }
+    // A log whose unsynced tail could not be cut back after a failed fsync
+    // (fail_sync()) may hold, in closed segments too, batches the disk never
+    // got while the page cache still serves them. Until each segment has
+    // been validated from the disk itself, the log stays closed; here it is:
+    // the first segment that ends early (a torn tail: those batches were
+    // never acknowledged) becomes the active one and every later one goes.
+    if (file_exists(unsynced_marker_path(dir))) {
+      // What the disk holds decides; a watermark may speak of lost writes.
+      if (auto s = remove_durable_watermark(dir); !s) return s;
+      for (std::size_t i = first; i + 1 < bases->size(); ++i) {
+        auto seg = segment::open(dir, (*bases)[i], cfg.index_interval_bytes);
+        if (!seg) return seg.error();
+        auto end = (*seg)->recover(p->report, 0);
+        if (!end) return end.error().code == errc::damaged ? mark_damaged(dir, end.error()) : end.error();
+        (void)std::filesystem::remove(dir / (segment_file_stem((*bases)[i]) + ".index"), ec);
+        (void)std::filesystem::remove(dir / (segment_file_stem((*bases)[i]) + ".timeindex"), ec);
+        if (*end == (*bases)[i + 1]) continue;
+        while (bases->size() > i + 1) {
+          auto later = segment::open(dir, bases->back(), cfg.index_interval_bytes);
+          if (!later) return later.error();
+          if (auto s = (*later)->remove_files(); !s) return s;
+          if (auto s = sync_directory(dir); !s) return s;
+          bases->pop_back();
+        }
+      }
+    }
     for (std::size_t i = first; i + 1 < bases->size(); ++i) {
       auto seg = segment::open(dir, (*bases)[i], cfg.index_interval_bytes);
       if (!seg) return seg.error();
@@ -161,8 +242,12 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
   // A segment just created holds nothing to recover; scanning its
   // preallocation for damage would read all of it where the file system
   // reports unwritten extents as data.
-  auto end = created ? result<std::uint64_t>(log_start) : p->active().recover(p->report, p->preallocate_bytes());
-  if (!end) return end.error();
+  auto mark = load_durable_watermark(dir);
+  if (!mark) return mark.error();
+  if (*mark && (*mark)->segment_base == p->active().base_offset()) p->watermark = (*mark)->position;
+  auto end = created ? result<std::uint64_t>(log_start)
+                     : p->active().recover(p->report, p->preallocate_bytes(), p->watermark);
+  if (!end) return end.error().code == errc::damaged ? mark_damaged(dir, end.error()) : end.error();
   p->log_end = *end;
   if (log_start > p->log_end) {
     // The start was moved past data a crash then lost: nothing of the log is
@@ -171,6 +256,7 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
       if (auto s = seg->remove_files(); !s) return s;
     }
     p->segments.clear();
+    if (auto s = p->drop_watermark(); !s) return s;
     auto seg = segment::create(dir, log_start, cfg.index_interval_bytes, p->preallocate_bytes());
     if (!seg) return seg.error();
     p->segments.push_back(std::move(*seg));
@@ -179,13 +265,20 @@ result<std::unique_ptr<partition_log>> partition_log::open(const std::filesystem
   p->log_start = std::max(log_start, p->segments.front()->base_offset());
   // The active segment was synced by recover(); its directory entry (or the
   // one just created, or deletions) is made durable too, so everything that
-  // survived recovery counts as durable.
+  // survived recovery counts as durable. Validated from the disk, the log
+  // no longer needs the unsynced_tail marker.
+  if (file_exists(unsynced_marker_path(dir))) (void)std::filesystem::remove(unsynced_marker_path(dir), ec);
   if (auto s = sync_directory(dir); !s) return s;
   p->durable_end = p->log_end;
   p->report.segments = p->segments.size();
   for (const auto& seg : p->segments) p->total_bytes += seg->size();
   if (p->log_end > p->log_start) {
     auto term = p->term_of(p->log_end - 1);
+    if (!term && term.error().code == errc::corrupt) {
+      // Only a closed segment's header can be bad here (the active one was
+      // just validated), and closed segments were durable: damage.
+      return mark_damaged(dir, status{errc::damaged, "reading the last batch's term: " + term.error().message});
+    }
     if (!term) return status{term.error().code, "reading the last batch's term: " + term.error().message};
     p->last_term = *term;
   }
@@ -197,7 +290,9 @@ const recovery_report& partition_log::recovery() const { return impl_->report; }
 result<append_result> partition_log::append(std::span<const char> batch, std::uint64_t term, check how) {
   impl& m = *impl_;
   if (m.failed) return *m.failed;
-  return m.append(batch, term, how);
+  auto r = m.append(batch, term, how);
+  if (!r && m.sync_failed) return fail_sync(r.error());
+  return r;
 }
 
 result<append_result> partition_log::append_at(std::span<const char> batch, std::uint64_t base_offset,
@@ -208,7 +303,9 @@ result<append_result> partition_log::append_at(std::span<const char> batch, std:
     return status{errc::offset_out_of_range, "append_at offset " + std::to_string(base_offset) +
                                                  ", but the log ends at " + std::to_string(m.log_end)};
   }
-  return m.append(batch, term, check::deep);
+  auto r = m.append(batch, term, check::deep);
+  if (!r && m.sync_failed) return fail_sync(r.error());
+  return r;
 }
 
 status partition_log::sync() {
@@ -223,6 +320,7 @@ status partition_log::sync() {
     m.dir_dirty = false;
   }
   m.durable_end = m.log_end;
+  m.advance_watermark(false);
   return status::ok();
 }
 
@@ -233,12 +331,22 @@ status partition_log::fail_sync(status error) {
   // validate bytes the disk never got and call them durable. Cut the log
   // back to what the last good sync covered first; only then is "reopen and
   // recover" honest.
+  m.sync_failed = false;
   const std::uint64_t keep = std::max(m.durable_end, m.log_start);
   if (keep < m.log_end) {
     auto cut = truncate_suffix(keep);
     if (!cut) {
-      error.message += "; cutting the unsynced tail back to offset " + std::to_string(keep) +
-                       " also failed (" + cut.message + "): do not reopen this log before a reboot";
+      // The page cache may still serve batches the disk never got, and a
+      // reopen in this boot would believe them: the marker makes the next
+      // open validate every segment from the disk (partition_log.hpp).
+      const std::string text = "an fsync failed and cutting the unsynced tail back to offset " +
+                               std::to_string(keep) + " failed too\n";
+      auto marked = write_file_atomically(unsynced_marker_path(m.dir), std::span<const char>(text.data(), text.size()));
+      error.message += "; cutting the unsynced tail back to offset " + std::to_string(keep) + " also failed (" +
+                       cut.message + ")" +
+                       (marked ? std::string("; the next open validates the log from the disk")
+                               : "; writing the unsynced_tail marker failed too (" + marked.message +
+                                     "): do not reopen this log before a reboot");
       return m.fail(error);
     }
     error.message += "; the unsynced tail was cut back to offset " + std::to_string(keep);
@@ -269,6 +377,7 @@ status partition_log::truncate_suffix(std::uint64_t offset) {
   }
 
   // From here on a failure leaves a state only recovery can vouch for.
+  if (auto s = m.drop_watermark(); !s) return m.fail(s);
   // Newest first, each deletion durable before the next: a crash must never
   // keep a later segment while losing an earlier one (a hole in the log).
   while (m.segments.size() > i + 1) {
@@ -359,6 +468,7 @@ status partition_log::reset(std::uint64_t offset) {
   if (m.failed) return *m.failed;
   if (offset < m.log_start) return m.out_of_range(offset, false);
   // From here on a failure leaves a state only recovery can vouch for.
+  if (auto s = m.drop_watermark(); !s) return m.fail(s);
   while (!m.segments.empty()) {
     segment& last = *m.segments.back();
     if (auto s = last.remove_files(); !s) return m.fail(s);

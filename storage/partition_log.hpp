@@ -9,11 +9,16 @@
 //                                       a cleaned segment being written or
 //                                       swapped in (compaction.hpp)
 //   log_start                           persisted log start (log_start.hpp)
+//   damaged                             present when the log is damaged (below);
+//                                       text: why. Removed only by a repair.
+//   unsynced_tail                       present when a cut-back after a failed
+//                                       fsync failed (below); text: why
 // A segment is named by the base offset of its first batch. Only the newest
 // segment (the active one) is appended to; it rolls when the next batch would
 // take it past log_config::segment_bytes. The active segment's file is
-// preallocated to segment_bytes and cut to its data when it is closed
-// (segment.hpp). A segment is cut, fsync'ed, and the directory too if needed,
+// preallocated ahead of its data in 4 MiB steps up to segment_bytes (an
+// empty partition holds no data blocks) and cut to its data when it is
+// closed (segment.hpp). A segment is cut, fsync'ed, and the directory too if needed,
 // before the next segment file is created, so every closed segment found at
 // open is complete and is trusted as it is.
 //
@@ -21,9 +26,16 @@
 // - append() assigns consecutive offsets and never reorders batches.
 // - Offsets below durable_end_offset() have been fdatasync'ed, and so has the
 //   directory entry of every segment file that holds them.
-// - open() validates the active segment batch by batch and truncates at the
-//   first torn or corrupt batch, reporting what it cut; no batch before that
-//   point is dropped. A tail of zeros is the end of the data, not damage
+// - open() fsyncs the active segment, drops its pages from the page cache
+//   and validates it from the disk batch by batch. A bad batch followed by
+//   nothing valid (or by an aligned 512-byte block of zeros first: a page or
+//   sector writeback lost) is a torn tail: cut, reported; no batch before it is dropped. A
+//   bad batch followed by a valid one is corruption: open() writes the
+//   `damaged` marker and fails with errc::damaged, changing nothing else.
+//   While the marker exists open() fails with errc::damaged at once. A read
+//   that finds a batch failing its checks (the bytes were valid when
+//   written: damage since) marks the log damaged the same way and returns
+//   errc::damaged; an EIO reading is errc::io_error, not damage. A tail of zeros is the end of the data, not damage
 //   (preallocation; or a crash that extended the file and lost the data) and
 //   is not reported. Indexes of the active segment are rebuilt from its data.
 //   open() also reads the last batch's term (last_term()), and fails with
@@ -40,8 +52,11 @@
 //   first cuts the log back to the end of the last good sync (everything
 //   after it is unacknowledged by definition), then append() and sync() keep
 //   returning the error until the log is reopened and recovery re-validates
-//   it. If the cut itself fails, the error says so: that log must not be
-//   reopened before a reboot. The same
+//   it. A roll whose fsync of the old segment (or of the directory) fails
+//   is cut back the same way. If the cut itself fails, the `unsynced_tail`
+//   marker is written: the next open() validates every segment (closed
+//   ones too) from the disk, fsync then POSIX_FADV_DONTNEED then reads, and
+//   cuts at the first that ends early. The same
 //   holds for a truncate_suffix() that fails halfway, and every mutating call
 //   returns that error meanwhile.
 // - The log start only moves forward, durably (log_start.hpp), and segments
@@ -73,7 +88,7 @@ struct log_config {
   std::uint64_t segment_bytes = 128ull << 20;
   std::uint32_t index_interval_bytes = 4096;   // one index entry per this many bytes
   std::uint32_t max_batch_bytes = (1u << 20) + 4096;
-  bool preallocate = true;                     // allocate the active segment to segment_bytes
+  bool preallocate = true;                     // allocate the active segment ahead of its data, 4 MiB at a time
 };
 
 struct recovery_report {

@@ -20,6 +20,11 @@ inline constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max
 
 inline status corrupt(std::string what) { return {errc::corrupt, std::move(what)}; }
 
+std::filesystem::path damaged_marker_path(const std::filesystem::path& dir);
+std::filesystem::path unsynced_marker_path(const std::filesystem::path& dir);
+// Writes <dir>/damaged saying why (best effort) and returns errc::damaged.
+status mark_damaged(const std::filesystem::path& dir, const status& why);
+
 struct partition_log::impl {
   std::filesystem::path dir;
   log_config cfg;
@@ -37,6 +42,18 @@ struct partition_log::impl {
   // could not cut back. Either way only reopening (recovery) restores a state
   // we can vouch for, so the error sticks.
   std::optional<status> failed;
+  // roll() failed to make the old segment durable: the caller must cut back
+  // (partition_log::fail_sync) before reporting it.
+  bool sync_failed = false;
+  // The saved durable watermark's position in the active segment (0: none
+  // for it); a sync saves a new one every preallocation_step bytes.
+  std::uint64_t watermark = 0;
+
+  // After a sync: saves the watermark when it lags by a step (best effort:
+  // without it recovery only knows less).
+  void advance_watermark(bool force);
+  // Before data moves back: the watermark must not claim what is removed.
+  status drop_watermark();
   std::vector<char> scratch;
 
   segment& active() { return *segments.back(); }
@@ -86,6 +103,8 @@ struct partition_log::impl {
   result<append_result> append(std::span<const char> batch, std::uint64_t term, partition_log::check how);
   result<std::uint64_t> term_of(std::uint64_t offset) const;
   status drop_below_start();
+  // partition_log_read.cpp: corruption found by a read marks the log damaged.
+  status damage_found(status s) const;
   // partition_log_read.cpp: the batch walk read() and read_ranges() share.
   template <class Take>
   status walk_batches(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto, std::uint64_t& taken,

@@ -45,8 +45,11 @@ status partition_log::impl::walk_batches(std::uint64_t offset, std::uint32_t max
         if (h->last_offset() >= upto) return status::ok();
         if (taken != 0 && taken + h->length > max_bytes) return status::ok();
         if (auto s = take(seg, pos, *h); !s) {
-          return corrupt("segment " + segment_file_stem(seg.base_offset()) + ".log byte " + std::to_string(pos) +
-                         ": " + s.message);
+          // A disk that fails to read (EIO) has not shown bad bytes: that
+          // is io_error, which a retry or a repaired disk may cure.
+          return {s.code == errc::io_error ? errc::io_error : errc::corrupt,
+                  "segment " + segment_file_stem(seg.base_offset()) + ".log byte " + std::to_string(pos) + ": " +
+                      s.message};
         }
         taken += h->length;
         next = h->next_offset();
@@ -60,6 +63,14 @@ status partition_log::impl::walk_batches(std::uint64_t offset, std::uint32_t max
     }
   }
   return status::ok();
+}
+
+// Every batch was validated when it was appended (or at open), so bytes
+// that fail their checks now were damaged since: the log says so durably
+// (the damaged marker) and stops serving and voting until repaired.
+status partition_log::impl::damage_found(status s) const {
+  if (s.code != errc::corrupt) return s;
+  return mark_damaged(dir, s);
 }
 
 result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_bytes, std::uint64_t upto) const {
@@ -79,7 +90,8 @@ result<read_result> partition_log::read(std::uint64_t offset, std::uint32_t max_
                                     if (!r) out.bytes.resize(at);
                                     return r;
                                   });
-  if (!s && out.bytes.empty()) return s;
+  if (!s && out.bytes.empty()) return m.damage_found(s);
+  if (!s) (void)m.damage_found(s);
   return out;
 }
 
@@ -100,7 +112,8 @@ result<read_ranges_result> partition_log::read_ranges(std::uint64_t offset, std:
                                       ranges.push_back({seg.fd(), pos, h.length});
                                     return status::ok();
                                   });
-  if (!s && out.ranges.empty()) return s;
+  if (!s && out.ranges.empty()) return m.damage_found(s);
+  if (!s) (void)m.damage_found(s);
   return out;
 }
 

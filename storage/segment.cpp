@@ -7,10 +7,13 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include "storage/atomic_file.hpp"
+#include "storage/crc32c.hpp"
+#include "storage/little_endian.hpp"
 
 namespace herald::storage {
 namespace {
@@ -26,10 +29,36 @@ status remove_if_exists(const std::filesystem::path& p) {
   return status::ok();
 }
 
+// The offset index file is framed: magic (u32 LE) | CRC32C of the body
+// (u32 LE) | body (offset_index.hpp); the time index has its own CRC. Their own checks (sizes, order,
+// ranges) let a plausible bad entry through, which would make intact data
+// unreadable; the CRC catches any flipped bit, and the file is rebuilt.
+constexpr std::uint32_t offset_index_magic = 0x58495248;  // "HRIX"
+constexpr std::size_t index_frame_size = 8;
+
+std::vector<char> frame_index(std::uint32_t magic, const std::vector<char>& body) {
+  std::vector<char> out(index_frame_size + body.size());
+  le::put<std::uint32_t>(out.data(), magic);
+  le::put<std::uint32_t>(out.data() + 4, crc32c(body.data(), body.size()));
+  std::copy(body.begin(), body.end(), out.begin() + index_frame_size);
+  return out;
+}
+
+// The body of a framed index file, or nullopt when magic or CRC is wrong.
+std::optional<std::span<const char>> unframe_index(std::uint32_t magic, const std::vector<char>& bytes) {
+  if (bytes.size() < index_frame_size || le::get<std::uint32_t>(bytes.data()) != magic) return std::nullopt;
+  const std::span<const char> body(bytes.data() + index_frame_size, bytes.size() - index_frame_size);
+  if (le::get<std::uint32_t>(bytes.data() + 4) != crc32c(body.data(), body.size())) return std::nullopt;
+  return body;
+}
+
 // A missing index file is rebuilt at open, a stale one would be believed:
 // when the new one cannot be written, the old one must not stay.
 void write_or_remove(const std::filesystem::path& p, const std::vector<char>& bytes) {
   if (!write_file_atomically(p, bytes)) (void)remove_if_exists(p);
+}
+void write_or_remove(const std::filesystem::path& p, std::uint32_t magic, const std::vector<char>& body) {
+  write_or_remove(p, frame_index(magic, body));
 }
 
 } // namespace
@@ -58,7 +87,7 @@ result<std::unique_ptr<segment>> segment::create(const std::filesystem::path& di
   auto f = file::open(dir / (stem + ".log"), O_RDWR | O_CREAT | O_EXCL);
   if (!f) return f.error();
   std::unique_ptr<segment> seg(new segment(dir, base_offset, std::move(*f), 0, index_interval_bytes));
-  seg->preallocate(preallocate_bytes);
+  seg->prealloc_limit_ = preallocate_bytes;
   return seg;
 }
 
@@ -77,6 +106,12 @@ void segment::preallocate(std::uint64_t bytes) {
   // slower. A failure may still have extended the file, so ask for its size.
   (void)file_.allocate(bytes);
   if (auto s = file_.size()) file_size_ = std::max(*s, size_);
+}
+
+void segment::preallocate_ahead(std::uint64_t data_end) {
+  if (prealloc_limit_ == 0 || data_end == 0) return;
+  const std::uint64_t step_end = (data_end + preallocation_step - 1) / preallocation_step * preallocation_step;
+  preallocate(std::min(step_end, prealloc_limit_));
 }
 
 void segment::clear_indexes() {
@@ -119,13 +154,15 @@ void segment::load_indexes(std::uint64_t end_offset) {
   bool index_ok = false;
   bool time_ok = false;
   if (auto bytes = read_whole_file(index_path())) {
-    if (auto loaded = offset_index::decode(*bytes, interval_, size_)) {
-      index_ = std::move(*loaded);
-      index_ok = true;
+    if (auto body = unframe_index(offset_index_magic, *bytes)) {
+      if (auto loaded = offset_index::decode(*body, interval_, size_)) {
+        index_ = std::move(*loaded);
+        index_ok = true;
+      }
     }
   }
   if (auto bytes = read_whole_file(time_index_path())) {
-    if (auto loaded = time_index::decode(*bytes, end_offset - base_)) {
+    if (auto loaded = time_index::decode(*bytes, end_offset - base_)) {  // has its own CRC
       time_index_ = std::move(*loaded);
       time_ok = true;
     }
@@ -137,7 +174,7 @@ void segment::load_indexes(std::uint64_t end_offset) {
   }
   const bool complete = rebuild_indexes();
   // Best effort: without the files the next open just rebuilds again.
-  if (!index_ok) write_or_remove(index_path(), index_.encode());
+  if (!index_ok) write_or_remove(index_path(), offset_index_magic, index_.encode());
   if (!time_ok && complete) {
     if (time_index_.entries().empty() || time_index_.entries().back().max_timestamp < max_timestamp_) {
       time_index_.append({max_timestamp_, last_relative_offset_});
@@ -171,8 +208,23 @@ result<std::uint64_t> segment::end_of_nonzero(std::uint64_t from, std::uint64_t 
   return last;
 }
 
-result<std::uint64_t> segment::recover(recovery_report& report, std::uint64_t preallocate_bytes) {
+result<std::uint64_t> segment::recover(recovery_report& report, std::uint64_t preallocate_bytes,
+                                       std::uint64_t durable_bytes) {
   clear_indexes();
+  // Validate what the disk holds, not what the page cache shows: the
+  // previous owner of this file (a process that died, or this one before
+  // its log failed) may have seen an fsync fail, after which Linux marks the
+  // lost pages clean and keeps serving them from the cache, and a fresh
+  // descriptor's fsync succeeds. So sync first (if that fails, open fails:
+  // nothing here counts as durable), then drop the cached pages and read
+  // the file back from the disk. What validates then is durable.
+  if (auto s = file_.sync(); !s) return s;
+  if (auto s = file_.drop_cache(); !s) return s;
+  if (auto sz = file_.size(); sz) {
+    file_size_ = *sz;
+  } else {
+    return sz.error();
+  }
   const std::uint64_t file_end = file_size_;
   std::uint64_t pos = 0;
   std::uint64_t expected = base_;
@@ -215,6 +267,12 @@ result<std::uint64_t> segment::recover(recovery_report& report, std::uint64_t pr
     pos += h.length;
   }
   size_ = pos;
+  if (pos < durable_bytes) {
+    // These bytes were fsynced: no crash can have torn them.
+    return status{errc::damaged, where(pos) + ": " + (problem.empty() ? std::string("the data ends") : problem) +
+                                     ", below the durable watermark at byte " + std::to_string(durable_bytes) +
+                                     ": corruption, not a torn write"};
+  }
 
   bool cut = false;
   if (pos < file_end) {
@@ -225,6 +283,28 @@ result<std::uint64_t> segment::recover(recovery_report& report, std::uint64_t pr
     auto nonzero_end = end_of_nonzero(pos, file_end);
     if (!nonzero_end) return nonzero_end.error();
     if (*nonzero_end > pos) {
+      // A torn write leaves nothing valid after it: the batches after a
+      // crash's first lost write were never acknowledged. A whole valid
+      // batch after the bad one means the bad one was written and then
+      // damaged (a flipped bit, a lost sector): corruption, not a torn
+      // tail. Cutting would durably delete acknowledged batches, so the
+      // bytes stay and the log reports itself damaged.
+      auto later = valid_batch_after(pos, *nonzero_end);
+      if (!later) return later.error();
+      // Unless a page is missing: writeback reorders pages, so a crash can
+      // keep unsynced batches after a page (or a sector of a torn page) that
+      // never reached the disk: an aligned 512-byte block of zeros between
+      // the bad batch and the valid one. That is a torn tail too.
+      bool hole = false;
+      if (*later) {
+        auto h = has_zero_block(pos, **later);
+        if (!h) return h.error();
+        hole = *h;
+      }
+      if (*later && !hole) {
+        return status{errc::damaged, where(pos) + ": " + problem + ", but a valid batch follows at byte " +
+                                         std::to_string(**later) + ": corruption, not a torn write"};
+      }
       if (auto s = file_.truncate(pos); !s) return s;
       file_size_ = pos;
       cut = true;
@@ -233,12 +313,49 @@ result<std::uint64_t> segment::recover(recovery_report& report, std::uint64_t pr
       report.detail = "truncated " + std::to_string(damaged) + " bytes at " + where(pos) + ": " + problem;
     }
   }
-  // Whatever survived must be durable before the log reports it as such,
-  // even when the previous process died with it still in the page cache; a
-  // cut changed the size, which fsync (not fdatasync) is sure to persist.
-  if (auto s = cut ? file_.sync() : file_.datasync(); !s) return s;
-  preallocate(preallocate_bytes);
+  // A cut changed the size, which fsync (not fdatasync) is sure to persist.
+  if (cut) {
+    if (auto s = file_.sync(); !s) return s;
+  }
+  prealloc_limit_ = preallocate_bytes;
+  preallocate_ahead(size_);
   return expected;
+}
+
+result<std::optional<std::uint64_t>> segment::valid_batch_after(std::uint64_t from, std::uint64_t to) const {
+  // Batches start 8-byte aligned (lengths are multiples of 8). Chunks
+  // overlap by a header so that no candidate straddles two of them.
+  constexpr std::size_t chunk = std::size_t{1} << 20;
+  std::vector<char> buf;
+  std::vector<char> batch;
+  for (std::uint64_t at = (from + 8) & ~std::uint64_t{7}; at + batch_header_size <= to;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk + batch_header_size, to - at));
+    buf.resize(n);
+    if (auto s = file_.pread_exact(buf, at); !s) return s;
+    for (std::size_t i = 0; i + batch_header_size <= n && i < chunk; i += 8) {
+      const batch_header h = decode_batch_header(std::span<const char>(buf).subspan(i));
+      if (h.magic != batch_magic || h.length < batch_header_size || h.length % 8 != 0 || at + i + h.length > to) {
+        continue;
+      }
+      batch.resize(h.length);
+      if (auto s = file_.pread_exact(batch, at + i); !s) return s;
+      if (validate_batch(batch)) return std::optional<std::uint64_t>{at + i};
+    }
+    at += chunk;
+  }
+  return std::optional<std::uint64_t>{};
+}
+
+result<bool> segment::has_zero_block(std::uint64_t from, std::uint64_t to) const {
+  // A sector, not a page: writeback sends pages, but a device may tear one
+  // at sector granularity.
+  constexpr std::uint64_t block = 512;
+  std::vector<char> buf(block);
+  for (std::uint64_t at = (from + block - 1) / block * block; at + block <= to; at += block) {
+    if (auto s = file_.pread_exact(buf, at); !s) return s;
+    if (std::all_of(buf.begin(), buf.end(), [](char c) { return c == 0; })) return true;
+  }
+  return false;
 }
 
 result<batch_header> segment::read_header(std::uint64_t pos) const {
@@ -316,6 +433,7 @@ result<std::optional<std::uint64_t>> segment::find_timestamp(std::int64_t timest
 
 status segment::append(std::span<const char> batch) {
   const std::uint64_t pos = size_;
+  if (pos + batch.size() > file_size_) preallocate_ahead(pos + batch.size());
   if (auto s = file_.pwrite_all(batch, pos); !s) {
     // Leave nothing half-written behind: the log must stay a sequence of
     // whole batches for the next append and for recovery.
@@ -346,7 +464,7 @@ status segment::close(bool unsynced) {
     if (auto s = file_.datasync(); !s) return s;
   }
 
-  write_or_remove(index_path(), index_.encode());
+  write_or_remove(index_path(), offset_index_magic, index_.encode());
   if (max_timestamp_ == unknown_timestamp) {
     (void)remove_if_exists(time_index_path());
     return status::ok();
@@ -375,7 +493,8 @@ status segment::cut(std::uint64_t pos, std::uint64_t preallocate_bytes) {
   if (auto s = remove_if_exists(index_path()); !s) return s;
   if (auto s = remove_if_exists(time_index_path()); !s) return s;
   (void)rebuild_indexes();
-  preallocate(preallocate_bytes);
+  prealloc_limit_ = preallocate_bytes;
+  preallocate_ahead(size_);
   return status::ok();
 }
 

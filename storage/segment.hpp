@@ -4,10 +4,14 @@
 // log's policies (rolling, syncing, offsets across segments, log start):
 // partition_log.cpp.
 //
-// Preallocation. A segment is created with its file allocated to
-// segment_bytes (fdatasync of writes inside allocated blocks has less
-// metadata to flush), so while it is active the file is longer than its
-// data: size() is the logical end (the batches), file_size() what the file
+// Preallocation. The active segment's file is allocated ahead of its data
+// in steps of preallocation_step (fdatasync of writes inside allocated
+// blocks has less metadata to flush), up to segment_bytes: a new segment
+// holds no blocks, and each append that would pass the allocated end first
+// extends the allocation to the next step. So an idle partition costs no
+// data blocks (a topic of thousands of partitions reserves nothing), and a
+// busy one allocates 4 MiB at a time. While a segment is active the file is
+// longer than its data: size() is the logical end (the batches), file_size() what the file
 // system holds, zeros past size(). Closing the segment (close(), at a roll)
 // cuts the file to size() and makes that durable before the next segment
 // exists, so a closed segment's file holds exactly its batches and is
@@ -32,6 +36,11 @@
 
 namespace herald::storage {
 
+// How far ahead of its data the active segment's file is allocated: small
+// enough that an idle partition costs kilobytes (issue 8 item 1), large
+// enough that the fallocate calls are rare (one per 4 MiB of data).
+inline constexpr std::uint64_t preallocation_step = 4ull << 20;
+
 // "%020llu" of the base offset, the stem of all three file names.
 std::string segment_file_stem(std::uint64_t base_offset);
 
@@ -48,9 +57,11 @@ public:
     batch_header header;
   };
 
-  // A new, empty segment file (O_EXCL: it must not exist yet), allocated to
-  // `preallocate_bytes` when the file system can (best effort: a file that
-  // cannot be preallocated grows as it is written).
+  // A new, empty segment file (O_EXCL: it must not exist yet). Appends
+  // allocate it in preallocation_step steps up to `preallocate_bytes` (0:
+  // never) when the file system can (best effort: a file that cannot be
+  // preallocated grows as it is written). Nothing is allocated before the
+  // first append.
   static result<std::unique_ptr<segment>> create(const std::filesystem::path& dir, std::uint64_t base_offset,
                                                  std::uint32_t index_interval_bytes, std::uint64_t preallocate_bytes);
   // An existing segment file; the indexes are empty until load_indexes() or
@@ -73,14 +84,22 @@ public:
   // is missing or unusable.
   void load_indexes(std::uint64_t end_offset);
 
-  // For the active segment at open: validates every batch (header, CRC,
-  // contiguous base offsets from base_offset()) up to the first bad one.
-  // What follows it is the end of data when it is all zeros, and is cut
-  // (durably) and reported otherwise; report.truncated_bytes counts from the
-  // bad batch to the last non-zero byte. Rebuilds the indexes in memory,
-  // preallocates to `preallocate_bytes` and syncs. Returns the offset after
-  // the last good batch.
-  result<std::uint64_t> recover(recovery_report& report, std::uint64_t preallocate_bytes);
+  // For the active segment at open: fsyncs the file and drops its cached
+  // pages so that what follows reads the disk, not a page cache that may
+  // hold writes a failed fsync lost. Then validates every batch (header,
+  // CRC, contiguous base offsets from base_offset()) up to the first bad
+  // one. What follows it is the end of data when it is all zeros; a torn
+  // tail, cut (durably) and reported, when no valid batch follows (
+  // report.truncated_bytes counts from the bad batch to the last non-zero
+  // byte); and corruption when one does (unless an aligned 512-byte block
+  // of zeros, a page or sector writeback lost, lies between): errc::damaged,
+  // nothing changed.
+  // Rebuilds the indexes in memory and preallocates ahead of the data (up
+  // to `preallocate_bytes`). Returns the offset after the last good batch.
+  // `durable_bytes` (durable_watermark.hpp): the file's bytes known to have
+  // been durable; a bad batch or the data ending below it is damage too.
+  result<std::uint64_t> recover(recovery_report& report, std::uint64_t preallocate_bytes,
+                                std::uint64_t durable_bytes = 0);
 
   // The header at `pos`, after the checks needed to step over the batch
   // safely (magic, sane length inside the data). errc::corrupt otherwise.
@@ -139,6 +158,15 @@ private:
   // Rebuilds both indexes from the headers; false if damage stopped it.
   bool rebuild_indexes();
   void preallocate(std::uint64_t bytes);
+  // Allocates ahead of `data_end` to the next preallocation_step boundary,
+  // at most to prealloc_limit_; nothing when data_end is 0.
+  void preallocate_ahead(std::uint64_t data_end);
+  // The position of the first whole batch that passes validate_batch()
+  // strictly after `from` and ending by `to`; nullopt if none.
+  result<std::optional<std::uint64_t>> valid_batch_after(std::uint64_t from, std::uint64_t to) const;
+  // Whether [from, to) holds an aligned 512-byte block of zeros: a page (or
+  // a torn page's sector) that writeback never wrote.
+  result<bool> has_zero_block(std::uint64_t from, std::uint64_t to) const;
   // Position after the last non-zero byte in [from, to); `from` if none.
   result<std::uint64_t> end_of_nonzero(std::uint64_t from, std::uint64_t to) const;
 
@@ -153,6 +181,7 @@ private:
   std::uint32_t last_relative_offset_ = 0;  // of the last batch, for the closing time index entry
   std::uint32_t interval_;
   bool broken_ = false;
+  std::uint64_t prealloc_limit_ = 0;  // segment_bytes while active and preallocating, else 0
 };
 
 } // namespace herald::storage

@@ -6,7 +6,10 @@
 #include <map>
 #include <random>
 
+#include <sys/stat.h>
+
 #include "storage/partition_log.hpp"
+#include "storage/segment.hpp"
 #include "test_util.hpp"
 
 using namespace herald::storage;
@@ -77,6 +80,10 @@ TEST_CASE("a batch torn at any byte is cut at open and appends continue after it
     CAPTURE(cut);
     const auto work = dir.path() / ("cut-" + std::to_string(cut));
     std::filesystem::copy(pristine, work);
+    // A torn batch was never synced, so no durable watermark covers it (the
+    // clean close of build_log() left one that does: a synced batch torn
+    // would be damage, durability_test.cpp).
+    std::filesystem::remove(work / "durable_watermark");
     std::filesystem::resize_file(work / seg_name, cut);
     // A torn piece that happens to be all zeros is indistinguishable from
     // preallocation, so the bytes reported are those up to its last non-zero.
@@ -146,7 +153,9 @@ TEST_CASE("junk after the last batch is cut at open") {
   check_contents(*log, model);
 }
 
-TEST_CASE("a damaged batch inside the active segment cuts the log there and keeps all before it") {
+TEST_CASE("a damaged batch inside the active segment is damage: open refuses and keeps every byte") {
+  // Issue 9 item 2: it used to be cut, durably deleting the synced batches
+  // after it.
   temp_dir dir;
   log_model model = build_log(dir.path(), 12);
   // Small batches until the active segment holds at least three.
@@ -167,13 +176,12 @@ TEST_CASE("a damaged batch inside the active segment cuts the log there and keep
   const std::uint64_t second_pos = active[0].bytes.size();
   flip_byte(seg, second_pos + 80);
 
-  auto log = open_log(dir.path(), small_segments());
-  CHECK(log->recovery().truncated_bytes > 0);
-  check_data_then_zeros(seg, second_pos);
-  CHECK(log->recovery().detail.find("crc") != std::string::npos);
-  log_model kept = model;
-  while (kept.batches.back().base > active[0].base) kept.batches.pop_back();
-  check_contents(*log, kept);
+  const auto damaged_bytes = read_file_bytes(seg);
+  auto log = partition_log::open(dir.path(), small_segments());
+  REQUIRE_FALSE(log.has_value());
+  CHECK(log.error().code == errc::damaged);
+  CHECK(log.error().message.find("crc") != std::string::npos);
+  CHECK(read_file_bytes(seg) == damaged_bytes);
 }
 
 TEST_CASE("an empty active segment left by a crash just after a roll is fine") {
@@ -213,8 +221,8 @@ TEST_CASE("a damaged byte in a closed segment is reported as corrupt and never s
 
     auto at_victim = log->read(victim.base, unlimited, no_upto);
     REQUIRE_FALSE(at_victim.has_value());
-    CHECK(at_victim.error().code == errc::corrupt);
-    CHECK(log->read(victim.last, 1, no_upto).error().code == errc::corrupt);
+    CHECK(at_victim.error().code == errc::damaged);  // and the log is marked so
+    CHECK(log->read(victim.last, 1, no_upto).error().code == errc::damaged);
 
     // A read from before the damage gets only the sound batch before it.
     auto before = log->read(0, unlimited, no_upto);
@@ -231,13 +239,14 @@ TEST_CASE("a damaged byte in a closed segment is reported as corrupt and never s
   }
   check_contents(*log, model);
 
-  SUBCASE("reopening does not cut or hide a damaged closed segment") {
+  SUBCASE("a log found damaged is not reopened: nothing cut, nothing hidden") {
     flip_byte(seg, victim_pos + 100);
+    const auto damaged_bytes = read_file_bytes(seg);
     log.reset();
-    log = open_log(dir.path(), small_segments());
-    CHECK(log->recovery().truncated_bytes == 0);
-    CHECK(log->log_end_offset() == model.end());
-    CHECK(log->read(victim.base, unlimited, no_upto).error().code == errc::corrupt);
+    auto reopened = partition_log::open(dir.path(), small_segments());
+    REQUIRE_FALSE(reopened.has_value());
+    CHECK(reopened.error().code == errc::damaged);
+    CHECK(read_file_bytes(seg) == damaged_bytes);
   }
 }
 
@@ -400,4 +409,41 @@ TEST_CASE("a torn batch followed by zeros is cut and reported") {
   CHECK(copy->recovery().truncated_bytes == 0);
   CHECK(copy->recovery().detail.empty());
   check_contents(*copy, after);
+}
+
+namespace {
+std::uint64_t allocated_bytes(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+} // namespace
+
+TEST_CASE("an empty partition allocates nothing; appends preallocate 4 MiB at a time") {
+  // Issue 8 item 1: a whole segment (128 MiB) was reserved per partition at
+  // creation, so an empty topic of thousands of partitions filled disks.
+  temp_dir dir;
+  const log_config cfg;  // the broker's defaults
+  REQUIRE(cfg.segment_bytes > 2 * preallocation_step);
+  const auto data = dir.path() / "p";
+  auto log = open_log(data, cfg);
+  const auto seg = segment_log(data, 0);
+  CHECK(std::filesystem::file_size(seg) == 0);
+  CHECK(allocated_bytes(seg) == 0);
+
+  log_model model;
+  model.append(*log, make_batch(2, 100, 50), 1);
+  CHECK(std::filesystem::file_size(seg) == preallocation_step);
+  // Batches of ~512 KiB until the data passes the first step.
+  while (log->size_bytes() <= preallocation_step) model.append(*log, make_batch(8, 200, 64 << 10), 1);
+  CHECK(std::filesystem::file_size(seg) == 2 * preallocation_step);
+  REQUIRE(log->sync().is_ok());
+
+  // Reopened (a crash: the copy is taken while the log is open), recovery
+  // allocates only the step its data is in, not the whole segment.
+  const auto crashed = dir.path() / "crashed";
+  std::filesystem::copy(data, crashed);
+  auto copy = open_log(crashed, cfg);
+  CHECK(std::filesystem::file_size(segment_log(crashed, 0)) <= 2 * preallocation_step);
+  check_contents(*copy, model);
 }
