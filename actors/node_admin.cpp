@@ -10,6 +10,7 @@
 #include "cluster/disk_guard.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/topic_schema.hpp"
+#include "replication/damaged_replica.hpp"
 #include "replication/storage_errors.hpp"
 #include "schema/wire.hpp"
 #include "storage/batch_header.hpp"
@@ -206,7 +207,11 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
       for (unsigned r = 0; r < g->replicas.size(); ++r) replicas.set(r, static_cast<std::int32_t>(g->replicas[r]));
       out.setLogStartOffset(s.log_start);
       out.setHighWatermark(s.high_watermark);
-      wire::set_error(out.initError(), s.error.empty() ? ErrorCode::NONE : ErrorCode::PARTITION_UNAVAILABLE,
+      const bool damaged = s.error.find(replication::damaged_prefix) != std::string::npos;
+      wire::set_error(out.initError(),
+                      s.error.empty() ? ErrorCode::NONE
+                      : damaged       ? ErrorCode::PARTITION_DAMAGED
+                                      : ErrorCode::PARTITION_UNAVAILABLE,
                       s.error);
     }
     g->rp.deliver(wire::to_bytes(builder));

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/partition_damaged.hpp"
 #include "actors/partition_state.hpp"
+#include "replication/damaged_replica.hpp"
 #include "schema/raft_wire.hpp"
 #include "schema/wire.hpp"
 
@@ -43,6 +45,7 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
   st.args = std::move(args);
   st.parent = std::move(parent);
   auto opened = replication::partition_replica::open(settings_of(st.args));
+  if (!opened && replication::is_damaged(opened.error())) return damaged_partition(self, opened.error().message);
   if (!opened) {
     spdlog::error("{}: cannot open log in {}: {}", name_of(st.args), st.args.dir.string(), opened.error().message);
     self->quit(caf::make_error(caf::sec::runtime_error, opened.error().message));

@@ -339,10 +339,14 @@ bytes partition_replica::fetch_response(ErrorCode code, const std::string& messa
 }
 
 // Answers a fetch at `offset` from what is committed now.
-bytes partition_replica::serve_fetch(std::uint64_t offset, std::uint32_t max_bytes) const {
+bytes partition_replica::serve_fetch(std::uint64_t offset, std::uint32_t max_bytes) {
   auto read = store_->log().read(offset, max_bytes, high_watermark());
   if (!read) {
     spdlog::error("{}: read at offset {} failed: {}", settings_.name, offset, read.error().message);
+    // The log marked itself damaged (storage/partition_log.hpp): this
+    // replica must stop voting now, not at its next restart; the restart
+    // finds the marker and waits for repair (damaged_replica.hpp).
+    if (read.error().code == storage::errc::damaged) fail(read.error().message);
     return fetch_response(to_error_code(read.error().code), read.error().message, {});
   }
   return fetch_response(ErrorCode::NONE, {}, read->bytes);

@@ -133,7 +133,7 @@ private:
   void handle_produce(request_id id, schema::ProduceRequest::Reader req);
   void handle_fetch(request_id id, schema::FetchRequest::Reader req);
   void handle_list_offsets(request_id id, schema::ListOffsetsRequest::Reader req);
-  bytes serve_fetch(std::uint64_t offset, std::uint32_t max_bytes) const;
+  bytes serve_fetch(std::uint64_t offset, std::uint32_t max_bytes);
   bytes fetch_response(schema::ErrorCode code, const std::string& message, const bytes& records) const;
   bytes not_leader() const;
   bytes not_yet(std::uint64_t offset) const;

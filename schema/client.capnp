@@ -33,6 +33,9 @@ enum ErrorCode {
   diskFull @15;              # free space on the broker's data disk is below its reserve
                              # (--disk-reserve-bytes): creates and produces are refused until
                              # space is freed; reads, deletes and retention keep working
+  partitionDamaged @16;      # this replica's data is corrupt in a way no crash explains (kept
+                             # for repair, <partition dir>/damaged says why): it serves nothing and
+                             # does not vote until repaired; other replicas may serve
 }
 
 struct Error {

@@ -92,6 +92,7 @@ const char* to_string(schema::ErrorCode code) {
     case E::INTERNAL: return "internal error";
     case E::NOT_LEADER: return "not the leader";
     case E::DISK_FULL: return "disk full";
+    case E::PARTITION_DAMAGED: return "partition damaged";
   }
   return "unknown error code";
 }

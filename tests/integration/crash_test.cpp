@@ -113,3 +113,40 @@ TEST_CASE("a torn segment tail is truncated at restart, reported, and the log go
   REQUIRE(run_cli(restarted.address(), "consume torn --from-beginning --max-messages 4", out, err) == 0);
   CHECK(read_file(out) == "a\nb\nc\nd\n");
 }
+
+TEST_CASE("a flipped bit before valid batches makes the partition report itself damaged, bytes kept") {
+  // Issue 9 item 2: recovery used to cut the log at the damage, durably
+  // deleting the acknowledged batches after it.
+  temp_dir dir;
+  auto data = dir.path() / "data";
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  std::ofstream(dir.path() / "in") << "a\nb\nc\n";
+  {
+    broker_process broker(data, dir.path());
+    REQUIRE(run_cli(broker.address(), "topic create hurt", out, err) == 0);
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(run_cli(broker.address(), "produce hurt --acks all < " + (dir.path() / "in").string(), out, err) == 0);
+    REQUIRE(broker.stop());
+  }
+  std::filesystem::path segment;
+  for (auto& e : std::filesystem::recursive_directory_iterator(data))
+    if (e.path().extension() == ".log" && e.path().parent_path().filename() != "data")
+      segment = e.path();
+  REQUIRE(!segment.empty());
+  std::string bytes = read_file(segment);
+  // The first batch is Raft's bootstrap entry; damage a byte well inside the
+  // log so that valid batches follow it.
+  REQUIRE(bytes.size() > 400);
+  const std::size_t at = bytes.size() / 2;
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
+  { std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes; }
+
+  broker_process restarted(data, dir.path());
+  CHECK(run_cli(restarted.address(), "consume hurt --from-beginning --max-messages 9 --timeout-ms 2000", out, err) != 0);
+  CHECK(read_file(err).find("damaged") != std::string::npos);
+  REQUIRE(run_cli(restarted.address(), "topic describe hurt", out, err) == 0);
+  CHECK(read_file(out).find("damaged") != std::string::npos);
+  CHECK(restarted.log().find("DAMAGED") != std::string::npos);
+  CHECK(read_file(segment) == bytes);                               // nothing cut
+  CHECK(std::filesystem::exists(segment.parent_path() / "damaged"));  // says why
+}

@@ -87,7 +87,7 @@ TEST_CASE("recovery whose own fsync failed validates the disk, not the page cach
     auto log = open_log(dir.path(), cfg);
     model.append(*log, make_batch(2, 100, 40), 1);
     REQUIRE(log->sync().is_ok());
-    log->append(make_batch(3, 200, 40), 1);  // never synced: the process dies
+    REQUIRE(log->append(make_batch(3, 200, 40), 1).has_value());  // never synced: the process dies
   }
   inj->add(fi::fault(fi::op::sync).on_files());
   auto first = partition_log::open(dir.path(), cfg);
@@ -111,7 +111,7 @@ TEST_CASE("a failed cut-back leaves a marker, and the next open validates from t
   log_model model;
   model.append(*log, make_batch(2, 100, 40), 1);
   REQUIRE(log->sync().is_ok());
-  log->append(make_batch(3, 200, 40), 1);
+  REQUIRE(log->append(make_batch(3, 200, 40), 1).has_value());
   // Every fsync of a segment fails: the sync, then the cut-back's.
   inj->add(fi::fault(fi::op::sync).on_paths_containing(".log").forever());
   auto s = log->sync();

@@ -195,7 +195,7 @@ TEST_CASE("an empty active segment left by a crash just after a roll is fine") {
   check_contents(*log, model);
 }
 
-TEST_CASE("a damaged byte in a closed segment is reported as corrupt and never served") {
+TEST_CASE("a damaged byte in a closed segment is reported as damaged and never served") {
   temp_dir dir;
   log_model model = build_log(dir.path(), 20);
   auto log = open_log(dir.path(), small_segments());
