@@ -17,41 +17,50 @@ struct held_entry {
   caf::response_promise rp;
 };
 
-struct fake_state {
-  std::map<std::uint64_t, held_entry> held;
-  std::uint64_t next_id = 0;
-  static inline const char* name = "herald.fake_session";
-};
+// A class rather than a function: CAF 0.17 dereferences a null pointer when
+// it spawns a function that takes no arguments (UBSan reports it).
+class fake_session_actor : public caf::event_based_actor {
+public:
+  explicit fake_session_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {}
 
-caf::behavior fake_session(caf::stateful_actor<fake_state>* self) {
-  return {
-    [=](request_atom, bytes& request) -> caf::result<bytes> {
-      auto rp = self->make_response_promise();
-      self->state.held.emplace(self->state.next_id++, held_entry{std::move(request), rp});
-      return caf::delegated<bytes>{};
-    },
-    [=](caf::get_atom) {
-      std::vector<held_request> out;
-      for (auto& [id, e] : self->state.held)
-        out.push_back({id, e.request});
-      return out;
-    },
-    [=](caf::put_atom, std::uint64_t id, bytes& response) {
-      auto i = self->state.held.find(id);
-      if (i == self->state.held.end())
-        return;
-      i->second.rp.deliver(std::move(response));
-      self->state.held.erase(i);
-    },
-    [=](caf::put_atom, std::uint64_t id, caf::error& err) {
-      auto i = self->state.held.find(id);
-      if (i == self->state.held.end())
-        return;
-      i->second.rp.deliver(std::move(err));
-      self->state.held.erase(i);
-    },
-  };
-}
+  caf::behavior make_behavior() override {
+    return {
+      [this](request_atom, bytes& request) -> caf::response_promise {
+        auto rp = make_response_promise();
+        held_.emplace(next_id_++, held_entry{std::move(request), rp});
+        return rp;
+      },
+      [this](caf::get_atom) {
+        std::vector<held_request> out;
+        for (auto& [id, e] : held_)
+          out.push_back({id, e.request});
+        return out;
+      },
+      [this](caf::put_atom, std::uint64_t id, bytes& response) {
+        auto i = held_.find(id);
+        if (i == held_.end())
+          return;
+        i->second.rp.deliver(std::move(response));
+        held_.erase(i);
+      },
+      [this](caf::put_atom, std::uint64_t id, caf::error& err) {
+        auto i = held_.find(id);
+        if (i == held_.end())
+          return;
+        i->second.rp.deliver(std::move(err));
+        held_.erase(i);
+      },
+    };
+  }
+
+  // Held promises keep their requesters alive: drop them when the fake
+  // ends, not when its last handle goes.
+  void on_exit() override { held_.clear(); }
+
+private:
+  std::map<std::uint64_t, held_entry> held_;
+  std::uint64_t next_id_ = 0;
+};
 
 } // namespace
 
@@ -61,7 +70,7 @@ schema::Request::Which held_request::which() const {
 }
 
 caf::actor spawn_fake_session(caf::actor_system& system) {
-  return system.spawn(fake_session);
+  return system.spawn<fake_session_actor>();
 }
 
 fake_session_handle::fake_session_handle(caf::actor_system& system)
