@@ -61,10 +61,12 @@ TEST_CASE("on a full disk produces and creates are refused, reads and deletes wo
   auto filled = disk.fill(filler);
   MESSAGE("filled " << filled << " bytes; " << disk.free_bytes() << " bytes free");
   REQUIRE(disk.free_bytes() < 4096);
+  // Preallocated segment space still takes appends, so a produce sent before
+  // the broker's next sample could be acknowledged: wait for the sample.
+  REQUIRE(eventually([&] { return contains(broker->log(), "disk full: "); }));
 
   SUBCASE("full disk") {
-    // Producing: refused with a clear error, exit 1 (once the broker's
-    // 50 ms sample has seen the disk full).
+    // Producing: refused with a clear error, exit 1.
     auto after = write_lines(dir.path() / "after", 1, 500, "after-");
     REQUIRE(eventually([&] { return run_cli(addr(), "produce kept --acks all < " + after.string(), out, err) == 1; }));
     MESSAGE("produce on a full disk: " << read_file(err));
