@@ -13,6 +13,7 @@
 #include "raft/ready.hpp"
 #include "raft/types.hpp"
 #include "replication/raft_store.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/batch_header.hpp"
 #include "storage/checksummed_file.hpp"
 #include "storage/control_batch.hpp"
@@ -587,4 +588,27 @@ TEST_CASE("persist refuses entries whose terms break Raft's invariants and write
   check(*s, m);
   auto again = open_store(dir.path(), solo);
   check(*again, m);
+}
+
+TEST_CASE("a hard state whose directory fsync failed is not trusted by a reopen in the same process") {
+  // Issue 9 item 6: the rename of hard_state succeeded, the directory fsync
+  // failed, and the restarted actor read the new (maybe not durable) vote.
+  namespace fi = storage::fault_injection;
+  temp_dir dir;
+  {
+    auto s = open_store(dir.path(), solo);
+    auto inj = std::make_shared<fi::injector>(fi::injector_config{1, false});
+    fi::scoped_install scope(inj);
+    inj->add(fi::fault(fi::op::sync).on_directories());
+    raft::ready r;
+    r.hard = raft::hard_state{4, 1};
+    CHECK_FALSE(s->persist(r, true).is_ok());
+  }
+  storage::log_config cfg;
+  cfg.segment_bytes = 1024;
+  auto refused = raft_store::open(dir.path(), cfg, solo);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == storage::errc::io_error);
+  storage::forget_failed_directory_syncs();  // a reboot: the disk decides again
+  CHECK(open_store(dir.path(), solo)->durable_state().hard.term >= 1);
 }
