@@ -166,3 +166,40 @@ TEST_CASE("malformed messages are ignored") {
   n.step(message{0, 2, 1, append_entries{0, 0, {entry{1, 1, entry_kind::normal, payload("a")}}, 0}});
   CHECK(n.log().last_index() == 0);
 }
+
+// Issue 8 item 23, in the core: durable_state::vote_unknown.
+TEST_CASE("a node whose vote is unknown neither votes nor campaigns until every other voter has spoken") {
+  mem_store disk(snapshot_meta{0, 0, configuration{{1, 2, 3}, {}}});
+  options o;
+  o.id = 1;
+  o.check_quorum = false;  // no leader lease: the last check asks right after a heartbeat
+  durable_state ds = disk.durable();
+  ds.vote_unknown = true;
+  node n(o, disk, ds);
+  for (int i = 0; i < 100; ++i) n.tick();
+  CHECK(n.state() == role::follower);
+  CHECK(count<request_vote>(n.take_ready().messages) == 0);
+
+  auto vote_granted = [&](node_id from, term_t term) {
+    n.step(message{from, 1, term, request_vote{10, term, false, false}});
+    ready r = n.take_ready();
+    if (r.needs_persist()) n.on_persisted();
+    for (const auto& m : r.messages_after_persist)
+      if (const auto* v = std::get_if<request_vote_response>(&m.body)) return v->vote_granted;
+    return false;
+  };
+  CHECK_FALSE(vote_granted(2, 5));  // it may have voted for 3 in term 5 before it lost its state
+  CHECK(n.vote_unknown());
+
+  // Node 3 speaks (a heartbeat of term 6): now every term it could have
+  // voted in is at most 6; it takes term 6 with its vote spent.
+  n.step(message{3, 1, 6, append_entries{0, 0, {}, 0}});
+  CHECK_FALSE(n.vote_unknown());
+  ready r = n.take_ready();
+  REQUIRE(r.hard);
+  CHECK(*r.hard == hard_state{6, 1});
+  CHECK(r.vote_known);
+  n.on_persisted();
+  CHECK_FALSE(vote_granted(2, 6));
+  CHECK(vote_granted(2, 7));
+}
