@@ -1,7 +1,7 @@
 // What an idle partition costs on disk: opens N empty partition logs with the
 // broker's default log_config under DIR (which must not exist, or be empty),
 // and prints the disk usage (allocated blocks, as du counts them) while they
-// are open and after they are closed. Issue 8 item 1: preallocating whole
+// are open and after they are closed. Preallocating whole
 // segments made an empty topic of 1,000 partitions ask for 128 GB.
 //   empty_partitions DIR [N=1000]
 // Run it on a bounded file system (mount -t tmpfs -o size=64m tmpfs DIR):

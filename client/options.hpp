@@ -18,7 +18,7 @@ struct producer_options {
   std::uint32_t linger_ms = 2;               // ... or after this long
   // One batch per partition in flight by default: a failed batch then stops
   // the partition's pipeline before anything behind it is sent, so records
-  // never land after a gap (issue 8 item 5). With more, batches already in
+  // never land after a gap. With more, batches already in
   // flight behind a failed one may still land after it; without idempotent
   // producers the broker cannot refuse them.
   std::uint32_t max_in_flight_per_partition = 1;

@@ -30,7 +30,7 @@ struct partition_queue {
   std::map<std::uint64_t, batch> in_flight;  // by request number
   // Set when a batch of this partition failed: every record queued behind it,
   // and every record sent to the partition until the next flush, fails with
-  // it instead of being sent (issue 8 item 5). A later batch landing after a
+  // it instead of being sent. A later batch landing after a
   // failed one would leave a gap the caller cannot see; the caller learns of
   // the failure by the next flush at the latest, and from then on decides.
   caf::error stopped;

@@ -146,7 +146,7 @@ void partition_replica::note_leadership() {
                  leader == raft::no_node ? std::string{"unknown"} : std::to_string(leader), term);
   // Only produces of another term, or all once we do not lead: a produce
   // taken after this node won inside step() (before this ready) was
-  // proposed in the new term and may well commit (issue 8 item 24).
+  // proposed in the new term and may well commit.
   const std::string why = "leadership changed before the entry was acknowledged; it may or may not be committed";
   if (!is_leader())
     fail_produces(ErrorCode::NOT_LEADER, why);
@@ -175,7 +175,7 @@ void partition_replica::sync_tick() {
   if (auto status = log.sync(); !status) {
     // The log has cut its unsynced tail, but the Raft store and core still
     // count those entries: followers' acks could commit what this log no
-    // longer holds. Only a reopen makes them agree again (issue 8 item 10).
+    // longer holds. Only a reopen makes them agree again.
     spdlog::error("{}: interval fsync failed, restarting to re-validate the log: {}", settings_.name, status.message);
     fail_produces(ErrorCode::STORAGE_ERROR,
                   "the leader's fsync failed: " + status.message + "; the entry may or may not be committed");
@@ -202,7 +202,7 @@ void partition_replica::apply_retention(std::int64_t now_ms) {
   const auto compacted = store_->compact(*meta);
   // Once the store saved the snapshot it has moved, whether or not the
   // prefix removal after it worked: the core must follow it, or it asks the
-  // store for entries it no longer serves (issue 8 item 11).
+  // store for entries it no longer serves.
   if (store_->snapshot().index == meta->index) raft_->on_log_compacted(*meta);
   if (!compacted) {
     spdlog::error("{}: retention failed: {}", settings_.name, compacted.message);
@@ -407,7 +407,7 @@ void partition_replica::handle_fetch(request_id id, schema::FetchRequest::Reader
   // watermark otherwise it may just not know yet (a restarted replica
   // learns the commit index from the leader; a follower lags): the fetch
   // parks or gets a retriable partitionUnavailable, so a consumer never
-  // resets its position over a transient state (issue 8 item 22).
+  // resets its position over a transient state.
   const bool below = offset < 0 || static_cast<std::uint64_t>(offset) < start;
   const bool past_end = !below && static_cast<std::uint64_t>(offset) > store_->log().log_end_offset();
   if (below || (past_end && leader_committed_in_term())) {

@@ -1,7 +1,8 @@
 #pragma once
 // How far the active segment is known to be durable, persisted, so that
-// recovery can tell damage from a torn write in the active segment too
-// (issue 9 item 2). Bytes below the watermark were fsynced (and validated
+// recovery can tell damage from a torn write in the active segment too:
+// a flipped bit in the last batch must not be cut as a torn tail. Bytes
+// below the watermark were fsynced (and validated
 // when appended): a bad batch there is corruption, never a torn tail, and is
 // not cut. Past it a bad batch followed by nothing valid is a torn tail.
 //

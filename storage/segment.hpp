@@ -37,7 +37,7 @@
 namespace herald::storage {
 
 // How far ahead of its data the active segment's file is allocated: small
-// enough that an idle partition costs kilobytes (issue 8 item 1), large
+// enough that an idle partition costs kilobytes, large
 // enough that the fallocate calls are rare (one per 4 MiB of data).
 inline constexpr std::uint64_t preallocation_step = 4ull << 20;
 
