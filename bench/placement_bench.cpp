@@ -1,4 +1,4 @@
-// Placement by consistent hashing (issue 10 item 2): for P partitions at
+// Placement by consistent hashing: for P partitions at
 // replication factor R on n = 3..12 brokers, how many replicas move when the
 // (n+1)-th broker is added (against the ideal R*P/(n+1)) and when one of n+1 is
 // removed (against the replicas it held), the max/mean replicas per broker,
@@ -88,6 +88,21 @@ int main(int argc, char** argv) {
                 moved_add / ideal, moved_remove, held, b0, b1, b2, place_ms, rebalance_ms);
     if (moved_add > 1.15 * ideal || moved_remove != held || (racks == 0 && std::max({b0, b1, b2}) > 1.15))
       ++failures;
+  }
+  // The same without capacities: plain consistent hashing, placed from
+  // scratch each time (stateless), for comparison.
+  options plain;
+  plain.bounded_loads = false;
+  std::printf("\nplain consistent hashing (no capacities, place() from scratch on n and n+1 brokers):\n");
+  std::printf("%3s | %8s %6s %6s | %8s %8s\n", "n", "ideal", "added", "ratio", "max/mean", "n+1");
+  for (int n = 3; n <= 12; ++n) {
+    auto a = place(brokers_1_to(n, racks), topic, P, R, plain);
+    auto b = place(brokers_1_to(n + 1, racks), topic, P, R, plain);
+    const double ideal = static_cast<double>(R) * P / (n + 1);
+    const auto moved = moved_replicas(a.replicas, b.replicas);
+    std::printf("%3d | %8.1f %6zu %6.3f | %8.3f %8.3f\n", n, ideal, moved, moved / ideal,
+                max_over_mean(a.replicas, static_cast<std::size_t>(n)),
+                max_over_mean(b.replicas, static_cast<std::size_t>(n + 1)));
   }
   std::printf("\ngoals (moved <= 1.15 x ideal, remove moves only its replicas%s): %s\n",
               racks == 0 ? ", max/mean <= 1.15" : "", failures == 0 ? "met" : "NOT met");

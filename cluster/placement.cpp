@@ -124,8 +124,10 @@ public:
     for (const auto& b : brokers) {
       share_.push_back(total * b.weight / total_weight);
       leader_share_.push_back(static_cast<double>(partitions) * b.weight / total_weight);
-      cap_tight_.push_back(static_cast<std::uint32_t>(std::ceil(share_.back() - 1e-9)));
-      cap_loose_.push_back(static_cast<std::uint32_t>(std::ceil(share_.back() * opt.overload_factor - 1e-9)));
+      constexpr auto unbounded = std::numeric_limits<std::uint32_t>::max();
+      cap_tight_.push_back(opt.bounded_loads ? static_cast<std::uint32_t>(std::ceil(share_.back() - 1e-9)) : unbounded);
+      cap_loose_.push_back(opt.bounded_loads ? static_cast<std::uint32_t>(std::ceil(share_.back() * opt.overload_factor - 1e-9))
+                                             : unbounded);
     }
     load_.assign(brokers.size(), 0);
     prefs_.resize(partitions);

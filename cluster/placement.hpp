@@ -1,8 +1,8 @@
 #pragma once
-// Where a topic's partition replicas go (issue 10 item 2). CAF-free, I/O-free
+// Where a topic's partition replicas go. CAF-free, I/O-free
 // and deterministic: the same input gives the same output on every broker and
 // every run, so a controller can recompute a placement and compare. Not wired
-// yet: the controller of issue 10 item 3 will call it.
+// yet: the cluster controller will call it.
 //
 // The algorithm, in three layers:
 //
@@ -88,6 +88,9 @@ struct options {
   std::uint32_t vnodes_per_weight = 128;
   // Second-pass capacity, as a factor of a broker's share (layer 2).
   double overload_factor = 1.10;
+  // false: no capacities, plain consistent hashing (only for comparison in
+  // bench/placement_bench; it misses the balance goal).
+  bool bounded_loads = true;
 };
 
 // Places `partitions` partitions of `topic` with replication factor `r` on

@@ -1,4 +1,4 @@
-// Placement by consistent hashing (issue 10 item 2): errors, determinism,
+// Placement by consistent hashing: errors, determinism,
 // distinct brokers and racks, weights, leader balance, and the movement and
 // balance goals for P = 1000, R = 3, n = 3..12.
 
