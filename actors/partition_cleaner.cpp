@@ -27,9 +27,11 @@ std::int64_t now_ms() {
 }
 
 void cleaner_worker(caf::event_based_actor* self, std::shared_ptr<const replication::cleaner_job> job,
-                    caf::actor reply_to) {
+                    std::shared_ptr<const std::atomic<bool>> cancelled, caf::actor reply_to) {
   replication::cleaner_outcome out;
-  auto cleaned = storage::compact_segments(job->dir, job->bases, job->policy, job->max_output_bytes);
+  auto cleaned =
+      storage::compact_segments(job->dir, job->bases, job->policy, job->max_output_bytes,
+                                [&cancelled] { return cancelled->load(std::memory_order_relaxed); });
   if (cleaned)
     out.cleaned = std::move(*cleaned);
   else
@@ -43,11 +45,13 @@ void cleaner_worker(caf::event_based_actor* self, std::shared_ptr<const replicat
 void start_cleaner(partition_ptr self) {
   auto job = self->state.replica->plan_cleaner(now_ms());
   if (!job) return;
-  // Linked: the worker ends with its partition (when it next looks at its
-  // mailbox) and a worker that dies without answering takes the partition
-  // down to be restarted, instead of leaving the cleaner marked busy for ever.
+  // Linked: a worker that dies without answering takes the partition down
+  // to be restarted, instead of leaving the cleaner marked busy for ever.
+  // The other way, the link acts only once compact_segments() returns, so
+  // the partition's end also sets the cancel flag it checks every batch.
   self->spawn<caf::detached + caf::linked>(cleaner_worker,
                                            std::make_shared<const replication::cleaner_job>(std::move(*job)),
+                                           std::shared_ptr<const std::atomic<bool>>(self->state.cleaner_stop.flag),
                                            caf::actor_cast<caf::actor>(self));
 }
 

@@ -5,6 +5,7 @@
 // maps request ids to response promises, partition_cleaner.cpp runs the
 // cleaner worker.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -20,6 +21,17 @@ namespace herald::actors {
 using bytes = std::vector<char>;
 using promise = caf::typed_response_promise<bytes>;
 
+// Set when the partition actor's state is destroyed (the actor terminated):
+// its cleaner worker, busy inside compact_segments() and deaf to the link's
+// exit message until it returns, stops at the next batch instead.
+struct cleaner_cancel {
+  std::shared_ptr<std::atomic<bool>> flag = std::make_shared<std::atomic<bool>>(false);
+  cleaner_cancel() = default;
+  cleaner_cancel(const cleaner_cancel&) = delete;
+  cleaner_cancel& operator=(const cleaner_cancel&) = delete;
+  ~cleaner_cancel() { flag->store(true); }
+};
+
 struct partition_state {
   partition_args args;
   caf::actor parent;
@@ -30,6 +42,7 @@ struct partition_state {
   replication::request_id next_request_id = 0;
   // A clean stop waiting for leadership to move.
   std::optional<caf::typed_response_promise<bool>> stepping_down;
+  cleaner_cancel cleaner_stop;
 
   static inline const char* name = "herald.partition";
 };

@@ -10,7 +10,7 @@ using schema::ErrorCode;
 using storage::errc;
 
 // Indexed by errc; the static_assert below catches an errc added without a row.
-constexpr std::array<std::pair<errc, ErrorCode>, 10> table{{
+constexpr std::array<std::pair<errc, ErrorCode>, 11> table{{
     {errc::ok, ErrorCode::NONE},
     {errc::io_error, ErrorCode::STORAGE_ERROR},
     {errc::no_space, ErrorCode::DISK_FULL},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<errc, ErrorCode>, 10> table{{
     {errc::locked, ErrorCode::STORAGE_ERROR},
     {errc::invalid_argument, ErrorCode::INVALID_REQUEST},
     {errc::damaged, ErrorCode::PARTITION_DAMAGED},
+    {errc::cancelled, ErrorCode::PARTITION_UNAVAILABLE},
 }};
 
 constexpr bool rows_in_order() {
@@ -29,7 +30,7 @@ constexpr bool rows_in_order() {
   return true;
 }
 static_assert(rows_in_order(), "one row per storage::errc, in declaration order");
-static_assert(static_cast<std::size_t>(errc::damaged) + 1 == table.size(),
+static_assert(static_cast<std::size_t>(errc::cancelled) + 1 == table.size(),
               "a storage::errc has no client error code");
 
 } // namespace

@@ -350,8 +350,12 @@ private:
 } // namespace
 
 result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std::span<const std::uint64_t> bases,
-                                          const compaction_policy& policy, std::uint64_t max_output_bytes) {
+                                          const compaction_policy& policy, std::uint64_t max_output_bytes,
+                                          const std::function<bool()>& cancelled) {
   if (bases.empty()) return status{errc::invalid_argument, "no segments to clean"};
+  const auto stop_requested = [&cancelled] { return cancelled && cancelled(); };
+  const status cancel{errc::cancelled, "cleaning " + dir.string() + " cancelled: its partition stopped"};
+  if (stop_requested()) return cancel;
   auto lock = cleaner_lock::acquire(dir);
   if (!lock) return lock.error();
   const std::int64_t young_after = sub_sat(policy.now_ms, policy.min_lag_ms);
@@ -364,6 +368,7 @@ result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std:
   std::vector<std::uint64_t> ends;
   std::uint64_t young_from = std::numeric_limits<std::uint64_t>::max();
   status s = for_each_input_batch(dir, bases, &sizes, &ends, [&](std::span<const char> batch) {
+    if (stop_requested()) return cancel;
     const batch_header h = decode_batch_header(batch);
     if (h.is_control()) return status::ok();  // the broker's timestamps, and no keys
     if (h.max_timestamp > young_after) young_from = std::min(young_from, h.base_offset);
@@ -375,6 +380,7 @@ result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std:
   if (!s) return s;
   if (keys.needs_exact()) {
     s = for_each_input_batch(dir, bases, nullptr, nullptr, [&](std::span<const char> batch) {
+      if (stop_requested()) return cancel;
       if (is_control_batch(batch)) return status::ok();
       return for_each_record(batch, 0, [&](record&& r) {
         if (r.key && keys.collided(*r.key)) keys.add_exact(*r.key, r.offset);
@@ -414,6 +420,7 @@ result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std:
     if (!reader) return fail(reader.error());
     bool fits = true;
     for (;;) {
+      if (stop_requested()) return fail(cancel);
       auto more = reader->next(batch);
       if (!more) return fail(more.error());
       if (!*more) break;

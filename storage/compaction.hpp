@@ -61,6 +61,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -116,9 +117,13 @@ struct cleaned_segments {
 // the segments are not contiguous (nothing is left behind then);
 // invalid_argument when `bases` is empty; errc::locked when another call
 // is cleaning `dir` (flock on <dir>/cleaner.lock, held for the whole call:
-// one worker per partition, whatever restarted meanwhile).
+// one worker per partition, whatever restarted meanwhile); errc::cancelled
+// when `cancelled` (asked before every batch) says so, with nothing
+// left behind and the lock released: a worker whose partition stopped ends
+// within one batch instead of cleaning for a replica that no longer exists.
 result<cleaned_segments> compact_segments(const std::filesystem::path& dir, std::span<const std::uint64_t> bases,
-                                          const compaction_policy& policy, std::uint64_t max_output_bytes);
+                                          const compaction_policy& policy, std::uint64_t max_output_bytes,
+                                          const std::function<bool()>& cancelled = {});
 
 // Swapping a cleaned file in, crash-safely. partition_log::replace_segments()
 // runs these steps on the owner thread, for the run of segments with bases

@@ -17,6 +17,7 @@ const char* to_string(errc code) {
   case errc::locked: return "locked";
   case errc::invalid_argument: return "invalid argument";
   case errc::damaged: return "damaged";
+  case errc::cancelled: return "cancelled";
   }
   return "unknown";
 }

@@ -22,6 +22,7 @@ enum class errc {
   damaged,           // durable data is corrupt where a crash cannot explain it (valid data after
                      // the damage, a closed segment, terms out of order): the bytes are kept, the
                      // replica must not vote or serve past it until repaired (<dir>/damaged)
+  cancelled,         // the caller asked a long operation to stop; nothing was left behind
 };
 
 const char* to_string(errc code);

@@ -476,6 +476,43 @@ TEST_CASE("one cleaner per partition: a second compact_segments on the same dire
   CHECK(log->replace_segments(*cleaned).is_ok());
 }
 
+TEST_CASE("a cancelled cleaning stops within one batch, leaves no file and releases its lock") {
+  // A worker whose partition stopped must not go on cleaning for a replica
+  // that no longer exists (and hold cleaner.lock against its successor).
+  temp_dir dir;
+  auto log = open_log(dir.path(), tiny());
+  for (int i = 0; i < 20; ++i) REQUIRE(log->append(keyed_batch(i, 1000), 1).has_value());
+  const auto bases = log->closed_segment_bases();
+  REQUIRE(bases.size() >= 2);
+  const auto cleaned_file = dir.path() / (segment_file_stem(bases[0]) + ".log.cleaned");
+  std::size_t total_asks = 0;
+  {
+    auto full = compact_segments(dir.path(), bases, {true, 1'000'000, 0, 0}, 1ull << 30, [&] {
+      ++total_asks;
+      return false;
+    });
+    REQUIRE_MESSAGE(full.has_value(), full.error().message);
+    std::error_code ec;
+    std::filesystem::remove(full->path, ec);
+  }
+  REQUIRE(total_asks > 4);
+  // Cancelled at the start, in the key pass and in the writing pass.
+  for (const std::size_t after : {std::size_t{0}, std::size_t{2}, total_asks - 2}) {
+    CAPTURE(after);
+    std::size_t asks = 0;
+    auto cancelled = compact_segments(dir.path(), bases, {true, 1'000'000, 0, 0}, 1ull << 30, [&] {
+      return ++asks > after;
+    });
+    REQUIRE_FALSE(cancelled.has_value());
+    CHECK(cancelled.error().code == errc::cancelled);
+    CHECK(asks == after + 1);  // stopped at the first ask that said so
+    CHECK_FALSE(std::filesystem::exists(cleaned_file));
+  }
+  auto cleaned = compact_segments(dir.path(), bases, {true, 1'000'000, 0, 0}, 1ull << 30);
+  REQUIRE_MESSAGE(cleaned.has_value(), cleaned.error().message);  // the lock was released
+  CHECK(log->replace_segments(*cleaned).is_ok());
+}
+
 TEST_CASE("a crash at any step of replace_segments loses and duplicates no batch") {
   // Each step of the swap, done by hand up to a point, then a reopen.
   enum class upto { written, committed, later_partly_deleted, later_deleted, done };
