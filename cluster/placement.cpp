@@ -247,7 +247,22 @@ public:
     constexpr auto npos = static_cast<std::size_t>(-1);
     std::vector<std::uint32_t> leads(brokers_.size(), 0);
     std::vector<std::size_t> leader(sets.size(), npos);
-    for (std::size_t p = 0; p < sets.size(); ++p) {
+    // Current leaders are kept up to each broker's share. Partitions that hold
+    // a broker leading nothing yet (a new one) are considered last: those are
+    // the ones whose leadership it should take, so giving it them costs no
+    // second change elsewhere.
+    std::vector<bool> leads_nothing(brokers_.size(), true);
+    for (auto c : current_leader)
+      if (c != npos)
+        leads_nothing[c] = false;
+    std::vector<std::size_t> keep_order;
+    for (int late = 0; late < 2; ++late)
+      for (std::size_t p = 0; p < sets.size(); ++p) {
+        const bool has_new = std::any_of(sets[p].begin(), sets[p].end(), [&](std::size_t b) { return leads_nothing[b]; });
+        if (has_new == (late == 1))
+          keep_order.push_back(p);
+      }
+    for (auto p : keep_order) {
       const auto c = p < current_leader.size() ? current_leader[p] : npos;
       if (c != npos && std::find(sets[p].begin(), sets[p].end(), c) != sets[p].end() &&
           leads[c] + 1 <= std::ceil(leader_share_[c] - 1e-9)) {

@@ -38,10 +38,15 @@
 //
 // The order of a partition's replicas: the first is the preferred leader.
 // Leaders are balanced greedily: each partition (in index order) leads on its
-// replica that leads fewest partitions so far, ties to the earlier one in the
-// preference list; the others follow in preference-list order. A rebalance
-// keeps a partition's current leader while that broker is under its fair
-// share of leaders, so leadership moves only where balance needs it.
+// replica that leads fewest partitions so far (relative to its weight), ties
+// to the earlier one in the preference list; then a leadership moves to
+// another replica of the same partition while that lowers the busier of the
+// two. The others follow in preference-list order. A rebalance first keeps
+// current leaders up to each broker's share of leaders, taking last the
+// partitions that hold a broker leading nothing yet (a new one), so that
+// about its share of leaderships moves to the new broker and little else
+// changes (measured: 1000 partitions, 10 -> 11 brokers, 99 preferred leaders
+// change against the new broker's 90).
 //
 // What "stable" guarantees (rebalance(), from a current assignment):
 // - removing brokers moves only the replicas that were on them: each hole is
@@ -50,7 +55,15 @@
 //   (R*P*w/W, the ideal) and nothing else: the partitions whose preference
 //   list ranks it highest give it one replica each, taken from the replica
 //   whose broker is furthest above its own share;
-// - afterwards no broker is above ceil(its share * 1.10) unless racks force it.
+// - holes are filled under the capacities (share, then share * 1.10) unless
+//   racks leave no other choice; a new broker's replicas come from the
+//   brokers furthest above their share (measured without racks, P = 1000,
+//   R = 3: max/mean <= 1.02 after any single add or remove, n = 3..12).
+// - replicas on brokers that stay are never moved to level the others: a
+//   rack-constrained removal can leave a broker above 1.15 x mean until the
+//   controller decides to move replicas deliberately;
+// - a broker can hold at most one replica per partition, so a heavy broker's
+//   share is capped at P.
 // place() from scratch is not "stable" against a different broker set (the
 // capacities change with it); a controller places a topic once and then only
 // rebalances, which is what the figures in tests/cluster/placement_test.cpp

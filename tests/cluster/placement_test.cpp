@@ -235,3 +235,63 @@ TEST_CASE("placement: movement and balance for P = 1000, R = 3, n = 3..12") {
     }
   }
 }
+
+TEST_CASE("placement: a weight-2 broker joining takes about twice the share, and only that moves") {
+  for (int n = 3; n <= 12; ++n) {
+    auto start = place(brokers_1_to(n), topic, 1000, 3);
+    auto grown = brokers_1_to(n + 1);
+    grown.back().weight = 2;
+    auto added = rebalance(grown, topic, start.replicas, 3);
+    REQUIRE(added.ok());
+    check_well_formed(added.replicas, 1000, 3);
+    // Its weight's share, but at most one replica per partition.
+    const double ideal = std::min(3000.0 * 2 / (n + 2), 1000.0);
+    const auto moved = moved_replicas(start.replicas, added.replicas);
+    const auto got = replica_counts(added.replicas)[n + 1];
+    MESSAGE("n=" << n << " + weight 2: ideal " << ideal << " moved " << moved << " new broker holds " << got);
+    CHECK(moved == got);
+    CHECK(moved <= 1.15 * ideal);
+    CHECK(got >= 0.85 * ideal);
+  }
+}
+
+TEST_CASE("placement: changing the replication factor adds or drops replicas and moves nothing else") {
+  auto two = place(brokers_1_to(6), topic, 1000, 2);
+  REQUIRE(two.ok());
+  auto three = rebalance(brokers_1_to(6), topic, two.replicas, 3);
+  REQUIRE(three.ok());
+  check_well_formed(three.replicas, 1000, 3);
+  CHECK(moved_replicas(two.replicas, three.replicas) == 1000);
+  for (std::size_t p = 0; p < 1000; ++p)
+    for (auto id : two.replicas[p])
+      CHECK(std::find(three.replicas[p].begin(), three.replicas[p].end(), id) != three.replicas[p].end());
+  CHECK(max_over_mean(three.replicas, 6) <= 1.15);
+  auto back = rebalance(brokers_1_to(6), topic, three.replicas, 2);
+  REQUIRE(back.ok());
+  check_well_formed(back.replicas, 1000, 2);
+  CHECK(moved_replicas(three.replicas, back.replicas) == 0);
+}
+
+TEST_CASE("placement: a rebalance keeps most preferred leaders where they were") {
+  for (int n = 3; n <= 12; ++n) {
+    auto start = place(brokers_1_to(n), topic, 1000, 3);
+    auto added = rebalance(brokers_1_to(n + 1), topic, start.replicas, 3);
+    REQUIRE(added.ok());
+    std::size_t changed = 0;
+    std::map<std::int32_t, int> leads;
+    for (std::size_t p = 0; p < 1000; ++p) {
+      changed += start.replicas[p].front() != added.replicas[p].front() ? 1 : 0;
+      ++leads[added.replicas[p].front()];
+    }
+    int max = 0;
+    for (const auto& [id, c] : leads) {
+      (void)id;
+      max = std::max(max, c);
+    }
+    // The new broker should lead about 1000 / (n + 1); every change beyond that is churn.
+    MESSAGE("n=" << n << ": preferred leaders changed " << changed << " (new broker's share " << 1000 / (n + 1)
+                 << "), max leaders " << max);
+    CHECK(changed <= 1.15 * 1000 / (n + 1));
+    CHECK(max <= (1000 + n) / (n + 1) + 1);
+  }
+}
