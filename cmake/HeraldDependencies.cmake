@@ -24,3 +24,9 @@ herald_import_library(isal isa-l/crc.h isal)
 herald_import_library(xxhash xxhash.h xxhash)
 herald_import_library(lz4 lz4.h lz4)
 herald_import_library(zstd zstd.h zstd)
+# ZooKeeper C client, multi-threaded flavour: its synchronous API is behind
+# THREADED, so every user gets the definition.
+herald_import_library(zookeeper_mt zookeeper/zookeeper.h zookeeper_mt)
+set_target_properties(zookeeper_mt PROPERTIES
+  INTERFACE_COMPILE_DEFINITIONS THREADED
+  INTERFACE_LINK_LIBRARIES Threads::Threads)

@@ -10,6 +10,9 @@ packages=(
   libspdlog-dev doctest-dev libcli11-dev
   libisal-dev libxxhash-dev liblz4-dev libzstd-dev
   libbenchmark-dev  # bench/: Google Benchmark
+  # ZooKeeper C client, and a server (jar + headless JRE) for the tests;
+  # not zookeeperd/zookeeper, which pull default-jre with X11.
+  libzookeeper-mt-dev libzookeeper-java openjdk-17-jre-headless
   procps
   "$@"
 )

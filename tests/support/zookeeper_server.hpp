@@ -1,0 +1,47 @@
+#pragma once
+// A real standalone ZooKeeper server for a test: its own temp dir and a free
+// loopback port, tickTime=200 (sessions of 400 ms .. 4 s). The java process is
+// killed and reaped on every exit path (destructor), including a failing
+// assertion. stop() and start() again keep the port and the data directory,
+// so sessions survive a restart within their timeout.
+
+#include "tests/support/process.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace herald::test {
+
+class zookeeper_server {
+public:
+  // Empty when java and the ZooKeeper jars are installed; otherwise why not
+  // (tests then MESSAGE it and return: deploy/install-deps.sh installs them).
+  static std::string unavailable_reason();
+
+  zookeeper_server(); // picks the port and writes zoo.cfg; does not start
+  ~zookeeper_server();
+  zookeeper_server(const zookeeper_server&) = delete;
+  zookeeper_server& operator=(const zookeeper_server&) = delete;
+
+  // Starts the server and waits until it answers `ruok` with `imok`; throws
+  // std::runtime_error (with the server's log) if it does not within timeout.
+  void start(std::chrono::milliseconds timeout = std::chrono::seconds{20});
+  // SIGTERM and wait for exit (SIGKILL if it does not exit in time).
+  void stop();
+  bool running() const { return process_ != nullptr; }
+  // Whether the server answers `ruok` with `imok` right now.
+  bool healthy() const;
+
+  uint16_t port() const { return port_; }
+  std::string connect_string() const; // "127.0.0.1:PORT"
+
+private:
+  temp_dir dir_;
+  uint16_t port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<child_process> process_;
+};
+
+} // namespace herald::test
