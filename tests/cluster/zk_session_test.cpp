@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include <signal.h>
+
 using namespace herald::cluster;
 using herald::test::eventually;
 using herald::test::zookeeper_server;
@@ -211,4 +213,35 @@ TEST_CASE("zk_session: a malformed connect string is a clear error") {
   zk_options bad;
   bad.connect = "";
   CHECK_THROWS_WITH_AS(zk_session{bad}, doctest::Contains("host:port"), std::runtime_error);
+}
+
+TEST_CASE("zk_session: a session away longer than its timeout is reported expired and its ephemeral node goes") {
+  REQUIRE_ZOOKEEPER();
+  zookeeper_server server;
+  server.start();
+  recorder rec;
+  zk_session watcher{rec.options(server.connect_string())};
+  REQUIRE(watcher.wait_connected(10s));
+
+  herald::test::temp_dir dir;
+  auto out = dir.path() / "probe.out";
+  herald::test::child_process probe{{HERALD_ZK_PROBE_PATH, server.connect_string(), out.string()},
+                                    dir.path() / "probe.stdout", dir.path() / "probe.stderr"};
+  REQUIRE(eventually([&] { return herald::test::read_file(out).find("ready") != std::string::npos; }, 10s));
+  auto seen = watcher.exists("/probe", true);
+  REQUIRE(seen.ok());
+  REQUIRE(seen.value);
+
+  // Paused, the probe cannot ping: the server expires its session.
+  probe.signal(SIGSTOP);
+  REQUIRE(probe.wait_stopped());
+  REQUIRE(eventually([&] { return rec.saw(zk_event::deleted, "/probe"); }, 10s));
+  probe.signal(SIGCONT);
+  auto status = probe.wait_for(10s);
+  INFO("probe wrote: " << herald::test::read_file(out));
+  REQUIRE(status);
+  CHECK(*status == 0);
+  auto report = herald::test::read_file(out);
+  CHECK(report.find("state expired") != std::string::npos);
+  CHECK(report.find("expired-check yes") != std::string::npos);
 }
