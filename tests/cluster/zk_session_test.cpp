@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 
 #include <signal.h>
@@ -244,4 +247,32 @@ TEST_CASE("zk_session: a session away longer than its timeout is reported expire
   auto report = herald::test::read_file(out);
   CHECK(report.find("state expired") != std::string::npos);
   CHECK(report.find("expired-check yes") != std::string::npos);
+}
+
+TEST_CASE("zookeeper_server: java does not outlive a test process that is SIGKILLed") {
+  REQUIRE_ZOOKEEPER();
+  herald::test::temp_dir dir;
+  auto out = dir.path() / "java.pid";
+  int java = -1;
+  std::string server_dir;
+  {
+    herald::test::child_process holder{{HERALD_ZK_HOLDER_PATH, out.string()}, dir.path() / "holder.stdout",
+                                       dir.path() / "holder.stderr"};
+    REQUIRE(eventually([&] { return herald::test::read_file(out).find('\n') != std::string::npos; }, 20s));
+    std::istringstream written{herald::test::read_file(out)};
+    written >> java >> server_dir;
+    REQUIRE(java > 0);
+    REQUIRE(::kill(java, 0) == 0);
+    holder.signal(SIGKILL);
+    REQUIRE(holder.wait_for(10s));
+  }
+  // Gone, or a zombie waiting for init to reap it: either way not running.
+  auto running = [&] {
+    std::ifstream stat{"/proc/" + std::to_string(java) + "/stat"};
+    std::string pid, comm, state;
+    return stat >> pid >> comm >> state && state != "Z";
+  };
+  CHECK(eventually([&] { return !running(); }, 10s));
+  if (!running() && server_dir.rfind("/tmp/", 0) == 0)
+    std::filesystem::remove_all(server_dir); // the holder's destructor never ran
 }

@@ -18,6 +18,7 @@ namespace herald::test {
 namespace {
 
 const char* const jar_dir = "/usr/share/java/";
+const char* const setpriv = "/usr/bin/setpriv"; // util-linux
 // What ZooKeeperServerMain 3.8 (Debian libzookeeper-java) needs at run time;
 // slf4j-nop keeps its logging quiet.
 const std::vector<std::string> jars = {
@@ -125,10 +126,15 @@ void zookeeper_server::start(std::chrono::milliseconds timeout) {
   if (process_)
     return;
   auto log = dir_.path() / ("server-" + std::to_string(++starts_) + ".log");
-  process_ = std::make_unique<child_process>(
-    std::vector<std::string>{find_java(), "-Xmx128m", "-cp", class_path(),
-                             "org.apache.zookeeper.server.ZooKeeperServerMain", (dir_.path() / "zoo.cfg").string()},
-    log, log);
+  std::vector<std::string> argv{find_java(), "-Xmx128m", "-cp", class_path(),
+                                "org.apache.zookeeper.server.ZooKeeperServerMain", (dir_.path() / "zoo.cfg").string()};
+  // The destructor cannot run when the test process is SIGKILLed (a CTest
+  // timeout): the kernel then kills java, as the parent-death signal that
+  // setpriv sets before it execs java. That signal fires when the spawning
+  // THREAD ends, so start() belongs on a thread that lives as long as the test.
+  if (::access(setpriv, X_OK) == 0)
+    argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL"});
+  process_ = std::make_unique<child_process>(argv, log, log);
   bool ready = eventually(
     [&] {
       if (process_->wait_for(std::chrono::milliseconds{0}))

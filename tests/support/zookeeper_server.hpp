@@ -2,7 +2,8 @@
 // A real standalone ZooKeeper server for a test: its own temp dir and a free
 // loopback port, tickTime=200 (sessions of 400 ms .. 4 s). The java process is
 // killed and reaped on every exit path (destructor), including a failing
-// assertion. stop() and start() again keep the port and the data directory,
+// assertion, and killed by the kernel if the test process itself is killed
+// (parent-death signal). stop() and start() again keep the port and the data directory,
 // so sessions survive a restart within their timeout.
 
 #include "tests/support/process.hpp"
@@ -35,7 +36,9 @@ public:
   bool healthy() const;
 
   uint16_t port() const { return port_; }
+  int pid() const { return process_ ? process_->pid() : -1; } // java's, while running
   std::string connect_string() const; // "127.0.0.1:PORT"
+  const std::filesystem::path& dir() const { return dir_.path(); } // zoo.cfg, data/, logs
 
 private:
   temp_dir dir_;
