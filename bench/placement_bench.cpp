@@ -26,24 +26,6 @@ std::vector<broker> brokers_1_to(int n, int racks) {
   return out;
 }
 
-std::map<std::int32_t, std::size_t> counts(const assignment& a) {
-  std::map<std::int32_t, std::size_t> out;
-  for (const auto& set : a)
-    for (auto id : set)
-      ++out[id];
-  return out;
-}
-
-double max_over_mean(const assignment& a, std::size_t n) {
-  std::size_t total = 0, max = 0;
-  for (const auto& [id, c] : counts(a)) {
-    (void)id;
-    total += c;
-    max = std::max(max, c);
-  }
-  return static_cast<double>(max) * static_cast<double>(n) / static_cast<double>(total);
-}
-
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -80,7 +62,7 @@ int main(int argc, char** argv) {
     const double ideal = static_cast<double>(R) * P / (n + 1);
     const auto moved_add = moved_replicas(start.replicas, added.replicas);
     const auto moved_remove = moved_replicas(full.replicas, removed.replicas);
-    const auto held = counts(full.replicas)[gone];
+    const auto held = replica_counts(full.replicas)[gone];
     const double b0 = max_over_mean(start.replicas, static_cast<std::size_t>(n));
     const double b1 = max_over_mean(added.replicas, static_cast<std::size_t>(n + 1));
     const double b2 = max_over_mean(removed.replicas, static_cast<std::size_t>(n));

@@ -373,6 +373,25 @@ result rebalance(const std::vector<broker>& brokers, const topic_ref& topic, con
   return {pl.order(sets, leaders), {}};
 }
 
+std::map<std::int32_t, std::size_t> replica_counts(const assignment& a) {
+  std::map<std::int32_t, std::size_t> out;
+  for (const auto& set : a)
+    for (auto id : set)
+      ++out[id];
+  return out;
+}
+
+double max_over_mean(const assignment& a, std::size_t brokers) {
+  std::size_t total = 0, max = 0;
+  for (const auto& [id, c] : replica_counts(a)) {
+    (void)id;
+    total += c;
+    max = std::max(max, c);
+  }
+  if (total == 0) return 1.0;
+  return static_cast<double>(max) * static_cast<double>(brokers) / static_cast<double>(total);
+}
+
 std::size_t moved_replicas(const assignment& before, const assignment& after) {
   std::size_t moved = 0;
   for (std::size_t p = 0; p < after.size(); ++p)

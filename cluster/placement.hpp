@@ -71,6 +71,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,13 @@ result rebalance(const std::vector<broker>& brokers, const topic_ref& topic, con
 
 // Replicas (partition, broker) present in `after` that were not in `before`.
 std::size_t moved_replicas(const assignment& before, const assignment& after);
+
+// How many replicas each broker holds (brokers holding none are absent).
+std::map<std::int32_t, std::size_t> replica_counts(const assignment& a);
+
+// Balance: the most replicas any broker holds over the mean across `brokers`
+// brokers (those holding none count in the mean); 1.0 is perfect.
+double max_over_mean(const assignment& a, std::size_t brokers);
 
 // The preference list of one partition: every broker id once, ring order.
 std::vector<std::int32_t> preference_list(const std::vector<broker>& brokers, const topic_ref& topic,

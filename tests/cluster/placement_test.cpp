@@ -24,25 +24,6 @@ std::vector<broker> brokers_1_to(int n, int racks = 0) {
   return out;
 }
 
-std::map<std::int32_t, std::size_t> replica_counts(const assignment& a) {
-  std::map<std::int32_t, std::size_t> out;
-  for (const auto& set : a)
-    for (auto id : set)
-      ++out[id];
-  return out;
-}
-
-// max / mean replicas per broker, over `n` brokers (a broker with none counts).
-double max_over_mean(const assignment& a, std::size_t n) {
-  std::size_t total = 0, max = 0;
-  for (const auto& [id, c] : replica_counts(a)) {
-    (void)id;
-    total += c;
-    max = std::max(max, c);
-  }
-  return static_cast<double>(max) / (static_cast<double>(total) / static_cast<double>(n));
-}
-
 // Whether racks allow a perfect balance: with replicas on distinct racks a
 // rack holds at most one replica per partition, so a rack of k of n brokers
 // can carry its share only when k * R <= n. (3 racks of sizes 2, 1, 1 force

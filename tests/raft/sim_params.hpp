@@ -26,6 +26,7 @@ public:
   std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
   std::uint64_t range(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
   bool ppm(std::uint64_t parts_per_million) { return below(1000000) < parts_per_million; }
+  bool one_in(std::uint64_t n) { return below(n) == 0; }
   template <class T>
   const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
 

@@ -19,6 +19,7 @@
 #include "storage/batch_header.hpp"
 #include "storage/fault_injection.hpp"
 #include "storage/record_batch.hpp"
+#include "tests/raft/sim_params.hpp"
 
 namespace herald::replication::sim {
 namespace {
@@ -30,21 +31,8 @@ struct failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class prng {
-public:
-  explicit prng(std::uint64_t seed) : s_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-  bool one_in(std::uint64_t n) { return below(n) == 0; }
-
-private:
-  std::uint64_t s_;
-};
+// The Raft simulation's generator: the same seed draws the same faults.
+using raft::sim::prng;
 
 // A scratch directory in memory when there is one (the injector's model, not
 // the device, decides what a power loss keeps).
