@@ -2,6 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -219,12 +220,21 @@ zk_result<std::string> zk_session::create(const std::string& path, const std::st
 zk_result<zk_node> zk_session::get(const std::string& path, bool watch) {
   if (zh_ == nullptr)
     return {status_of(ZINVALIDSTATE, path), {}};
-  std::string buffer(max_data, '\0');
-  int len = max_data;
+  // Most metadata nodes are small: read into a small buffer, and again into
+  // one of the node's size when the stat says the data did not fit (it may
+  // grow between the reads, hence the loop; a watch is set only once).
+  std::string buffer(4096, '\0');
   Stat stat{};
-  int rc = zoo_get(zh_, path.c_str(), watch ? 1 : 0, buffer.data(), &len, &stat);
-  if (rc != ZOK)
-    return {status_of(rc, path), {}};
+  int len = 0;
+  for (int attempt = 0;; ++attempt) {
+    len = static_cast<int>(buffer.size());
+    int rc = zoo_get(zh_, path.c_str(), watch && attempt == 0 ? 1 : 0, buffer.data(), &len, &stat);
+    if (rc != ZOK)
+      return {status_of(rc, path), {}};
+    if (stat.dataLength <= static_cast<int32_t>(buffer.size()) || attempt == 3)
+      break;
+    buffer.assign(static_cast<size_t>(std::min(stat.dataLength, max_data)), '\0');
+  }
   buffer.resize(len < 0 ? 0 : static_cast<size_t>(len)); // -1: the node holds null data
   return {{}, zk_node{std::move(buffer), stat.version, stat.cversion, stat.ephemeralOwner}};
 }

@@ -95,6 +95,15 @@ TEST_CASE("zk_session: create, get, set and delete round trip with version check
   CHECK(got.value.version == 0);
   CHECK(got.value.ephemeral_owner == 0);
 
+  // Larger than the first read buffer (4 KiB): read again at the node's size.
+  std::string big(100 * 1024, 'x');
+  big.back() = 'y';
+  REQUIRE(s.create("/big", big).ok());
+  auto big_read = s.get("/big");
+  REQUIRE(big_read.ok());
+  CHECK(big_read.value.data == big);
+  REQUIRE(s.remove("/big").ok());
+
   auto set = s.set("/topic", "v2", 0);
   REQUIRE(set.ok());
   CHECK(set.value == 1);
