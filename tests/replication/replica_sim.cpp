@@ -31,6 +31,12 @@ struct failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The run ended in a consequence of losing committed entries on a majority
+// (see check_committed_held): not a failure, Raft cannot survive it.
+struct allowed_loss : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // The Raft simulation's generator: the same seed draws the same faults.
 using raft::sim::prng;
 
@@ -114,6 +120,22 @@ public:
       check_liveness();
       check_acked();
       nodes_.clear();
+    } catch (const raft::invariant_violation& e) {
+      // A committed entry contradicted: a Raft bug, unless the sim saw a
+      // committed entry lost on a majority first (only possible under
+      // fsync=interval/never), after which Raft cannot promise anything.
+      if (lost_committed_.empty()) {
+        res.ok = false;
+        res.failure = std::string(e.what()) + " (step " + std::to_string(step_) + ")";
+      } else {
+        res.allowed_loss = lost_committed_ + "; then: " + e.what() + " (step " + std::to_string(step_) + ")";
+        trace("allowed: " + res.allowed_loss);
+      }
+      nodes_.clear();
+    } catch (const allowed_loss& e) {
+      res.allowed_loss = e.what();
+      trace("allowed: " + res.allowed_loss);
+      nodes_.clear();
     } catch (const std::exception& e) {
       res.ok = false;
       res.failure = std::string(e.what()) + " (step " + std::to_string(step_) + ")";
@@ -152,7 +174,48 @@ private:
     hw_[id] = 0;
     trace("start " + std::to_string(id));
     nodes_[id]->elect_alone();
+    if (origin == replica_origin::must_exist && !restarting_all_) check_committed_held("restart of " + std::to_string(id));
     drain(id);
+  }
+
+  // Every index some replica reported committed, with its term (the first
+  // report wins). Raft keeps each on a majority for ever; only losing
+  // acknowledged-but-unsynced entries (fsync=interval/never) can break that.
+  void record_commits(const partition_replica& r) {
+    const auto& log = r.raft().log();
+    const raft::index_t c = r.raft().commit_index();
+    raft::index_t i = committed_.empty() ? 0 : committed_.rbegin()->first;
+    const bool grows = i < c;
+    for (++i; i <= c; ++i)
+      if (auto t = log.term_at(i)) committed_.emplace(i, *t);
+    // A leader may commit and lose the entry in one drain (a failed fsync
+    // restarts it) before the sim sees the commit; the first report then
+    // comes from a follower, after the loss.
+    if (grows && !restarting_all_) check_committed_held("report of commit index " + std::to_string(c));
+  }
+
+  // Called after replicas restart (the only moments data goes): is the
+  // highest committed entry still held by a majority? A log that has it
+  // (same term) has everything before it, and a snapshot past it covers it.
+  void check_committed_held(const std::string& event) {
+    if (committed_.empty()) return;
+    const auto [idx, term] = *committed_.rbegin();
+    if (lost_at_.count(idx)) return;
+    int holders = 0;
+    for (auto& [id, r] : nodes_) {
+      const auto& log = r->raft().log();
+      if (log.snapshot().index >= idx || log.term_at(idx) == term) ++holders;
+    }
+    if (holders > voters_ / 2) return;
+    std::ostringstream o;
+    o << "step " << step_ << ": at the " << event << " committed index " << idx << "/t" << term
+      << " is held by only " << holders << " of " << voters_ << " replicas";
+    if (config_.fsync == cluster::fsync_policy::always) throw failure(o.str() + " under fsync=always");
+    // The latest loss is reported: it is the one the end state shows.
+    lost_at_.insert(idx);
+    lost_committed_ = o.str() + " (fsync=" + policy_name(config_.fsync) + " lost acknowledged entries; " +
+                      std::to_string(lost_at_.size()) + " such loss(es) in this run)";
+    trace(lost_committed_);
   }
 
   void stop(raft::node_id id) {
@@ -202,6 +265,7 @@ private:
       throw failure("replica " + std::to_string(id) + ": high watermark went back from " + std::to_string(hw_[id]) +
                     " to " + std::to_string(hw));
     hw_[id] = hw;
+    record_commits(r);
     if (r.is_leader()) {
       auto [it, fresh] = leaders_.emplace(r.raft().term(), id);
       if (fresh) ++stats_.leaders;
@@ -254,7 +318,10 @@ private:
     nodes_.clear();
     injector_->clear_faults();
     // In-flight messages may still arrive (they were on the wire).
+    restarting_all_ = true;
     for (int id = 1; id <= voters_; ++id) start(static_cast<raft::node_id>(id), replica_origin::must_exist);
+    restarting_all_ = false;
+    check_committed_held("power loss");
     // A high watermark may go back across a power loss under interval/never.
     for (auto& [id, hw] : hw_) hw = 0;
   }
@@ -347,12 +414,45 @@ private:
       for (auto& [id, r] : nodes_) all = all && r->high_watermark() == leader_hw;
       if (all) return;
     }
+    if (!lost_committed_.empty() && lagging_ones_contradict_leader())
+      throw allowed_loss(lost_committed_ + "; then a replica whose committed entries the leader contradicts cannot catch up");
     std::string state;
     for (auto& [id, r] : nodes_)
       state += " " + std::to_string(id) + ":" + raft::to_string(r->raft().state()) + "/t" +
                std::to_string(r->raft().term()) + "/hw" + std::to_string(r->high_watermark()) +
                (r->raft().vote_unknown() ? "/vote_unknown" : "");
     throw failure("liveness: no write reached every replica after the faults stopped;" + state);
+  }
+
+  // Whether each replica behind the leader has an entry the leader's log
+  // contradicts at or below its own commit index or the index the leader
+  // believes it matches. Raft takes a committed prefix as matching the
+  // leader's: the replica answers the leader's appends within it with
+  // success (the leader then thinks it matches that far) and never truncates
+  // it, and the leader drops rejections at or below a match as stale. After
+  // committed entries were lost on a majority that belief is false, and the
+  // replica stays behind for ever.
+  bool lagging_ones_contradict_leader() const {
+    const partition_replica* leader = nullptr;
+    for (auto& [id, r] : nodes_)
+      if (r->is_leader()) leader = r.get();
+    if (!leader) return false;
+    const auto& ll = leader->raft().log();
+    bool any = false;
+    for (auto& [id, r] : nodes_) {
+      if (r.get() == leader || r->high_watermark() == leader->high_watermark()) continue;
+      any = true;
+      const auto& fl = r->raft().log();
+      bool contradicts = false;
+      const auto* pr = leader->raft().progress_of(id);
+      const raft::index_t bound = std::max(r->raft().commit_index(), pr ? pr->match_index : 0);
+      for (raft::index_t i = fl.first_index(); i <= bound && !contradicts; ++i) {
+        const auto mine = fl.term_at(i);
+        contradicts = mine && i >= ll.first_index() && ll.term_at(i) != mine;
+      }
+      if (!contradicts) return false;
+    }
+    return any;
   }
 
   void check_acked() {
@@ -389,6 +489,10 @@ private:
   std::shared_ptr<fi::injector> injector_;
   std::map<raft::node_id, std::unique_ptr<partition_replica>> nodes_;
   std::map<raft::node_id, std::uint64_t> hw_;
+  std::map<raft::index_t, raft::term_t> committed_;  // index -> term, first report
+  std::string lost_committed_;  // the latest committed entry found off a majority
+  std::set<raft::index_t> lost_at_;  // committed indices found off a majority
+  bool restarting_all_ = false;
   std::vector<raft::message> net_;
   std::set<raft::node_id> cut_;
   std::map<raft::term_t, raft::node_id> leaders_;

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::uint64_t failed = 0, acked = 0, losses = 0, restarts = 0, syncs = 0;
+  std::uint64_t failed = 0, allowed = 0, acked = 0, losses = 0, restarts = 0, syncs = 0;
   for (std::uint64_t s = first; s < first + seeds; ++s) {
     sim_options o = base;
     o.seed = s;
@@ -44,13 +44,18 @@ int main(int argc, char** argv) {
     losses += r.stats.power_losses;
     restarts += r.stats.restarts;
     syncs += r.stats.failed_syncs;
+    if (!r.allowed_loss.empty()) {
+      ++allowed;
+      std::cout << "seed " << s << " allowed: " << r.allowed_loss << std::endl;
+    }
     if (!r.ok) {
       ++failed;
       std::cout << "seed " << s << " FAILED: " << r.failure << "\n  params: " << r.params
                 << "\n  replay: " << replay_command(o) << std::endl;
     }
   }
-  std::cout << "seeds " << first << ".." << first + seeds - 1 << ": " << failed << " failed; acknowledged " << acked
+  std::cout << "seeds " << first << ".." << first + seeds - 1 << ": " << failed << " failed, " << allowed
+            << " ended after losing committed entries (allowed); acknowledged " << acked
             << ", power losses " << losses << ", restarts " << restarts << ", failed fsyncs " << syncs << "\n";
   return failed == 0 ? 0 : 1;
 }
