@@ -22,7 +22,6 @@ constexpr auto request_margin = std::chrono::seconds{30};
 
 struct cursor {
   std::int64_t position = -1;  // -1 until the start offset is known
-  start_position start = start_position::latest;  // where to look it up
   bool fetching = false;
   bool retry_armed = false;  // a retry_atom is on its way
   backoff retry;
@@ -110,7 +109,9 @@ void call(self_ptr self, std::vector<char> request, caf::timespan timeout, OnOk 
 void fetch(self_ptr self, std::uint32_t partition) {
   auto& st = self->state;
   auto& c = st.cursors[partition];
-  if (c.fetching || c.position < 0 || st.failed || st.buffered_bytes >= st.options.max_buffered_bytes)
+  // A partition waiting out its back-off is fetched by its retry, not by polls.
+  if (c.fetching || c.retry_armed || c.position < 0 || st.failed ||
+      st.buffered_bytes >= st.options.max_buffered_bytes)
     return;
   c.fetching = true;
   capnp::MallocMessageBuilder builder;
@@ -244,8 +245,6 @@ caf::behavior consumer_actor(self_ptr self, caf::actor session, std::string topi
     [=](schema::Response::Reader r) {
       auto count = r.getMetadata().getTopics()[0].getPartitionCount();
       self->state.cursors.resize(count);
-      for (auto& c : self->state.cursors)
-        c.start = self->state.options.start;
       for (std::uint32_t p = 0; p < count; ++p)
         find_start(self, p, self->state.options.start);
     },
@@ -288,7 +287,7 @@ caf::behavior consumer_actor(self_ptr self, caf::actor session, std::string topi
       auto& c = self->state.cursors[partition];
       c.retry_armed = false;
       if (c.position < 0)
-        find_start(self, partition, c.start);
+        find_start(self, partition, self->state.options.start);
       else
         fetch(self, partition);
     },

@@ -18,7 +18,6 @@ using schema::ErrorCode;
 // Bounds on what one fetch may ask for, so a request cannot pin the replica.
 constexpr std::uint32_t max_fetch_bytes = 16u << 20;
 constexpr std::uint32_t max_fetch_wait_ms = 60'000;
-constexpr std::uint32_t default_produce_timeout_ms = 30'000;
 
 bytes produce_response(std::int64_t base, std::int64_t last, std::uint64_t hw) {
   capnp::MallocMessageBuilder builder;
@@ -379,7 +378,7 @@ void partition_replica::handle_produce(request_id id, schema::ProduceRequest::Re
     return;
   }
   const auto acks = req.getAcks();
-  const auto timeout = req.getTimeoutMs() == 0 ? default_produce_timeout_ms : req.getTimeoutMs();
+  const auto timeout = req.getTimeoutMs() == 0 ? wire::default_produce_timeout_ms : req.getTimeoutMs();
   auto proposed = raft_->propose(std::make_shared<const raft::bytes>(batch.begin(), batch.end()));
   if (!proposed) {
     if (proposed.code == raft::errc::busy)
