@@ -150,15 +150,7 @@ void partition_replica::note_leadership() {
   if (!is_leader())
     fail_produces(ErrorCode::NOT_LEADER, why);
   else if (term != known_term_)
-    for (auto* waiting : {&await_append_, &await_commit_})
-      for (auto i = waiting->begin(); i != waiting->end();) {
-        if (i->second.term == term) {
-          ++i;
-          continue;
-        }
-        answer(i->second.id, wire::error_response(ErrorCode::NOT_LEADER, why));
-        i = waiting->erase(i);
-      }
+    fail_produces(ErrorCode::NOT_LEADER, why, term);
   known_leader_ = leader;
   known_term_ = term;
   if (stepping_down_ && !is_leader()) {
@@ -483,10 +475,16 @@ void partition_replica::answer_produces() {
   answer_upto(await_commit_, commit_);
 }
 
-void partition_replica::fail_produces(ErrorCode code, const std::string& why) {
+void partition_replica::fail_produces(ErrorCode code, const std::string& why, std::optional<raft::term_t> keep_term) {
   for (auto* waiting : {&await_append_, &await_commit_}) {
-    for (auto& [index, p] : *waiting) answer(p.id, wire::error_response(code, why));
-    waiting->clear();
+    for (auto i = waiting->begin(); i != waiting->end();) {
+      if (keep_term && i->second.term == *keep_term) {
+        ++i;
+        continue;
+      }
+      answer(i->second.id, wire::error_response(code, why));
+      i = waiting->erase(i);
+    }
   }
 }
 

@@ -140,7 +140,8 @@ private:
   void note_leadership();
   void answer_produces();
   void answer_upto(std::map<raft::index_t, pending_produce>& waiting, raft::index_t upto);
-  void fail_produces(schema::ErrorCode code, const std::string& why);
+  // Answers every waiting produce with `code`, except those of keep_term.
+  void fail_produces(schema::ErrorCode code, const std::string& why, std::optional<raft::term_t> keep_term = {});
   void wake_parked_fetches();
   void fail(const std::string& why);
 
