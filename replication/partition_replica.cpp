@@ -51,7 +51,11 @@ storage::result<std::unique_ptr<partition_replica>> partition_replica::open(repl
   raft::configuration founders;
   founders.voters = settings.replicas;
   std::sort(founders.voters.begin(), founders.voters.end());
-  const auto origin = settings.replicas.size() == 1 ? replica_origin::founder : settings.origin;
+  // A joiner stays one even when named alone: bootstrapping would found a
+  // second group beside the one that added it.
+  const auto origin = settings.replicas.size() == 1 && settings.origin == replica_origin::must_exist
+                          ? replica_origin::founder
+                          : settings.origin;
   auto opened = raft_store::open(settings.dir, cfg, founders, origin);
   if (!opened) return opened.error();
   return std::unique_ptr<partition_replica>(new partition_replica(std::move(settings), std::move(*opened)));
@@ -100,7 +104,25 @@ void partition_replica::on_raft(const raft::message& m) {
 void partition_replica::tick() {
   if (failed_) return;
   raft_->tick();
+  drive_membership();
   process_readies();
+}
+
+void partition_replica::set_target(std::vector<raft::node_id> voters, std::uint64_t epoch) {
+  if (failed_) return;
+  if (!membership_.set_target(std::move(voters), epoch)) return;
+  drive_membership();
+  process_readies();
+}
+
+void partition_replica::drive_membership() {
+  auto r = membership_.step(*raft_);
+  if (!r.did.empty())
+    spdlog::info("{}: moving to replicas of epoch {}: {}", settings_.name, membership_.epoch(), r.did);
+  if (r.settled) {
+    spdlog::info("{}: replica set of epoch {} committed", settings_.name, *r.settled);
+    out_.settled = r.settled;
+  }
 }
 
 // Carries out everything the core asks for (raft/ready.hpp's order).

@@ -27,6 +27,7 @@
 #include "cluster/topic.hpp"
 #include "raft/node.hpp"
 #include "replication/cleaner_plan.hpp"
+#include "replication/membership_driver.hpp"
 #include "replication/raft_store.hpp"
 #include "replication/replica_origin.hpp"
 #include "schema/client.capnp.h"
@@ -66,6 +67,9 @@ struct outbox {
   std::optional<bool> step_down_done;  // answer to a step-down begun earlier
   bool schedule_ready = false;         // call process_readies() after the mailbox's queued requests
   std::optional<std::string> fatal;    // the replica cannot go on: stop it (the supervisor restarts)
+  // As leader, the committed configuration now equals the target set with
+  // this epoch (set_target): the broker records the partition as settled.
+  std::optional<std::uint64_t> settled;
 };
 
 class partition_replica {
@@ -91,6 +95,12 @@ public:
   // step_down timer fires and step_down_deadline() is called.
   bool begin_step_down();
   void step_down_deadline();
+
+  // The voters the controller wants for this partition, and the epoch of
+  // that assignment (membership_driver.hpp). Every replica keeps it; the
+  // leader moves the group there one change per tick and reports
+  // outbox::settled. A stale epoch is ignored.
+  void set_target(std::vector<raft::node_id> voters, std::uint64_t epoch);
 
   // The cleaner: a job for a worker, or none; then its outcome.
   std::optional<cleaner_job> plan_cleaner(std::int64_t now_ms);
@@ -144,6 +154,7 @@ private:
   void fail_produces(schema::ErrorCode code, const std::string& why, std::optional<raft::term_t> keep_term = {});
   void wake_parked_fetches();
   void fail(const std::string& why);
+  void drive_membership();
 
   replica_settings settings_;
   std::unique_ptr<raft_store> store_;
@@ -160,6 +171,7 @@ private:
   std::uint64_t next_fetch_id_ = 0;
   bool stepping_down_ = false;
   cleaner_state cleaner_;
+  membership_driver membership_;
 };
 
 }  // namespace herald::replication

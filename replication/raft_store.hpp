@@ -51,6 +51,9 @@
 // Every founder writes the same bytes. With origin must_exist nothing is
 // bootstrapped: no hard state (term 0) means the vote is unknown, and open()
 // creates the vote_unknown marker (durably) before anything else happens.
+// With origin joiner nothing is bootstrapped and no marker is made: the
+// replica never voted, and its empty configuration keeps it from voting or
+// campaigning until the leader's log makes it a member.
 //
 // Terms. A batch's term sits outside its CRC (batch_header.hpp), so Raft's
 // invariants vouch for it: along the log terms never decrease (the first is

@@ -11,6 +11,14 @@ namespace herald::replication {
 //             as its vote may be lost too it comes back with
 //             raft::durable_state::vote_unknown (raft_store.hpp's
 //             vote_unknown marker) and catches up from the group.
-enum class replica_origin { founder, must_exist };
+// joiner      added to an existing group by a membership change (the
+//             partition's epoch is above 0) and holding no data: an empty
+//             directory is expected. It never bootstraps (the group exists;
+//             a second entry 1 would fork it) and its vote is not unknown
+//             (it never voted): it starts with no configuration, so it
+//             neither votes nor campaigns, and waits for the leader, which
+//             added it as a learner, to send it the log or a snapshot; the
+//             configuration it receives makes it a member.
+enum class replica_origin { founder, must_exist, joiner };
 
 }  // namespace herald::replication

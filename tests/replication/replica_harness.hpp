@@ -112,6 +112,32 @@ public:
     nodes_[id] = std::move(*opened);
     ++restarts_;
   }
+  // A replica added to the group by a membership change: an empty
+  // directory, origin joiner, named alone (it learns the group from the log).
+  void start_joiner(raft::node_id id) {
+    auto s = settings_of(id);
+    s.origin = replication::replica_origin::joiner;
+    s.replicas = {id};
+    start(id, s);
+  }
+  // Gives every running replica the target (as the broker does).
+  void set_target(const std::vector<raft::node_id>& voters, std::uint64_t epoch) {
+    for (auto& [id, r] : nodes_) {
+      if (failed_.count(id)) continue;
+      r->set_target(voters, epoch);
+      drain(id);
+    }
+    settle();
+  }
+  // Ticks until some replica reported `epoch` settled; the reporter.
+  std::optional<raft::node_id> tick_until_settled(std::uint64_t epoch, std::size_t max_ticks = 500) {
+    for (std::size_t i = 0; i < max_ticks; ++i) {
+      for (const auto& [id, e] : settled)
+        if (e == epoch) return id;
+      tick_all();
+    }
+    return std::nullopt;
+  }
   void stop(raft::node_id id) {
     nodes_.erase(id);
     failed_.erase(id);
@@ -193,6 +219,7 @@ public:
 
   std::vector<replication::outbox::timer> timers;  // every timer any replica asked for
   std::vector<std::string> fatal;                  // every fatal error reported
+  std::vector<std::pair<raft::node_id, std::uint64_t>> settled;  // every outbox::settled, by reporter
 
 private:
   bool drain(raft::node_id id) {
@@ -202,12 +229,13 @@ private:
       answers_[rid] = std::move(bytes);
     }
     timers.insert(timers.end(), out.timers.begin(), out.timers.end());
+    if (out.settled) settled.emplace_back(id, *out.settled);
     if (out.fatal) {
       fatal.push_back(*out.fatal);
       failed_.insert(id);  // a shell stops it: nothing more reaches it
     }
     wire_.insert(wire_.end(), out.messages.begin(), out.messages.end());
-    return !out.messages.empty() || !out.answers.empty() || out.schedule_ready;
+    return !out.messages.empty() || !out.answers.empty() || out.schedule_ready || out.settled;
   }
 
   std::vector<raft::node_id> ids_;
