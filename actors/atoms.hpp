@@ -32,4 +32,8 @@ using peer_atom = caf::atom_constant<caf::atom("hr_peer")>;        // peer conne
 using cleaner_atom = caf::atom_constant<caf::atom("hr_clean")>;    // cleaner timer
 using cleaned_atom = caf::atom_constant<caf::atom("hr_cleaned")>;  // (cleaner_outcome) from a cleaner worker
 
+// Replica-set changes (replication/membership_driver.hpp)
+using target_atom = caf::atom_constant<caf::atom("hr_target")>;    // (vector<uint64> voters, uint64 epoch) node -> replica
+using settled_atom = caf::atom_constant<caf::atom("hr_settled")>;  // (topic, partition, uint64 epoch) replica -> node
+
 } // namespace herald

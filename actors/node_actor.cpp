@@ -131,6 +131,9 @@ caf::behavior node_actor(node_ptr self, node_args args) {
         return;  // not (yet) here, or offline: Raft copes with a lost message
       self->send(i->second[partition], raft_atom::value, topic, partition, std::move(data));
     },
+    [=](settled_atom, const std::string& topic, std::uint32_t partition, std::uint64_t epoch) {
+      spdlog::info("{}/{}: replica set of epoch {} is in force", topic, partition, epoch);
+    },
     [=](peer_atom, std::uint64_t id) { connect_peer(self, id); },
     [=](peer_atom, const bytes& request) -> bytes_promise {
       auto rp = self->make_response_promise<bytes>();

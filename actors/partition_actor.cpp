@@ -140,6 +140,11 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       self->state.replica->finish_cleaner(outcome);
       flush(self);
     },
+    [=](target_atom, const std::vector<std::uint64_t>& voters, std::uint64_t epoch) {
+      std::vector<raft::node_id> ids(voters.begin(), voters.end());
+      self->state.replica->set_target(std::move(ids), epoch);
+      flush(self);
+    },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
       const auto& r = *self->state.replica;
       return {r.log_start_offset(), r.high_watermark(), static_cast<std::uint64_t>(r.leader())};
@@ -156,6 +161,7 @@ void flush(partition_ptr self) {
     self->send(st.parent, raft_out_atom::value, static_cast<std::uint64_t>(m.to), st.args.topic, st.args.partition,
                wire::encode_raft({st.args.topic, st.args.partition, m}));
   deliver_answers(self, out);
+  if (out.settled) self->send(st.parent, settled_atom::value, st.args.topic, st.args.partition, *out.settled);
   using kind = replication::outbox::timer::kind;
   for (const auto& t : out.timers) {
     const auto delay = std::chrono::milliseconds{t.delay_ms};

@@ -17,8 +17,14 @@
 //       peer replica (schema/raft.capnp)
 //   (stats_atom) -> (uint64 log_start_offset, uint64 high_watermark, uint64 leader)
 //       leader 0: none known
+//   (target_atom, vector<uint64> voters, uint64 epoch) the replica set the
+//       controller assigned; the leader moves the group there
+//       (replication/membership_driver.hpp). A stale epoch is ignored; the
+//       same epoch again asks for the settled report again.
 // It sends its parent (the node actor):
 //   (raft_out_atom, uint64 to, string topic, uint32 partition, bytes)
+//   (settled_atom, string topic, uint32 partition, uint64 epoch) as leader,
+//       the committed configuration equals the target of that epoch
 //
 // Driving the core: a timer (`delayed_send` every tick_ms) calls tick();
 // messages call step(); produce calls propose(). Each of them schedules one

@@ -25,6 +25,7 @@ caf::behavior damaged_partition(partition_ptr self, std::string why) {
     },
     [=](shutdown_atom) -> caf::result<bool> { return true; },  // leads nothing to hand over
     [=](shutdown_atom, bool) {},
+    [=](target_atom, const std::vector<std::uint64_t>&, std::uint64_t) {},  // leads nothing: moves nothing
   };
 }
 
