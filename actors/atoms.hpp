@@ -11,7 +11,7 @@ namespace herald {
 
 // inside a broker
 using routing_atom = caf::atom_constant<caf::atom("hr_routes")>;   // (routing_ptr)
-using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark, leader)
+using stats_atom = caf::atom_constant<caf::atom("hr_stats")>;      // () -> (log start, high watermark, leader, followers)
 using sync_atom = caf::atom_constant<caf::atom("hr_sync")>;        // group commit trigger
 using sync_tick_atom = caf::atom_constant<caf::atom("hr_synctk")>; // fsync=interval timer
 using retention_atom = caf::atom_constant<caf::atom("hr_retain")>;  // retention timer

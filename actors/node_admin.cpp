@@ -7,6 +7,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/node_state.hpp"
+#include "actors/replica_stats.hpp"
 #include "cluster/disk_guard.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/topic_schema.hpp"
@@ -32,6 +33,30 @@ void fill_topic(const cluster::topic_descriptor& d, schema::TopicInfo::Builder o
   out.setPartitionCount(d.partition_count);
   out.setReplicationFactor(d.replication_factor);
   cluster::write_topic_config(d.config, out.initConfig());
+}
+
+schema::FollowerState follower_state(raft::progress::state s) {
+  switch (s) {
+    case raft::progress::state::replicate: return schema::FollowerState::REPLICATE;
+    case raft::progress::state::snapshot: return schema::FollowerState::SNAPSHOT;
+    case raft::progress::state::probe: break;
+  }
+  return schema::FollowerState::PROBE;
+}
+
+void fill_followers(const std::vector<replication::follower_status>& followers, schema::PartitionInfo::Builder out) {
+  if (followers.empty()) return;
+  auto list = out.initFollowers(static_cast<unsigned>(followers.size()));
+  for (unsigned i = 0; i < followers.size(); ++i) {
+    const auto& f = followers[i];
+    list[i].setNodeId(static_cast<std::int32_t>(f.node));
+    list[i].setMatchOffset(f.match_offset);
+    list[i].setLag(f.lag);
+    list[i].setMatchIndex(f.match_index);
+    list[i].setBehindMs(f.behind_ms);
+    list[i].setLearner(f.learner);
+    list[i].setState(follower_state(f.state));
+  }
 }
 
 bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
@@ -177,6 +202,7 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
     std::int64_t log_start = -1;
     std::int64_t high_watermark = -1;
     std::string error;
+    std::vector<replication::follower_status> followers;
   };
   struct gather {
     cluster::topic_descriptor topic;
@@ -207,6 +233,7 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
       for (unsigned r = 0; r < g->replicas.size(); ++r) replicas.set(r, static_cast<std::int32_t>(g->replicas[r]));
       out.setLogStartOffset(s.log_start);
       out.setHighWatermark(s.high_watermark);
+      fill_followers(s.followers, out);
       const bool damaged = s.error.find(replication::damaged_prefix) != std::string::npos;
       wire::set_error(out.initError(),
                       s.error.empty() ? ErrorCode::NONE
@@ -225,8 +252,9 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
     }
     self->request(actors[p], stats_timeout, stats_atom::value)
       .then(
-        [g, p, finish](std::uint64_t log_start, std::uint64_t hw, std::uint64_t leader) {
+        [g, p, finish](std::uint64_t log_start, std::uint64_t hw, std::uint64_t leader, replica_followers& f) {
           g->stats[p].log_start = static_cast<std::int64_t>(log_start);
+          g->stats[p].followers = std::move(f.list);
           if (leader != 0) g->leaders[p] = static_cast<std::int32_t>(leader);
           g->stats[p].high_watermark = static_cast<std::int64_t>(hw);
           finish();

@@ -7,6 +7,7 @@
 #include "actors/atoms.hpp"
 #include "actors/partition_damaged.hpp"
 #include "actors/partition_state.hpp"
+#include "actors/replica_stats.hpp"
 #include "replication/damaged_replica.hpp"
 #include "schema/raft_wire.hpp"
 #include "schema/wire.hpp"
@@ -145,9 +146,10 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       self->state.replica->set_target(std::move(ids), epoch);
       flush(self);
     },
-    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
+    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t, replica_followers> {
       const auto& r = *self->state.replica;
-      return {r.log_start_offset(), r.high_watermark(), static_cast<std::uint64_t>(r.leader())};
+      return {r.log_start_offset(), r.high_watermark(), static_cast<std::uint64_t>(r.leader()),
+              replica_followers{r.followers()}};
     },
   };
 }

@@ -15,8 +15,9 @@
 //       fetch / listOffsets on any replica, up to its high watermark.
 //   (raft_atom, string topic, uint32 partition, bytes) a Raft message from a
 //       peer replica (schema/raft.capnp)
-//   (stats_atom) -> (uint64 log_start_offset, uint64 high_watermark, uint64 leader)
-//       leader 0: none known
+//   (stats_atom) -> (uint64 log_start_offset, uint64 high_watermark, uint64 leader,
+//                    replica_followers)
+//       leader 0: none known; followers: filled by the leader only (actors/replica_stats.hpp)
 //   (target_atom, vector<uint64> voters, uint64 epoch) the replica set the
 //       controller assigned; the leader moves the group there
 //       (replication/membership_driver.hpp). A stale epoch is ignored; the

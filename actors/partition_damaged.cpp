@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/replica_stats.hpp"
 #include "replication/damaged_replica.hpp"
 
 namespace herald::actors {
@@ -20,7 +21,7 @@ caf::behavior damaged_partition(partition_ptr self, std::string why) {
       // Dropped: a replica that may have lost acknowledged entries must not
       // vote or acknowledge. Dropping is always safe in Raft.
     },
-    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
+    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t, replica_followers> {
       return caf::make_error(caf::sec::runtime_error, description);
     },
     [=](shutdown_atom) -> caf::result<bool> { return true; },  // leads nothing to hand over

@@ -39,6 +39,11 @@ topic_status read_topic(schema::TopicInfo::Reader t) {
     partition_status ps;
     ps.id = p.getId();
     ps.leader = p.getLeader();
+    for (auto r : p.getReplicas())
+      ps.replicas.push_back(r);
+    for (auto f : p.getFollowers())
+      ps.followers.push_back({f.getNodeId(), f.getMatchOffset(), f.getLag(), f.getMatchIndex(), f.getBehindMs(),
+                              f.getLearner(), f.getState()});
     ps.log_start_offset = p.getLogStartOffset();
     ps.high_watermark = p.getHighWatermark();
     if (p.getError().getCode() != ErrorCode::NONE)
@@ -172,6 +177,21 @@ std::vector<topic_status> connection::list_topics() {
     std::vector<topic_status> out;
     for (auto t : r.getMetadata().getTopics())
       out.push_back(read_topic(t));
+    return out;
+  });
+}
+
+cluster_metadata connection::metadata() {
+  capnp::MallocMessageBuilder builder;
+  builder.initRoot<schema::Request>().initMetadata();
+  return impl_->call(wire::to_bytes(builder), [](schema::Response::Reader r) {
+    cluster_metadata out;
+    auto m = r.getMetadata();
+    out.controller_id = m.getControllerId();
+    for (auto b : m.getBrokers())
+      out.brokers.push_back({b.getNodeId(), b.getHost().cStr(), b.getPort(), b.getRack().cStr(), b.getAlive()});
+    for (auto t : m.getTopics())
+      out.topics.push_back(read_topic(t));
     return out;
   });
 }

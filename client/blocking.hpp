@@ -29,12 +29,25 @@ private:
   schema::ErrorCode code_;
 };
 
+// A partition leader's view of one follower (schema FollowerInfo).
+struct follower_status {
+  std::int32_t node_id = -1;
+  std::int64_t match_offset = 0;
+  std::int64_t lag = 0;         // records behind the leader's log end
+  std::uint64_t match_index = 0;
+  std::int64_t behind_ms = -1;  // since it last matched the leader's log end; -1: not yet
+  bool learner = false;
+  schema::FollowerState state = schema::FollowerState::PROBE;
+};
+
 struct partition_status {
   std::uint32_t id = 0;
   std::int32_t leader = -1;
+  std::vector<std::int32_t> replicas;
   std::int64_t log_start_offset = -1;
   std::int64_t high_watermark = -1;
   std::string error;  // empty when the partition is online
+  std::vector<follower_status> followers;  // filled when the answering broker leads it
 };
 
 struct topic_status {
@@ -43,6 +56,21 @@ struct topic_status {
   std::uint16_t replication_factor = 0;
   cluster::topic_config config;
   std::vector<partition_status> partitions;  // describe_topic only
+};
+
+struct broker_status {
+  std::int32_t node_id = -1;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string rack;    // empty: none
+  bool alive = true;   // ZooKeeper mode: registered now
+};
+
+// A metadata answer as a whole: brokers, the controller, every topic.
+struct cluster_metadata {
+  std::vector<broker_status> brokers;
+  std::int32_t controller_id = -1;  // -1: none (no ZooKeeper, or no controller elected)
+  std::vector<topic_status> topics;
 };
 
 // "host:port" -> parts; throws error(invalidRequest) when malformed.
@@ -64,6 +92,7 @@ public:
                     const std::optional<cluster::topic_config>& config = std::nullopt);
   void delete_topic(const std::string& name);
   std::vector<topic_status> list_topics();
+  cluster_metadata metadata();
   topic_status describe_topic(const std::string& name);
   // Brings an offline partition replica back now; returns the broker's
   // word ("restarted" or "already running").

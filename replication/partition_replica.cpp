@@ -98,11 +98,13 @@ void partition_replica::elect_alone() {
 void partition_replica::on_raft(const raft::message& m) {
   if (failed_) return;
   raft_->step(m);
+  followers_.heard(*raft_, m.from);
   out_.schedule_ready = true;
 }
 
 void partition_replica::tick() {
   if (failed_) return;
+  followers_.tick();
   raft_->tick();
   drive_membership();
   process_readies();

@@ -27,6 +27,7 @@
 #include "cluster/topic.hpp"
 #include "raft/node.hpp"
 #include "replication/cleaner_plan.hpp"
+#include "replication/follower_status.hpp"
 #include "replication/membership_driver.hpp"
 #include "replication/raft_store.hpp"
 #include "replication/replica_origin.hpp"
@@ -121,6 +122,8 @@ public:
   // until then its high watermark is only what its snapshot covers.
   bool commit_known() const;
   bool leader_committed_in_term() const;
+  // The leader's view of the other members (empty unless leading).
+  std::vector<follower_status> followers() const { return followers_.report(*raft_, *store_, settings_.tick_ms); }
   const raft::node& raft() const { return *raft_; }
   const raft_store& store() const { return *store_; }
   raft_store& store() { return *store_; }
@@ -172,6 +175,7 @@ private:
   bool stepping_down_ = false;
   cleaner_state cleaner_;
   membership_driver membership_;
+  follower_tracker followers_;
 };
 
 }  // namespace herald::replication

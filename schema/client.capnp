@@ -125,6 +125,33 @@ struct PartitionInfo {
   logStartOffset @3 :Int64;
   highWatermark @4 :Int64;
   error @5 :Error;
+  followers @6 :List(FollowerInfo);  # filled by the partition's leader only (its Raft progress);
+                                     # empty when the answering broker does not lead it
+}
+
+# The leader's view of one other member of a partition's Raft group
+# (describeTopic, answered by the leader). Offsets count every record the
+# log holds, Raft's control batches (configuration, a new leader's no-op)
+# included: one offset each.
+struct FollowerInfo {
+  nodeId @0 :Int32;
+  matchOffset @1 :Int64;    # offset after the last record the follower is known to hold
+                            # (Raft match index mapped to offsets); when the match lies before
+                            # the leader's log start (it needs a snapshot): the log start
+  lag @2 :Int64;            # records: the leader's log end offset - matchOffset (uncommitted
+                            # records included; with a match before the log start, a lower bound)
+  matchIndex @3 :UInt64;    # the same in Raft entries (one entry = one batch)
+  behindMs @4 :Int64;       # since a reply from it last showed its log matching the leader's
+                            # last entry (in this leadership; heartbeats keep a live, idle one
+                            # at 0): grows for a dead, cut-off or slow follower; -1: not yet
+  learner @5 :Bool;         # a non-voting member catching up (membership changes)
+  state @6 :FollowerState;
+}
+
+enum FollowerState {
+  probe @0;       # finding where its log matches the leader's (after an election, a rejection, a restart)
+  replicate @1;   # in step: entries are pipelined to it
+  snapshot @2;    # being sent a snapshot (it needs records the leader no longer has)
 }
 
 struct TopicInfo {
@@ -139,6 +166,8 @@ struct BrokerInfo {
   nodeId @0 :Int32;
   host @1 :Text;
   port @2 :UInt16;
+  rack @3 :Text;            # ZooKeeper mode: the broker's --rack (empty: none)
+  alive @4 :Bool = true;    # ZooKeeper mode: registered now (false: a replica holder that is gone)
 }
 
 struct MetadataRequest {
@@ -148,6 +177,7 @@ struct MetadataRequest {
 struct MetadataResponse {
   brokers @0 :List(BrokerInfo);
   topics @1 :List(TopicInfo);
+  controllerId @2 :Int32 = -1;  # ZooKeeper mode: the elected controller; -1: none known (or no ZooKeeper)
 }
 
 struct CreateTopicRequest {

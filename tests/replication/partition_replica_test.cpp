@@ -324,3 +324,52 @@ TEST_CASE("a restarted replica answers not yet, never out of range, until it kno
   CHECK(g.request(leader, fetch_request(end + 1))->code == ErrorCode::OFFSET_OUT_OF_RANGE);
   CHECK(g.request(leader, fetch_request(-1))->code == ErrorCode::OFFSET_OUT_OF_RANGE);
 }
+
+// What `herald cluster status` shows per follower: the leader's Raft
+// progress in records, and how long since a follower last matched its log.
+TEST_CASE("the leader reports each follower's match and lag in records, and how long a cut-off one is behind") {
+  replica_group g({1, 2, 3});
+  const auto leader = g.elect();
+  const auto cut = other_than(leader);
+  const auto live = raft::node_id{6} - leader - cut;
+  CHECK(g.at(cut).followers().empty());  // only the leader knows
+  g.tick_all(2);  // heartbeat replies: everyone matches the leader's log end
+  auto followers = g.at(leader).followers();
+  REQUIRE(followers.size() == 2);
+  for (const auto& f : followers) {
+    CAPTURE(f.node);
+    CHECK(f.lag == 0);
+    CHECK(f.match_offset == static_cast<std::int64_t>(g.at(leader).store().log().log_end_offset()));
+    CHECK(f.behind_ms >= 0);
+    CHECK(f.behind_ms <= 2 * 50);
+    CHECK(f.state == raft::progress::state::replicate);
+    CHECK_FALSE(f.learner);
+  }
+
+  g.isolate(cut);
+  const auto end_before = g.at(leader).store().log().log_end_offset();
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(g.request(leader, produce_request("v", schema::Acks::ALL, 3))->code == ErrorCode::NONE);
+  g.tick_all(20);  // 20 ticks of 50 ms: 1 s without a reply from `cut`
+  followers = g.at(leader).followers();
+  REQUIRE(followers.size() == 2);
+  for (const auto& f : followers) {
+    if (f.node == cut) {
+      CHECK(f.match_offset == static_cast<std::int64_t>(end_before));
+      CHECK(f.lag == 15);  // 5 batches of 3 records
+      CHECK(f.behind_ms >= 1000);
+    } else {
+      CHECK(f.node == live);
+      CHECK(f.lag == 0);
+      CHECK(f.behind_ms <= 2 * 50);
+    }
+  }
+
+  g.heal();
+  g.tick_all(5);
+  for (const auto& f : g.at(leader).followers()) {
+    CAPTURE(f.node);
+    CHECK(f.lag == 0);
+    CHECK(f.behind_ms <= 2 * 50);
+  }
+}
