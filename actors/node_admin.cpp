@@ -302,6 +302,12 @@ void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp,
         return;
       case schema::Request::DESCRIBE_TOPIC: describe_topic(self, req.getDescribeTopic(), rp); return;
       case schema::Request::RESTART_PARTITION: rp.deliver(restart_partition(self, req.getRestartPartition())); return;
+      case schema::Request::ALTER_TOPIC:
+      case schema::Request::REASSIGN_PARTITION:
+        rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST,
+                                        "adding partitions and moving replicas need a cluster on ZooKeeper "
+                                        "(heraldd --zookeeper)"));
+        return;
       default: rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "unsupported request")); return;
     }
   } catch (const kj::Exception& e) {

@@ -224,6 +224,10 @@ int main(int argc, char** argv) {
   describe->add_option("name", topic_name, "Topic name")->required();
   auto* remove = topic->add_subcommand("delete", "Delete a topic and its data");
   remove->add_option("name", topic_name, "Topic name")->required();
+  auto* alter = topic->add_subcommand("alter", "Add partitions to a topic (cluster on ZooKeeper)");
+  alter->add_option("name", topic_name, "Topic name")->required();
+  std::uint32_t new_partitions = 0;
+  alter->add_option("--partitions", new_partitions, "The new partition count (not fewer than now)")->required();
 
   auto* partition_cmd = app.add_subcommand("partition", "Partition administration");
   partition_cmd->require_subcommand(1);
@@ -231,6 +235,14 @@ int main(int argc, char** argv) {
   auto* restart = partition_cmd->add_subcommand("restart", "Bring an offline partition replica back now");
   restart->add_option("topic", topic_name, "Topic")->required();
   restart->add_option("partition", partition_id, "Partition id")->required();
+  auto* reassign = partition_cmd->add_subcommand(
+    "reassign", "Move a partition's replicas to other brokers (cluster on ZooKeeper); the first is the preferred leader");
+  reassign->add_option("topic", topic_name, "Topic")->required();
+  reassign->add_option("partition", partition_id, "Partition id")->required();
+  std::vector<std::int32_t> new_replicas;
+  reassign->add_option("--replicas", new_replicas, "Broker ids, comma-separated, e.g. 1,2,4")
+    ->required()
+    ->delimiter(',');
 
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
@@ -311,6 +323,13 @@ int main(int argc, char** argv) {
       std::cout << "deleted topic " << topic_name << "\n";
     } else if (restart->parsed()) {
       std::cout << conn.restart_partition(topic_name, partition_id) << "\n";
+    } else if (alter->parsed()) {
+      conn.alter_topic_partitions(topic_name, new_partitions);
+      std::cout << "topic " << topic_name << " now has " << new_partitions << " partitions\n";
+    } else if (reassign->parsed()) {
+      conn.reassign_partition(topic_name, partition_id, new_replicas);
+      std::cout << "partition " << topic_name << "/" << partition_id << " is moving; herald topic describe "
+                << topic_name << " shows its replicas\n";
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {

@@ -170,6 +170,25 @@ std::string connection::restart_partition(const std::string& topic, std::uint32_
                      [](schema::Response::Reader r) { return std::string{r.getError().getMessage().cStr()}; });
 }
 
+void connection::alter_topic_partitions(const std::string& name, std::uint32_t partitions) {
+  capnp::MallocMessageBuilder builder;
+  auto a = builder.initRoot<schema::Request>().initAlterTopic();
+  a.setName(name);
+  a.setPartitions(partitions);
+  impl_->call(wire::to_bytes(builder), [](schema::Response::Reader) {});
+}
+
+void connection::reassign_partition(const std::string& topic, std::uint32_t partition,
+                                    const std::vector<std::int32_t>& replicas) {
+  capnp::MallocMessageBuilder builder;
+  auto r = builder.initRoot<schema::Request>().initReassignPartition();
+  r.setTopic(topic);
+  r.setPartition(partition);
+  auto list = r.initReplicas(static_cast<unsigned>(replicas.size()));
+  for (unsigned i = 0; i < replicas.size(); ++i) list.set(i, replicas[i]);
+  impl_->call(wire::to_bytes(builder), [](schema::Response::Reader) {});
+}
+
 std::vector<topic_status> connection::list_topics() {
   capnp::MallocMessageBuilder builder;
   builder.initRoot<schema::Request>().initMetadata();

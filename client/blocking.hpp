@@ -97,6 +97,10 @@ public:
   // Brings an offline partition replica back now; returns the broker's
   // word ("restarted" or "already running").
   std::string restart_partition(const std::string& topic, std::uint32_t partition);
+  // Cluster on ZooKeeper: grows a topic to `partitions` partitions; moves
+  // one partition's replicas (the move completes in the background).
+  void alter_topic_partitions(const std::string& name, std::uint32_t partitions);
+  void reassign_partition(const std::string& topic, std::uint32_t partition, const std::vector<std::int32_t>& replicas);
 
 private:
   friend class producer;

@@ -203,6 +203,22 @@ struct RestartPartitionRequest {
   partition @1 :UInt32;
 }
 
+# Adds partitions to a topic (cluster on ZooKeeper only): the new ones are
+# placed on the live brokers; existing partitions and their data stay.
+struct AlterTopicRequest {
+  name @0 :Text;
+  partitions @1 :UInt32;   # the new total, not fewer than now
+}
+
+# Moves one partition's replicas by hand (cluster on ZooKeeper only): the
+# partition's Raft leader changes the group one membership step at a time.
+# Answered once the new assignment is recorded, not once it has settled.
+struct ReassignPartitionRequest {
+  topic @0 :Text;
+  partition @1 :UInt32;
+  replicas @2 :List(Int32);  # live broker ids, as many as the replication factor; first = preferred leader
+}
+
 struct Request {
   union {
     produce @0 :ProduceRequest;
@@ -213,6 +229,8 @@ struct Request {
     deleteTopic @5 :DeleteTopicRequest;
     describeTopic @6 :DescribeTopicRequest;
     restartPartition @7 :RestartPartitionRequest;
+    alterTopic @8 :AlterTopicRequest;
+    reassignPartition @9 :ReassignPartitionRequest;
   }
 }
 

@@ -122,6 +122,13 @@ TEST_CASE("bad input gets a clear error and the broker keeps serving") {
     CHECK(run_shell(heraldd_path() + " --no-such-flag", out, err) != 0);
     CHECK(run_shell(heraldd_path() + " --data-dir " + (dir.path() / "x").string() + " --listen nope", out, err) == 1);
   }
+  SUBCASE("cluster changes on a node without ZooKeeper say what they need") {
+    CHECK(run_cli(broker.address(), "topic alter small --partitions 4", out, err) == 1);
+    CHECK(read_file(err).find("need a cluster on ZooKeeper") != std::string::npos);
+    CHECK(run_cli(broker.address(), "partition reassign small 0 --replicas 1,2,4", out, err) == 1);
+    CHECK(read_file(err).find("need a cluster on ZooKeeper") != std::string::npos);
+    CHECK(run_cli(broker.address(), "partition reassign small 0", out, err) == 2);  // --replicas is required
+  }
   SUBCASE("a second node on the same data directory is refused") {
     CHECK(run_shell(heraldd_path() + " --listen 127.0.0.1:0 --data-dir " + (dir.path() / "data").string(), out,
                     err) == 1);
