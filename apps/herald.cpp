@@ -15,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "apps/cluster_status.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
 
@@ -244,6 +245,17 @@ int main(int argc, char** argv) {
     ->required()
     ->delimiter(',');
 
+  auto* cluster_cmd = app.add_subcommand("cluster", "The cluster as a whole");
+  cluster_cmd->require_subcommand(1);
+  std::int64_t max_lag_ms = 5000;
+  auto* cluster_status = cluster_cmd->add_subcommand(
+    "status", "Brokers, controller, and every partition's leader, replicas, high watermark and follower lag; "
+              "exits 1 when some partition has no leader");
+  cluster_status->add_option("--max-lag-ms", max_lag_ms,
+                             "A follower not at the leader's log end for longer is out of sync")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
   produce->add_option("topic", pa.topic, "Topic")->required();
@@ -330,6 +342,8 @@ int main(int argc, char** argv) {
       conn.reassign_partition(topic_name, partition_id, new_replicas);
       std::cout << "partition " << topic_name << "/" << partition_id << " is moving; herald topic describe "
                 << topic_name << " shows its replicas\n";
+    } else if (cluster_status->parsed()) {
+      return cli::run_status(conn, broker, max_lag_ms);
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {
