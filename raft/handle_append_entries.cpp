@@ -51,6 +51,7 @@ void node::handle(const message& m, const append_entries& r) {
       resp.match_index = commit_;
       resp.last_log_index = log_.last_index();
       send(m.from, resp);
+      if (r.quiesce) quiesced_ = true;  // the leader went quiet; so do we
       return;
     }
     prev = r.entries[start - 1].index;
@@ -101,6 +102,7 @@ void node::handle(const message& m, const append_entries& r) {
   resp.match_index = last_new;
   resp.last_log_index = log_.last_index();
   send(m.from, resp);
+  if (r.quiesce) quiesced_ = true;  // the leader went quiet; so do we
 }
 
 }  // namespace herald::raft

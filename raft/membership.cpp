@@ -15,6 +15,7 @@ index_t node::config_index() const {
 }
 
 propose_result node::change_membership(const membership_change& change) {
+  wake();
   if (role_ != role::leader) return {errc::not_leader, 0, 0, leader_};
   if (transferee_ != no_node) return {errc::transfer_in_progress, 0, 0, transferee_};
   // One change at a time, and not before this term has committed an entry:

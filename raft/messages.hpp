@@ -40,6 +40,9 @@ struct append_entries {
   term_t prev_log_term = 0;
   std::vector<entry> entries;
   index_t leader_commit = 0;
+  // A heartbeat after which the leader goes quiet (options::quiesce): the
+  // follower goes quiet too once it has accepted it.
+  bool quiesce = false;
 };
 
 struct append_entries_response {

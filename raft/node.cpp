@@ -87,6 +87,7 @@ void node::become_follower(term_t term, node_id leader) {
   }
   role_ = role::follower;
   leader_ = leader;
+  quiesced_ = false;
   votes_.clear();
   progress_.clear();
   abort_transfer();
@@ -100,6 +101,7 @@ void node::become_pre_candidate() {
   // Pre-vote changes neither term nor vote: nothing to persist.
   role_ = role::pre_candidate;
   leader_ = no_node;
+  quiesced_ = false;
   votes_.clear();
   reset_timers();
 }
@@ -109,6 +111,7 @@ void node::become_candidate(bool /*transfer*/) {
   voted_for_ = opts_.id;
   role_ = role::candidate;
   leader_ = no_node;
+  quiesced_ = false;
   votes_.clear();
   reset_timers();
 }
@@ -116,6 +119,7 @@ void node::become_candidate(bool /*transfer*/) {
 void node::become_leader() {
   role_ = role::leader;
   leader_ = opts_.id;
+  quiesced_ = false;
   votes_.clear();
   progress_.clear();
   abort_transfer();
@@ -173,6 +177,7 @@ bool node::in_lease() const {
 // --- clock -------------------------------------------------------------------
 
 void node::tick() {
+  if (quiesced_) return;  // quiescence.cpp: woken by messages, proposals, wake()
   if (role_ == role::leader)
     tick_leader();
   else
@@ -209,7 +214,10 @@ void node::tick_leader() {
   }
   if (heartbeat_elapsed_ >= opts_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
-    broadcast_heartbeat();
+    if (can_quiesce())
+      quiesce_group();
+    else
+      broadcast_heartbeat();
   }
 }
 
@@ -317,6 +325,8 @@ const progress* node::progress_of(node_id peer) const {
 
 void node::step(const message& m) {
   if (m.to != opts_.id || m.from == no_node || m.from == opts_.id) return;
+  down_nodes_.erase(m.from);  // it spoke: alive
+  if (quiesced_ && !keeps_quiet(m)) wake();
 
   if (m.term > term_) {
     if (const auto* rv = std::get_if<request_vote>(&m.body)) {

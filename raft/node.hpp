@@ -52,6 +52,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "raft/configuration.hpp"
@@ -89,6 +90,22 @@ struct options {
   std::uint32_t stall_rounds = 3;
   // propose() refuses (errc::busy) past this many uncommitted bytes.
   std::uint64_t max_uncommitted_bytes = 64 << 20;
+
+  // Quiescence (CockroachDB's): an idle group stops heartbeating. A leader
+  // whose log is wholly committed, durable and matched by every follower it
+  // believes alive (see on_node_down; those must include a quorum) sends one
+  // last heartbeat flagged `quiesce` instead of the next one and goes quiet;
+  // a follower that accepts such a heartbeat goes quiet too. A quiet node's
+  // tick() does nothing: no heartbeats, no election timer. It wakes on any
+  // proposal, membership change or transfer, on any message except the two
+  // that keep a group quiet (the quiesce heartbeat itself, and a follower's
+  // answer to it that moves nothing), on wake(), and on on_node_down() of a
+  // member: the host reports a lost connection to a node (in Herald the node
+  // actor's CAF connection to its peer), so a follower of a quiet group
+  // does not campaign while its leader's node is alive, and does once it is
+  // gone (the normal election timeout then applies). Liveness only: no
+  // handler changes, so safety does not depend on it.
+  bool quiesce = false;
 };
 
 // What the host had made durable when it (re)starts the node.
@@ -141,6 +158,16 @@ public:
   propose_result propose(shared_bytes payload);
   propose_result change_membership(const membership_change& change);
   errc transfer_leadership(node_id to);
+  // Quiescence (options::quiesce). wake(): the host wants the clock running
+  // (e.g. a peer node connected again, so leaders should heartbeat it now).
+  // on_node_down(n): the host lost its connection to node n; a quiet node
+  // wakes if n is a member, and a leader leaves n out of its quiesce check
+  // until it hears from n again. on_node_up(n): connected to n again; a
+  // quiet node wakes if n is a member (a leader then heartbeats n, which
+  // may have come back behind: a learner never campaigns to say so).
+  void wake();
+  void on_node_down(node_id n);
+  void on_node_up(node_id n);
 
   // Output hand-off (ready.hpp).
   bool has_ready() const;
@@ -167,6 +194,9 @@ public:
   index_t config_index() const;
   const progress* progress_of(node_id peer) const;
   node_id transferee() const { return transferee_; }
+  // Quiet: tick() does nothing until something wakes the node. A host may
+  // then stop calling tick() at all.
+  bool quiesced() const { return quiesced_; }
 
 private:
   // node.cpp: roles, ticks, sending, ready.
@@ -213,6 +243,11 @@ private:
   void on_config_changed();
   void maybe_step_down_removed();
 
+  // quiescence.cpp
+  bool can_quiesce() const;
+  void quiesce_group();
+  bool keeps_quiet(const message& m) const;
+
   // transfer.cpp
   void maybe_send_timeout_now(node_id to, const progress& pr);
   void abort_transfer();
@@ -240,6 +275,11 @@ private:
   std::uint32_t election_elapsed_ = 0;
   std::uint32_t heartbeat_elapsed_ = 0;
   std::uint32_t randomized_election_timeout_ = 0;
+
+  // Quiescence: tick() is a no-op while quiet; nodes the host reported
+  // unreachable (cleared by any message from them).
+  bool quiesced_ = false;
+  std::set<node_id> down_nodes_;
 
   // Candidate / pre-candidate: votes received this round.
   std::map<node_id, bool> votes_;

@@ -9,6 +9,7 @@
 namespace herald::raft {
 
 propose_result node::propose(shared_bytes payload) {
+  wake();
   if (role_ != role::leader) return {errc::not_leader, 0, 0, leader_};
   if (transferee_ != no_node) return {errc::transfer_in_progress, 0, 0, transferee_};
   const std::uint64_t size = payload ? payload->size() : 0;

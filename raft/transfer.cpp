@@ -7,6 +7,7 @@
 namespace herald::raft {
 
 errc node::transfer_leadership(node_id to) {
+  wake();
   if (role_ != role::leader) return errc::not_leader;
   if (to == opts_.id) return errc::ok;
   if (!config().is_voter(to)) return errc::invalid_argument;

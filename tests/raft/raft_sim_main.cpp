@@ -1,6 +1,6 @@
 // raft_sim: run the Raft simulation over any range of seeds.
 //   raft_sim [--seeds N] [--first S] [--ticks T] [--liveness-ticks L] [--trace] [--trace-messages] [--quiet]
-//            [--widened]   (sim.hpp's sim_options::widened)
+//            [--widened] [--quiescence]   (sim.hpp's sim_options)
 // Exit status 0 if every seed passed. A failure prints "seed N" and the
 // command that replays it with a trace.
 
@@ -16,7 +16,7 @@ namespace {
 
 void usage() {
   std::cerr << "usage: raft_sim [--seeds N] [--first S] [--ticks T] [--liveness-ticks L] [--trace] "
-               "[--trace-messages] [--quiet] [--widened]\n";
+               "[--trace-messages] [--quiet] [--widened] [--quiescence]\n";
 }
 
 }  // namespace
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     else if (a == "--trace-messages") trace = base.trace_messages = true;
     else if (a == "--quiet") quiet = true;
     else if (a == "--widened") base.widened = true;
+    else if (a == "--quiescence") base.quiescence = true;
     else {
       usage();
       return 2;
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   if (trace) base.trace = &std::cout;
 
   const auto start = std::chrono::steady_clock::now();
-  std::uint64_t failed = 0, committed = 0, crashes = 0, snapshots = 0, changes = 0, max_recovery = 0;
+  std::uint64_t failed = 0, committed = 0, crashes = 0, snapshots = 0, changes = 0, max_recovery = 0, quiet_ticks = 0;
   for (std::uint64_t s = first; s < first + seeds; ++s) {
     sim_options o = base;
     o.seed = s;
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     crashes += r.stats.crashes;
     snapshots += r.stats.snapshots_installed;
     changes += r.stats.membership_changes;
+    quiet_ticks += r.stats.quiet_ticks;
     if (r.stats.recovery_ticks > max_recovery) max_recovery = r.stats.recovery_ticks;
     if (!r.ok) {
       ++failed;
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
   std::cout << "seeds " << first << ".." << first + seeds - 1 << " (" << base.ticks << " ticks each): "
             << failed << " failed in " << secs << " s; committed entries " << committed << ", crashes " << crashes
             << ", snapshots installed " << snapshots << ", membership changes " << changes
-            << ", slowest recovery " << max_recovery << " ticks\n"
+            << ", slowest recovery " << max_recovery << " ticks"
+            << (base.quiescence ? ", quiesced node ticks " + std::to_string(quiet_ticks) : std::string{}) << "\n"
             << (seeds - failed) << " passed, " << failed << " failed" << std::endl;
   return failed == 0 ? 0 : 1;
 }

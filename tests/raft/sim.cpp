@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "raft/node.hpp"
@@ -34,6 +35,7 @@ struct sim_node {
   std::uint64_t period = 0;  // units between its ticks (clock drift: not all equal)
   std::uint64_t incarnation = 0;
   std::uint64_t restart_at = 0;
+  bool reported_down = false;  // quiescence: its crash broke the others' connections
   std::unique_ptr<mem_store> disk;
   std::unique_ptr<node> core;
   std::optional<ready> persisting;
@@ -63,6 +65,7 @@ class simulation {
 public:
   explicit simulation(const sim_options& opts) : opts_(opts), rng_(mix(opts.seed, 0x5eed)) {
     p_ = opts.widened ? draw_widened_params(rng_) : draw_params(rng_);
+    p_.node_opts.quiesce = opts.quiescence;
     trace("params: " + p_.describe());
     const int n = p_.voters + p_.spares;
     configuration initial;
@@ -136,7 +139,10 @@ private:
     if (now_ % units_per_tick == 0) inject(faults);
     deliver();
     for (auto& sn : nodes_)
-      if (sn->up && (now_ + sn->phase) % sn->period == 0) sn->core->tick();
+      if (sn->up && (now_ + sn->phase) % sn->period == 0) {
+        if (sn->core->quiesced()) ++stats_.quiet_ticks;
+        sn->core->tick();
+      }
     for (auto& sn : nodes_)
       if (sn->up && sn->persisting && sn->persist_done_at <= now_) finish_persist(*sn);
     if (faults && rng_.ppm(p_.propose_ppm)) client_write();
@@ -160,6 +166,7 @@ private:
       if (sim_node* l = find_leader()) crash(*l, now_ + downtime());
     if (partitioned_ ? rng_.ppm(p_.heal_ppm) : rng_.ppm(p_.partition_ppm)) {
       if (partitioned_) {
+        report_heal();
         std::fill(group_.begin(), group_.end(), 0);
         partitioned_ = false;
         trace("heal");
@@ -172,10 +179,14 @@ private:
         partitioned_ = true;
         ++stats_.partitions;
         trace("partition" + desc);
+        for (std::size_t a = 1; a < group_.size(); ++a)
+          for (std::size_t b = a + 1; b < group_.size(); ++b)
+            if (group_[a] != group_[b]) report_link_down(static_cast<node_id>(a), static_cast<node_id>(b));
       }
     }
     if (p_.widened && (oneway_.empty() ? rng_.ppm(p_.oneway_ppm) : rng_.ppm(p_.heal_ppm))) {
       if (!oneway_.empty()) {
+        report_heal();
         oneway_.clear();
         trace("heal one-way cuts");
       } else {
@@ -184,6 +195,7 @@ private:
         if (from != to) {
           oneway_.insert({from, to});
           trace("cut " + std::to_string(from) + " -> " + std::to_string(to));
+          report_link_down(from, to);
         }
       }
     }
@@ -193,6 +205,7 @@ private:
 
   void end_faults() {
     trace("faults stop: heal, restart everyone, no loss or duplication");
+    report_heal();
     std::fill(group_.begin(), group_.end(), 0);
     partitioned_ = false;
     oneway_.clear();
@@ -242,6 +255,39 @@ private:
     sn.restart_at = restart_at;
     ++sn.incarnation;
     trace(what);
+    // The other nodes' connections to this one break, unless only the
+    // replica died and its process (and connections) lived on.
+    sn.reported_down = opts_.quiescence && rng_.below(4) != 0;
+    if (sn.reported_down)
+      for (auto& other : nodes_)
+        if (other->up) report_down(*other, sn.id);
+  }
+
+  // Links a partition or one-way cut broke come back (before they are cleared).
+  void report_heal() {
+    if (!opts_.quiescence) return;
+    for (std::size_t a = 1; a < group_.size(); ++a)
+      for (std::size_t b = a + 1; b < group_.size(); ++b)
+        if (group_[a] != group_[b]) report_link_up(static_cast<node_id>(a), static_cast<node_id>(b));
+    for (const auto& [from, to] : oneway_) report_link_up(from, to);
+  }
+  void report_link_up(node_id a, node_id b) {
+    sim_node& x = *nodes_[a - 1];
+    sim_node& y = *nodes_[b - 1];
+    if (x.up) x.core->on_node_up(b);
+    if (y.up) y.core->on_node_up(a);
+  }
+
+  // Quiescence runs: the host's connection liveness.
+  void report_down(sim_node& at, node_id gone) {
+    ++stats_.downs_reported;
+    if (opts_.trace_messages) trace("node " + std::to_string(at.id) + " lost node " + std::to_string(gone));
+    at.core->on_node_down(gone);
+  }
+  void report_link_down(node_id a, node_id b) {
+    if (!opts_.quiescence) return;
+    if (nodes_[a - 1]->up) report_down(*nodes_[a - 1], b);
+    if (nodes_[b - 1]->up) report_down(*nodes_[b - 1], a);
   }
 
   void tear_log(sim_node& sn, const ready& r) {
@@ -255,6 +301,9 @@ private:
   void restart(sim_node& sn) {
     trace("restart " + std::to_string(sn.id));
     start_node(sn);
+    if (std::exchange(sn.reported_down, false))
+      for (auto& other : nodes_)
+        if (other->up && other.get() != &sn) other->core->on_node_up(sn.id);
   }
 
   void persist_hard(sim_node& sn, const hard_state& hs) {
@@ -685,7 +734,8 @@ sim_result run(const sim_options& opts) { return simulation(opts).run(); }
 
 std::string replay_command(const sim_options& opts) {
   return "raft_sim --first " + std::to_string(opts.seed) + " --seeds 1 --ticks " + std::to_string(opts.ticks) +
-         " --liveness-ticks " + std::to_string(opts.liveness_ticks) + (opts.widened ? " --widened" : "") + " --trace";
+         " --liveness-ticks " + std::to_string(opts.liveness_ticks) + (opts.widened ? " --widened" : "") +
+         (opts.quiescence ? " --quiescence" : "") + " --trace";
 }
 
 }  // namespace herald::raft::sim

@@ -40,6 +40,13 @@ struct sim_options {
   // one-way cuts, delays longer than an election timeout, clock drift
   // between nodes, check-quorum off. Without it a seed runs exactly as before.
   bool widened = false;
+  // Every node runs with options::quiesce, and the network plays the host's
+  // connection liveness: a crash is reported to the other nodes as
+  // on_node_down (3 times in 4; the fourth is a replica that died while its
+  // process lived on), and so is every link a partition or one-way cut
+  // breaks (to both ends); restarts and heals of those report on_node_up. Draws extra randomness, so a seed runs
+  // differently with it than without.
+  bool quiescence = false;
 };
 
 struct sim_stats {
@@ -54,6 +61,8 @@ struct sim_stats {
   std::uint64_t transfers = 0;
   std::uint64_t messages = 0;
   std::uint64_t recovery_ticks = 0;  // ticks the liveness phase needed
+  std::uint64_t quiet_ticks = 0;     // node ticks spent quiesced (quiescence runs)
+  std::uint64_t downs_reported = 0;  // on_node_down calls (quiescence runs)
 };
 
 struct sim_result {

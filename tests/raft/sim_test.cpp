@@ -65,3 +65,26 @@ TEST_CASE("simulation is deterministic") {
   CHECK(a.stats.committed == b.stats.committed);
   CHECK(a.stats.leaders == b.stats.leaders);
 }
+
+// Quiescence under the same faults, with crashes and broken links reported
+// as lost nodes (sim_options::quiescence).
+TEST_CASE("the simulation with quiescence holds every invariant for 2000 seeds") {
+  constexpr std::uint64_t seeds = ci_seeds;
+  std::uint64_t committed = 0, quiet = 0;
+  int failures = 0;
+  for (std::uint64_t s = 1; s <= seeds; ++s) {
+    sim_options o;
+    o.seed = s;
+    o.ticks = 300;
+    o.quiescence = true;
+    o.widened = s % 4 == 0;
+    const sim_result r = run(o);
+    committed += r.stats.committed;
+    quiet += r.stats.quiet_ticks;
+    if (!r.ok && ++failures <= 5)
+      FAIL_CHECK("seed " << s << ": " << r.failure << "\n  replay: " << replay_command(o));
+  }
+  CHECK(failures == 0);
+  CHECK(committed > seeds * 10);
+  CHECK(quiet > seeds * 10);  // groups do go quiet between the faults
+}
