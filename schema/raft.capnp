@@ -63,6 +63,10 @@ struct AppendEntries {
   prevLogTerm @1 :UInt64;    # its term: the consistency check
   entries @2 :List(Entry);   # consecutive indexes from prevLogIndex + 1
   leaderCommit @3 :UInt64;   # the leader's commit index
+  # The leader goes quiet after this heartbeat (raft/quiescence.cpp): the
+  # group is idle, so a follower that accepts it stops its election timer
+  # until something wakes it. False from senders older than this field.
+  quiesce @4 :Bool;
 }
 
 struct AppendEntriesResponse {

@@ -73,6 +73,7 @@ void put_body(E::Builder out, const message_body& body) {
                    b.setPrevLogIndex(v.prev_log_index);
                    b.setPrevLogTerm(v.prev_log_term);
                    b.setLeaderCommit(v.leader_commit);
+                   b.setQuiesce(v.quiesce);
                    auto list = b.initEntries(static_cast<unsigned>(v.entries.size()));
                    // Each referenced payload becomes a segment of its own, and
                    // readers refuse messages of 512 segments or more.
@@ -195,7 +196,7 @@ bool get_body(E::Reader in, std::size_t message_words, message_body& out, std::s
     }
     case E::APPEND_ENTRIES: {
       auto r = in.getAppendEntries();
-      append_entries a{r.getPrevLogIndex(), r.getPrevLogTerm(), {}, r.getLeaderCommit()};
+      append_entries a{r.getPrevLogIndex(), r.getPrevLogTerm(), {}, r.getLeaderCommit(), r.getQuiesce()};
       if (!get_entries(r.getEntries(), message_words, a.entries, why)) return false;
       out = std::move(a);
       return true;

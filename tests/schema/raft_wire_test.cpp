@@ -126,6 +126,9 @@ TEST_CASE("append_entries carries normal and no-op and configuration entries") {
   auto heartbeat = body_of<append_entries>(round_trip(envelope(append_entries{12, 3, {}, 11})));
   CHECK(heartbeat.entries.empty());
   CHECK(heartbeat.leader_commit == 11);
+  CHECK_FALSE(heartbeat.quiesce);
+  auto quiet = body_of<append_entries>(round_trip(envelope(append_entries{12, 3, {}, 11, true})));
+  CHECK(quiet.quiesce);
 }
 
 TEST_CASE("append_entries_response round-trips on success and on rejection") {
