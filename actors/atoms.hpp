@@ -31,6 +31,12 @@ using produce_timeout_atom = caf::atom_constant<caf::atom("hr_prodto")>;
 using peer_atom = caf::atom_constant<caf::atom("hr_peer")>;        // peer connection bookkeeping
 using cleaner_atom = caf::atom_constant<caf::atom("hr_clean")>;    // cleaner timer
 using cleaned_atom = caf::atom_constant<caf::atom("hr_cleaned")>;  // (cleaner_outcome) from a cleaner worker
+// Raft at scale (actors/node_raft_transport.cpp)
+using raft_batch_atom = caf::atom_constant<caf::atom("hr_raftb")>;   // (bytes: schema/raft_batch.hpp) peer -> node
+using raft_flush_atom = caf::atom_constant<caf::atom("hr_rflush")>;  // node to self: send the coalesced batches
+using raft_clock_atom = caf::atom_constant<caf::atom("hr_rclock")>;  // node's Raft clock: tick the awake replicas
+using quiet_atom = caf::atom_constant<caf::atom("hr_quiet")>;        // (bool) replica -> node: its group went quiet / woke
+using link_atom = caf::atom_constant<caf::atom("hr_link")>;          // (uint64 node, bool up) node -> replicas
 
 // Replica-set changes (replication/membership_driver.hpp)
 using target_atom = caf::atom_constant<caf::atom("hr_target")>;    // (vector<uint64> voters, uint64 epoch) node -> replica

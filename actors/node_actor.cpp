@@ -90,6 +90,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     start_topic(self, topic);
   publish_routes(self);
   connect_peers(self);
+  start_raft_clock(self);
 
   // Peers and clients are other processes: a stray reply or error from one
   // must not take the node down.
@@ -102,6 +103,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
       auto dead = std::move(p->second);
       st.partition_of.erase(p);
+      st.ticking.erase(dm.source);
       on_partition_down(self, dead, dm.reason);
       return;
     }
@@ -125,11 +127,13 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       send_raft_to_peer(self, to, topic, partition, std::move(data));
     },
     [=](raft_atom, const std::string& topic, std::uint32_t partition, bytes& data) {
-      const auto& partitions = self->state.partitions;
-      auto i = partitions.find(topic);
-      if (i == partitions.end() || partition >= i->second.size() || !i->second[partition])
-        return;  // not (yet) here, or offline: Raft copes with a lost message
-      self->send(i->second[partition], raft_atom::value, topic, partition, std::move(data));
+      deliver_raft(self, topic, partition, std::move(data));
+    },
+    [=](raft_batch_atom, const bytes& batch) { on_raft_batch(self, batch); },
+    [=](raft_flush_atom) { flush_raft_batches(self); },
+    [=](raft_clock_atom) { on_raft_clock(self); },
+    [=](quiet_atom, bool quiet) {
+      on_replica_quiet(self, caf::actor_cast<caf::actor>(self->current_sender()), quiet);
     },
     [=](settled_atom, const std::string& topic, std::uint32_t partition, std::uint64_t epoch) {
       spdlog::info("{}/{}: replica set of epoch {} is in force", topic, partition, epoch);
@@ -213,9 +217,11 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.node_id = static_cast<std::uint64_t>(st.args.node_id);
   args.replicas = st.replica_ids();
   args.tick_ms = st.args.raft_tick_ms;
+  args.quiesce = st.args.raft_quiesce;
   args.cleaner_interval_ms = st.args.cleaner_interval_ms;
   args.origin = origin;
   auto actor = spawn_partition(self, std::move(args));
+  st.ticking[actor.address()] = actor;  // its clock runs until it says its group is quiet
   auto incarnation = st.restarts.started(key_of(topic.name, partition), std::chrono::steady_clock::now());
   st.partition_of[actor.address()] = node_state::replica_slot{topic.name, partition, incarnation};
   return actor;
@@ -230,6 +236,7 @@ void stop_topic(node_ptr self, const std::string& topic) {
     st.restarts.forget(key_of(topic, p));
     if (auto& a = slot->second[p]) {
       st.partition_of.erase(a.address());
+      st.ticking.erase(a.address());
       self->send_exit(a, caf::exit_reason::user_shutdown);
     }
   }

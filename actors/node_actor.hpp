@@ -40,6 +40,19 @@
 //   (raft_atom, topic, partition, bytes)          from a peer: to the replica
 //   (peer_atom, bytes request)                    a topic create or delete
 //       that a peer accepted, applied here too
+//
+// At scale (actors/node_raft_transport.cpp): what the local replicas send
+// to one peer is coalesced: buffered per peer and sent as one
+//   (raft_batch_atom, bytes)                      schema/raft_batch.hpp
+// when the node's mailbox has taken what was already queued (a flush message
+// to itself), so a burst of heartbeats from thousands of groups is one CAF
+// message per peer; an AppendEntries over 64 KiB goes alone, after the
+// batch before it. The node runs the replicas' Raft clock: every
+// raft_tick_ms it sends tick_atom to the replicas whose group is awake (a
+// quiet one tells it (quiet_atom, true) and costs nothing until it wakes),
+// and it tells every replica (link_atom, node, up) when a peer's connection
+// is lost or made, which is how a quiet group's followers learn that their
+// leader's node is gone.
 
 #include <chrono>
 #include <cstdint>
@@ -76,6 +89,10 @@ struct node_args {
   std::vector<peer_address> peers;
   std::chrono::milliseconds peer_retry{500};
   std::uint32_t raft_tick_ms = 50;
+  // Idle Raft groups stop heartbeating (raft::options::quiesce).
+  bool raft_quiesce = true;
+  // Raft messages to one peer go as one batch per burst (schema/raft_batch.hpp).
+  bool raft_coalesce = true;
   std::uint32_t cleaner_interval_ms = 30'000;
   // Partition replicas this node may host in all (cluster/topic_limits.hpp).
   std::uint32_t max_partitions = 4096;

@@ -42,6 +42,7 @@ void connect_peer(node_ptr self, std::uint64_t id) {
         self->monitor(peer);
         st.peers[id] = peer;
         spdlog::info("connected to peer {} at {}:{}", id, addr.host, addr.port);
+        tell_replicas_link(self, id, true);
         // Static clusters have no shared metadata store: offer the peer every
         // topic (an existing one is refused, harmlessly). Deletions a peer
         // missed are not repaired; ZooKeeper replaces all of this.
@@ -67,7 +68,9 @@ bool on_peer_down(node_ptr self, const caf::actor_addr& source) {
     if (i->second.address() != source) continue;
     const auto id = i->first;
     st.peers.erase(i);
+    st.raft_batches.erase(id);
     spdlog::warn("lost peer {}; reconnecting", id);
+    tell_replicas_link(self, id, false);
     self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);
     return true;
   }
@@ -82,7 +85,7 @@ void send_raft_to_peer(node_ptr self, std::uint64_t to, const std::string& topic
     connect_peer(self, to);
     return;  // dropped: Raft sends again
   }
-  self->send(i->second, raft_atom::value, topic, partition, std::move(data));
+  queue_raft(self, to, i->second, topic, partition, std::move(data));
 }
 
 void broadcast_admin(node_ptr self, const bytes& request) {

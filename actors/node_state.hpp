@@ -17,6 +17,7 @@
 #include "cluster/disk_guard.hpp"
 #include "cluster/local_metadata_store.hpp"
 #include "replication/replica_origin.hpp"
+#include "schema/raft_batch.hpp"
 
 namespace herald::actors {
 
@@ -42,6 +43,11 @@ struct node_state {
   routing_ptr routes = std::make_shared<routing_table>();
   std::map<std::uint64_t, caf::actor> peers;  // connected peers' node actors
   std::set<std::uint64_t> connecting;
+  // node_raft_transport.cpp: per-peer batches being coalesced, and the
+  // replicas whose Raft clock runs (not quiet).
+  std::map<std::uint64_t, wire::raft_batch_builder> raft_batches;
+  bool raft_flush_scheduled = false;
+  std::map<caf::actor_addr, caf::actor> ticking;
 
   // The replica ids of every partition: all nodes of the static cluster.
   std::vector<std::uint64_t> replica_ids() const;
@@ -92,5 +98,21 @@ void send_raft_to_peer(node_ptr self, std::uint64_t to, const std::string& topic
                        bytes&& data);
 // Sends an applied create/delete request to every connected peer.
 void broadcast_admin(node_ptr self, const bytes& request);
+
+// node_raft_transport.cpp: Raft messages at scale.
+// To a connected peer: coalesced into its batch (or sent alone if large).
+void queue_raft(node_ptr self, std::uint64_t to, const caf::actor& peer, const std::string& topic,
+                std::uint32_t partition, bytes&& data);
+void flush_raft_batches(node_ptr self);
+// A batch from a peer: each message to its local replica.
+void on_raft_batch(node_ptr self, const bytes& batch);
+// Forwards one Raft message to the local replica of (topic, partition).
+void deliver_raft(node_ptr self, const std::string& topic, std::uint32_t partition, bytes&& data);
+// A peer's connection was lost (up = false) or made: tell every replica.
+void tell_replicas_link(node_ptr self, std::uint64_t peer, bool up);
+// The Raft clock: starts the timer; replicas report quiet/awake.
+void start_raft_clock(node_ptr self);
+void on_raft_clock(node_ptr self);
+void on_replica_quiet(node_ptr self, const caf::actor& replica, bool quiet);
 
 } // namespace herald::actors

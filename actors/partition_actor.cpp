@@ -36,6 +36,7 @@ replication::replica_settings settings_of(const partition_args& args) {
   s.replicas = args.replicas;
   s.tick_ms = args.tick_ms;
   s.election_ticks = args.election_ticks;
+  s.quiesce = args.quiesce;
   s.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(args.node_id) << 32);
   s.origin = args.origin;
   return s;
@@ -65,7 +66,6 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
   });
   st.replica->elect_alone();
   flush(self);
-  self->delayed_send(self, std::chrono::milliseconds{st.args.tick_ms}, tick_atom::value);
   if (st.args.config.fsync == cluster::fsync_policy::interval)
     self->delayed_send(self, std::chrono::milliseconds{st.args.config.fsync_interval_ms}, sync_tick_atom::value);
   if (st.args.config.retention_ms >= 0 || st.args.config.retention_bytes >= 0)
@@ -96,11 +96,13 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       self->state.replica->process_readies();
       flush(self);
     },
-    [=](tick_atom) {
-      auto& st = self->state;
-      st.replica->tick();
+    [=](tick_atom) {  // from the node's Raft clock, while the group is awake
+      self->state.replica->tick();
       flush(self);
-      self->delayed_send(self, std::chrono::milliseconds{st.args.tick_ms}, tick_atom::value);
+    },
+    [=](link_atom, std::uint64_t node, bool up) {
+      self->state.replica->on_node_link(node, up);
+      flush(self);
     },
     [=](produce_timeout_atom, raft::index_t index, raft::term_t term) {
       self->state.replica->produce_timeout(index, term);
@@ -164,6 +166,11 @@ void flush(partition_ptr self) {
                wire::encode_raft({st.args.topic, st.args.partition, m}));
   deliver_answers(self, out);
   if (out.settled) self->send(st.parent, settled_atom::value, st.args.topic, st.args.partition, *out.settled);
+  // The node's clock ticks this replica only while its group is awake.
+  if (const bool quiet = st.replica->quiesced(); quiet != st.quiet) {
+    st.quiet = quiet;
+    self->send(st.parent, quiet_atom::value, quiet);
+  }
   using kind = replication::outbox::timer::kind;
   for (const auto& t : out.timers) {
     const auto delay = std::chrono::milliseconds{t.delay_ms};

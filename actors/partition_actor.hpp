@@ -22,12 +22,17 @@
 //       controller assigned; the leader moves the group there
 //       (replication/membership_driver.hpp). A stale epoch is ignored; the
 //       same epoch again asks for the settled report again.
+//   (tick_atom)                  the Raft clock, sent by the node every tick_ms
+//       while this replica's group is awake
+//   (link_atom, uint64 node, bool up)  the node lost (or regained) its
+//       connection to that node: wakes a quiet group (raft::node::on_node_down)
 // It sends its parent (the node actor):
 //   (raft_out_atom, uint64 to, string topic, uint32 partition, bytes)
 //   (settled_atom, string topic, uint32 partition, uint64 epoch) as leader,
 //       the committed configuration equals the target of that epoch
+//   (quiet_atom, bool)  its group went quiet (stop ticking me) or woke
 //
-// Driving the core: a timer (`delayed_send` every tick_ms) calls tick();
+// Driving the core: the node's clock (tick_atom every tick_ms, while awake) calls tick();
 // messages call step(); produce calls propose(). Each of them schedules one
 // ready_atom to self, so every request already queued in the mailbox is
 // proposed before the ready is taken: one append and one fdatasync cover all
@@ -58,6 +63,7 @@ struct partition_args {
   std::vector<std::uint64_t> replicas;   // the founding voters; empty: {node_id}
   std::uint32_t tick_ms = 50;            // Raft clock: heartbeat every tick,
   std::uint32_t election_ticks = 10;     // elections after 10-20 ticks of silence
+  bool quiesce = false;                  // idle groups go quiet (raft::options::quiesce)
   std::uint32_t cleaner_interval_ms = 30'000;  // how often the cleaner looks for work
   // founder only at topic creation; must_exist whenever the broker's
   // metadata already knew the partition (start-up, restarts).

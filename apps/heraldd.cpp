@@ -48,6 +48,8 @@ struct options {
   std::int64_t retention_bytes = -1;
   std::vector<std::string> peers;
   std::uint32_t raft_tick_ms = 50;
+  bool raft_quiesce = true;
+  bool raft_coalesce = true;
   std::uint32_t cleaner_interval_ms = 30'000;
   std::string cleanup_policy = "delete";
   std::int64_t tombstone_retention_ms = 86'400'000;
@@ -129,6 +131,13 @@ int main(int argc, char** argv) {
   app.add_option("--raft-tick-ms", opt.raft_tick_ms,
                  "Raft clock period: heartbeats every tick, elections after 10-20 silent ticks")
     ->check(CLI::Range(5u, 10'000u))
+    ->capture_default_str();
+  app.add_option("--raft-quiesce", opt.raft_quiesce,
+                 "Idle partitions stop heartbeating until written to or their leader's node is lost "
+                 "(false: heartbeat every tick, as before)")
+    ->capture_default_str();
+  app.add_option("--raft-coalesce", opt.raft_coalesce,
+                 "Send Raft messages to each peer as one batch per burst instead of one message each")
     ->capture_default_str();
   app.add_option("--cleaner-interval-ms", opt.cleaner_interval_ms,
                  "How often each partition's cleaner looks for expired records to reclaim and keys to compact")
@@ -225,6 +234,8 @@ int main(int argc, char** argv) {
   args.metadata = std::shared_ptr<herald::cluster::local_metadata_store>(std::move(*metadata));
   args.peers = std::move(peers);
   args.raft_tick_ms = opt.raft_tick_ms;
+  args.raft_quiesce = opt.raft_quiesce;
+  args.raft_coalesce = opt.raft_coalesce;
   args.cleaner_interval_ms = opt.cleaner_interval_ms;
   args.topic_defaults.compact = opt.cleanup_policy == "compact";
   args.topic_defaults.tombstone_retention_ms = opt.tombstone_retention_ms;

@@ -36,6 +36,7 @@ raft::options raft_options(const replica_settings& s) {
   o.seed = s.seed;
   o.heartbeat_ticks = 1;
   o.election_ticks = s.election_ticks;
+  o.quiesce = s.quiesce;
   o.max_append_bytes = 1u << 20;
   o.max_inflight_bytes = 16u << 20;
   return o;
@@ -100,6 +101,14 @@ void partition_replica::on_raft(const raft::message& m) {
   raft_->step(m);
   followers_.heard(*raft_, m.from);
   out_.schedule_ready = true;
+}
+
+void partition_replica::on_node_link(raft::node_id node, bool up) {
+  if (failed_) return;
+  if (up)
+    raft_->on_node_up(node);
+  else
+    raft_->on_node_down(node);
 }
 
 void partition_replica::tick() {

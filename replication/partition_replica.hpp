@@ -47,6 +47,7 @@ struct replica_settings {
   std::vector<raft::node_id> replicas;  // the founding voters; empty: {node_id}
   std::uint32_t tick_ms = 50;          // the Raft clock's period, for the step-down deadline
   std::uint32_t election_ticks = 10;
+  bool quiesce = false;  // raft::options::quiesce: idle groups stop heartbeating
   std::uint64_t seed = 0;
   // must_exist with a single replica acts as founder: no one else holds the
   // data to catch up from, and a group of one cannot split its votes.
@@ -86,6 +87,8 @@ public:
   void on_request(request_id id, const bytes& request);  // produce, fetch, listOffsets
   void on_raft(const raft::message& m);
   void tick();
+  // The host's connection to `node` was lost (up = false) or made.
+  void on_node_link(raft::node_id node, bool up);
   void process_readies();
   void produce_timeout(raft::index_t index, raft::term_t term);
   void fetch_timeout(std::uint64_t fetch_id);
@@ -118,6 +121,8 @@ public:
   std::uint64_t log_start_offset() const { return store_->log().log_start_offset(); }
   raft::node_id leader() const { return raft_->leader(); }
   bool is_leader() const { return raft_->state() == raft::role::leader; }
+  // The group is quiet: the host need not tick until something wakes it.
+  bool quiesced() const { return raft_->quiesced(); }
   // Whether a leader has told this replica (in this run) what is committed;
   // until then its high watermark is only what its snapshot covers.
   bool commit_known() const;
