@@ -2,7 +2,7 @@
 # Raft at scale: what thousands of idle partition replicas cost a broker.
 #
 #   bench/raft_scale.sh [BUILD_DIR] [--partitions N] [--topics T] [--sample-s S]
-#                       [--tick-ms MS] [--no-restart] [-- extra heraldd flags...]
+#                       [--tick-ms MS] [--no-restart] [--verbose] [-- extra heraldd flags...]
 #
 # Starts 3 static-cluster brokers (--peer, every node holds every partition)
 # on a bounded tmpfs, creates T topics of N/T partitions each (R3: N replicas
@@ -23,7 +23,7 @@ set -euo pipefail
 
 build=build
 if [[ $# -gt 0 && $1 != --* ]]; then build=$1; shift; fi
-partitions=5000 topics=5 sample_s=30 tick_ms=50 restart=1 settle_s=10
+partitions=5000 topics=5 sample_s=30 tick_ms=50 restart=1 settle_s=10 verbose=0
 extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -33,6 +33,7 @@ while [[ $# -gt 0 ]]; do
     --settle-s) settle_s=$2; shift 2 ;;
     --tick-ms) tick_ms=$2; shift 2 ;;
     --no-restart) restart=0; shift ;;
+    --verbose) verbose=1; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
@@ -94,6 +95,7 @@ wait_all_led() {  # wait_all_led BROKER... ; prints seconds
   while :; do
     missing=0
     for i in "$@"; do missing=$(( missing + $(leaderless "$i") )); done
+    (( verbose )) && echo "  ... $(( SECONDS - start )) s: $missing leaderless on broker(s) $*" >&2
     (( missing == 0 )) && break
     if (( SECONDS > deadline )); then echo "still $missing leaderless after 600 s" >&2; return 1; fi
     sleep 0.2
@@ -150,4 +152,4 @@ if (( restart )); then
   sleep "$settle_s"
   sample "after restart"
 fi
-grep -h -c -E 'error|critical' "$work"/n*.log | paste -sd' ' | sed 's/^/log error lines per broker: /'
+echo "log error lines per broker: $(for i in 1 2 3; do grep -c -E 'error|critical' "$work/n$i.log" || true; done | paste -sd' ')"
