@@ -134,6 +134,12 @@ void partition_replica::drive_membership() {
     spdlog::info("{}: replica set of epoch {} committed", settings_.name, *r.settled);
     out_.settled = r.settled;
   }
+  // Quiescence must not stall a move (the driver steps on ticks, and a quiet
+  // group is not ticked): a leader with steps left keeps its clock running.
+  const auto& config = raft_->config();
+  if (raft_->quiesced() && is_leader() && membership_.has_target() &&
+      (!config.learners.empty() || config.voters != membership_.target()))
+    raft_->wake();
 }
 
 // Carries out everything the core asks for (raft/ready.hpp's order).
