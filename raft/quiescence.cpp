@@ -27,13 +27,13 @@ bool node::can_quiesce() const {
   const configuration& cfg = config();
   std::size_t caught_up = cfg.is_voter(opts_.id) ? 1 : 0;
   for (const auto& [peer, pr] : progress_) {
+    if (down_nodes_.count(peer) != 0) continue;  // counts for nothing: neither blocks nor helps
     const bool current = pr.st == progress::state::replicate && pr.match_index == last && pr.inflights.empty();
-    if (current) {
-      if (cfg.is_voter(peer)) ++caught_up;
-    } else if (down_nodes_.count(peer) == 0) {
-      return false;  // alive and behind: keep replicating
-    }
+    if (!current) return false;  // alive and behind: keep replicating
+    if (cfg.is_voter(peer)) ++caught_up;
   }
+  // Without a quorum it believes alive, a leader keeps its clock so that
+  // check-quorum can step it down.
   return caught_up >= cfg.quorum();
 }
 

@@ -140,6 +140,24 @@ TEST_CASE("a leader goes quiet with a follower reported down, and only with a qu
   CHECK(c[1].state() != role::leader);
 }
 
+TEST_CASE("a quiet leader whose followers' nodes are both lost wakes and steps down (check-quorum)") {
+  fixture c(3, quiet_options());
+  c.elect(1);
+  c.tick_all(3);
+  REQUIRE(all_quiet(c, {1, 2, 3}));
+  c.crash(3);
+  c[1].on_node_down(3);
+  c[2].on_node_down(3);
+  c.tick_all(3);
+  CHECK(c[1].quiesced());  // 1 and 2 are still a quorum
+  c.crash(2);
+  c[1].on_node_down(2);
+  c.tick_all(3);
+  CHECK_FALSE(c[1].quiesced());
+  c.tick_all(30);  // within two election timeouts
+  CHECK(c[1].state() != role::leader);
+}
+
 TEST_CASE("a lost quiesce heartbeat leaves a follower awake until it wakes the leader, then all go quiet") {
   fixture c(3, quiet_options());
   c.elect(1);
