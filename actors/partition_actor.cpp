@@ -39,6 +39,7 @@ replication::replica_settings settings_of(const partition_args& args) {
   s.quiesce = args.quiesce;
   s.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(args.node_id) << 32);
   s.origin = args.origin;
+  s.preferred_leader = args.preferred_leader;
   return s;
 }
 

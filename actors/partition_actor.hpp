@@ -68,6 +68,9 @@ struct partition_args {
   // founder only at topic creation; must_exist whenever the broker's
   // metadata already knew the partition (start-up, restarts).
   replication::replica_origin origin = replication::replica_origin::founder;
+  // ZooKeeper mode: the partition's first replica, which should lead
+  // (replica_settings::preferred_leader). 0: none (static cluster).
+  std::uint64_t preferred_leader = 0;
 };
 
 // Spawned detached and monitored by `parent`, which supervises it and

@@ -65,6 +65,7 @@ storage::result<std::unique_ptr<partition_replica>> partition_replica::open(repl
 partition_replica::partition_replica(replica_settings settings, std::unique_ptr<raft_store> store)
     : settings_(std::move(settings)), store_(std::move(store)) {
   raft_ = std::make_unique<raft::node>(raft_options(settings_), *store_, store_->durable_state());
+  preferred_leader_ = settings_.preferred_leader;
   commit_ = store_->snapshot().index;
   if (store_->durable_state().vote_unknown)
     spdlog::warn("{}: this replica's Raft state is missing although it held data; it neither votes nor campaigns "
@@ -114,14 +115,37 @@ void partition_replica::on_node_link(raft::node_id node, bool up) {
 void partition_replica::tick() {
   if (failed_) return;
   followers_.tick();
+  balance_leadership();  // before the tick: a check-quorum round in it clears recent_active
   raft_->tick();
   drive_membership();
   process_readies();
 }
 
+void partition_replica::balance_leadership() {
+  if (!is_leader()) {
+    led_ticks_ = 0;
+    return;
+  }
+  // Not at once after an election (let it settle), and then only every few
+  // election timeouts, so a flapping preferred replica cannot make
+  // leadership bounce.
+  const std::uint32_t every = 4 * settings_.election_ticks;
+  if (++led_ticks_ % every != 0) return;
+  const auto to = preferred_leader_;
+  if (to == raft::no_node || to == settings_.node_id || stepping_down_) return;
+  if (!raft_->config().is_voter(to) || raft_->config_index() > raft_->commit_index()) return;
+  if (membership_.has_target() && raft_->config().voters != membership_.target()) return;  // moving
+  const auto* pr = raft_->progress_of(to);
+  if (pr == nullptr || !pr->recent_active || pr->match_index < raft_->log().last_index()) return;
+  if (raft_->transfer_leadership(to) == raft::errc::ok)
+    spdlog::info("{}: handing leadership to the preferred replica, node {}", settings_.name, to);
+}
+
 void partition_replica::set_target(std::vector<raft::node_id> voters, std::uint64_t epoch) {
   if (failed_) return;
+  const auto first = voters.empty() ? raft::no_node : voters.front();
   if (!membership_.set_target(std::move(voters), epoch)) return;
+  preferred_leader_ = first;
   drive_membership();
   process_readies();
 }

@@ -52,6 +52,13 @@ struct replica_settings {
   // must_exist with a single replica acts as founder: no one else holds the
   // data to catch up from, and a group of one cannot split its votes.
   replica_origin origin = replica_origin::founder;
+  // The replica that should lead when it can (the first of the partition's
+  // replicas in ZooKeeper mode; set_target() updates it). A leader that is
+  // not it hands over once it is a caught-up, active voter and the group is
+  // not changing, checked every few election timeouts of its leadership, so
+  // leaderships spread as placement balanced them. no_node: never (the
+  // static cluster, where every node holds every partition).
+  raft::node_id preferred_leader = raft::no_node;
 };
 
 // What a call asks the shell to do, in this order: send `messages`, deliver
@@ -163,6 +170,7 @@ private:
   void wake_parked_fetches();
   void fail(const std::string& why);
   void drive_membership();
+  void balance_leadership();
 
   replica_settings settings_;
   std::unique_ptr<raft_store> store_;
@@ -180,6 +188,8 @@ private:
   bool stepping_down_ = false;
   cleaner_state cleaner_;
   membership_driver membership_;
+  raft::node_id preferred_leader_ = raft::no_node;
+  std::uint32_t led_ticks_ = 0;  // ticks since this replica became leader (balance_leadership)
   follower_tracker followers_;
 };
 

@@ -176,3 +176,20 @@ TEST_CASE("the leader is lost mid-change and the new leader finishes the move") 
   CHECK(leader_of(g, {kept, 4}) == *reporter);
   produce_some(g, *reporter, 1);
 }
+
+TEST_CASE("a leader hands leadership to the preferred replica once it is caught up; with none it keeps it") {
+  replica_group g({1, 2, 3});
+  const auto leader = g.elect();
+  produce_some(g, leader, 2);
+  g.tick_all(100);
+  CHECK(g.at(leader).is_leader());  // no preferred replica (the static cluster): leadership stays
+
+  const auto preferred = other_than(leader);
+  g.set_target({preferred, leader, other_than(leader, preferred)}, 0);  // the first is the preferred leader
+  g.tick_all(100);
+  CHECK(g.at(preferred).is_leader());
+  CHECK(g.at(preferred).raft().config().voters == ids{1, 2, 3});  // the same group
+  produce_some(g, preferred, 1);
+  g.tick_all(200);
+  CHECK(g.at(preferred).is_leader());  // and it stays there
+}
