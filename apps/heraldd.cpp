@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   options opt;
   CLI::App app{"heraldd: a Herald broker node"};
   app.set_config("--config", "", "Read options from this INI or TOML file (keys are the long option names)");
+  app.allow_config_extras(false);  // a misspelt key in a config file is an error, not silently ignored
   app.add_option("--data-dir", opt.data_dir, "Directory for logs and metadata (created if missing)")->required();
   app.add_option("--listen", opt.listen, "HOST:PORT to accept clients on; port 0 picks a free port")
     ->capture_default_str();

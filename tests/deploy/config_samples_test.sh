@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The deploy/config/heraldd-N.conf samples are what heraldd reads: each one
+# starts a broker (its ZooKeeper and addresses overridden on the command line
+# to stay on this machine), and a misspelt key is refused by name. Exit 77
+# (CTest: skipped) while heraldd has no --zookeeper.
+#   tests/deploy/config_samples_test.sh BIN_DIR
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$(cd "${1:?BIN_DIR}" && pwd)
+"$bin/heraldd" --help | grep -q -- --zookeeper || { echo "heraldd has no --zookeeper: skipped"; exit 77; }
+
+dir=$(mktemp -d /tmp/herald-config-test-XXXXXX)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+for conf in "$root"/deploy/config/heraldd-*.conf; do
+  name=$(basename "$conf" .conf)
+  # Nobody listens on port 1: the broker starts and keeps retrying ZooKeeper.
+  "$bin/heraldd" --config="$conf" --data-dir="$dir/$name" --listen=127.0.0.1:0 --port-file="$dir/$name.port" \
+    --advertise=127.0.0.1:9092 --zookeeper=127.0.0.1:1/herald >"$dir/$name.out" 2>"$dir/$name.log" &
+  pid=$!
+  for _ in $(seq 1 200); do
+    [ -s "$dir/$name.port" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/$name.log" >&2; echo "FAIL: heraldd refused $conf" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -s "$dir/$name.port" ] || { echo "FAIL: heraldd with $conf did not listen" >&2; exit 1; }
+  grep -q "node ${name#heraldd-} listening" "$dir/$name.out" || { echo "FAIL: $conf: wrong node id" >&2; exit 1; }
+  kill -TERM "$pid"
+  wait "$pid" || { echo "FAIL: heraldd with $conf did not stop cleanly" >&2; exit 1; }
+  pid=""
+  echo "$conf: ok"
+done
+
+sed 's/^replica-grace-ms/replica-grace-msec/' "$root/deploy/config/heraldd-1.conf" >"$dir/typo.conf"
+if "$bin/heraldd" --config="$dir/typo.conf" --data-dir="$dir/typo" --listen=127.0.0.1:0 >"$dir/typo.out" 2>&1; then
+  echo "FAIL: a misspelt key was accepted" >&2
+  exit 1
+fi
+grep -q "replica-grace-msec" "$dir/typo.out" || { cat "$dir/typo.out" >&2; echo "FAIL: the error does not name the key" >&2; exit 1; }
+echo "misspelt key refused: ok"
