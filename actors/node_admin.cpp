@@ -56,6 +56,7 @@ void fill_followers(const std::vector<replication::follower_status>& followers, 
     list[i].setBehindMs(f.behind_ms);
     list[i].setLearner(f.learner);
     list[i].setState(follower_state(f.state));
+    list[i].setConnected(f.connected);
   }
 }
 

@@ -170,7 +170,7 @@ status_report build_report(const cluster_snapshot& snap, std::int64_t max_lag_ms
           for (const auto& candidate : lead->followers)
             if (candidate.node_id == r) f = &candidate;
         v.lag = f != nullptr ? std::to_string(f->lag) : "?";
-        v.in_sync = lead != nullptr && f != nullptr && answering.count(r) != 0 && !f->learner &&
+        v.in_sync = lead != nullptr && f != nullptr && answering.count(r) != 0 && !f->learner && f->connected &&
                     f->behind_ms >= 0 && f->behind_ms <= max_lag_ms;
         row.under_replicated |= lead != nullptr && !v.in_sync;
         row.followers.push_back(v);

@@ -43,7 +43,7 @@ topic_status read_topic(schema::TopicInfo::Reader t) {
       ps.replicas.push_back(r);
     for (auto f : p.getFollowers())
       ps.followers.push_back({f.getNodeId(), f.getMatchOffset(), f.getLag(), f.getMatchIndex(), f.getBehindMs(),
-                              f.getLearner(), f.getState()});
+                              f.getLearner(), f.getState(), f.getConnected()});
     ps.log_start_offset = p.getLogStartOffset();
     ps.high_watermark = p.getHighWatermark();
     if (p.getError().getCode() != ErrorCode::NONE)

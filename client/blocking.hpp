@@ -38,6 +38,7 @@ struct follower_status {
   std::int64_t behind_ms = -1;  // since it last matched the leader's log end; -1: not yet
   bool learner = false;
   schema::FollowerState state = schema::FollowerState::PROBE;
+  bool connected = true;        // false: the leader's broker lost its connection to it
 };
 
 struct partition_status {

@@ -10,9 +10,17 @@
 // cut off or too slow, also while nothing is written (heartbeat replies keep
 // it at zero for a live one). No actors, no clock: time is counted in the
 // replica's Raft ticks and reported as ticks x tick_ms.
+//
+// Quiescence: a quiet group is not ticked and exchanges no heartbeats. It
+// went quiet only with every follower it believed alive at its log end, and
+// the loss of a member's node wakes it, so while quiet a connected follower
+// at the leader's last entry counts as caught up now (behind_ms 0). A
+// follower whose node the host reported lost (on_node_link) is reported
+// `connected = false` until a message from it arrives.
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "raft/node.hpp"
@@ -35,12 +43,20 @@ struct follower_status {
   // leadership; -1: not yet.
   std::int64_t behind_ms = -1;
   bool learner = false;
+  bool connected = true;  // false: the host lost its connection to the follower's node
   raft::progress::state state = raft::progress::state::probe;
 };
 
 class follower_tracker {
 public:
   void tick() { ++ticks_; }
+  // The host's connection to `node` was lost (up = false) or is back.
+  void link(raft::node_id node, bool up) {
+    if (up)
+      down_.erase(node);
+    else
+      down_.insert(node);
+  }
   // After `node` stepped a message from `from`: notes whether it is caught up.
   void heard(const raft::node& node, raft::node_id from);
   // The leader's view of every other member; empty unless `node` leads.
@@ -51,6 +67,7 @@ private:
   std::uint64_t ticks_ = 0;
   raft::term_t term_ = 0;                             // the leadership caught_up_ belongs to
   std::map<raft::node_id, std::uint64_t> caught_up_;  // tick of the last caught-up reply
+  std::set<raft::node_id> down_;                       // nodes the host reported unreachable
 };
 
 }  // namespace herald::replication

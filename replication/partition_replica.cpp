@@ -106,6 +106,7 @@ void partition_replica::on_raft(const raft::message& m) {
 
 void partition_replica::on_node_link(raft::node_id node, bool up) {
   if (failed_) return;
+  followers_.link(node, up);
   if (up)
     raft_->on_node_up(node);
   else

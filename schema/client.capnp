@@ -146,6 +146,7 @@ struct FollowerInfo {
                             # at 0): grows for a dead, cut-off or slow follower; -1: not yet
   learner @5 :Bool;         # a non-voting member catching up (membership changes)
   state @6 :FollowerState;
+  connected @7 :Bool = true;  # false: the leader's broker lost its connection to the follower's
 }
 
 enum FollowerState {

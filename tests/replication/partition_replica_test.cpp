@@ -373,3 +373,35 @@ TEST_CASE("the leader reports each follower's match and lag in records, and how 
     CHECK(f.behind_ms <= 2 * 50);
   }
 }
+
+TEST_CASE("a quiet group's followers count as caught up; one whose node is lost is reported disconnected") {
+  replica_group g({1, 2, 3});
+  for (raft::node_id id : {1, 2, 3}) {
+    auto s = g.settings_of(id);
+    s.quiesce = true;
+    g.stop(id);
+    g.start(id, s);
+  }
+  const auto leader = g.elect();
+  REQUIRE(g.request(leader, produce_request("v"))->code == ErrorCode::NONE);
+  for (int i = 0; i < 100 && !g.at(leader).quiesced(); ++i) g.tick_all();
+  REQUIRE(g.at(leader).quiesced());
+  // The harness keeps ticking (a real host does not tick a quiet group); no
+  // heartbeat replies come, yet nobody fell behind.
+  g.tick_all(200);
+  REQUIRE(g.at(leader).quiesced());
+  for (const auto& f : g.at(leader).followers()) {
+    CAPTURE(f.node);
+    CHECK(f.behind_ms == 0);
+    CHECK(f.connected);
+  }
+  const auto lost = other_than(leader);
+  g.isolate(lost);
+  g.poke(leader, [&](auto& r) { r.on_node_link(lost, false); });
+  for (const auto& f : g.at(leader).followers())
+    CHECK(f.connected == (f.node != lost));
+  g.heal();
+  g.poke(leader, [&](auto& r) { r.on_node_link(lost, true); });
+  g.tick_all(3);
+  for (const auto& f : g.at(leader).followers()) CHECK(f.connected);
+}
