@@ -116,7 +116,8 @@ find_binaries() {
     bin="$root/build/apps"
   fi
   [ -x "$bin/heraldd" ] && [ -x "$bin/herald" ] || { echo "local-cluster: no heraldd/herald in $bin" >&2; exit 1; }
-  if ! "$bin/heraldd" --help 2>/dev/null | grep -q -- --zookeeper; then
+  # (not `| grep -q`: under pipefail, heraldd killed by SIGPIPE would fail the pipe)
+  if ! grep -q -- --zookeeper <<<"$("$bin/heraldd" --help 2>/dev/null)"; then
     echo "local-cluster: $bin/heraldd has no --zookeeper (an older build?)" >&2
     exit 1
   fi

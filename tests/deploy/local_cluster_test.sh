@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 script="$root/deploy/local-cluster.sh"
 
-"$bin/heraldd" --help | grep -q -- --zookeeper || { echo "heraldd has no --zookeeper: skipped"; exit 77; }
+grep -q -- --zookeeper <<<"$("$bin/heraldd" --help)" || { echo "heraldd has no --zookeeper: skipped"; exit 77; }
 command -v java >/dev/null && [ -r /usr/share/java/zookeeper.jar ] || { echo "no ZooKeeper server: skipped"; exit 77; }
 
 dir=$(mktemp -d /tmp/herald-local-test-XXXXXX)
