@@ -221,9 +221,9 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.cleaner_interval_ms = st.args.cleaner_interval_ms;
   args.origin = origin;
   auto actor = spawn_partition(self, std::move(args));
-  st.ticking[actor.address()] = actor;  // its clock runs until it says its group is quiet
   auto incarnation = st.restarts.started(key_of(topic.name, partition), std::chrono::steady_clock::now());
   st.partition_of[actor.address()] = node_state::replica_slot{topic.name, partition, incarnation};
+  tick_replica(self, actor);  // until it says its group is quiet
   return actor;
 }
 

@@ -48,6 +48,7 @@ struct node_state {
   std::map<std::uint64_t, wire::raft_batch_builder> raft_batches;
   bool raft_flush_scheduled = false;
   std::map<caf::actor_addr, caf::actor> ticking;
+  bool raft_clock_running = false;
 
   // The replica ids of every partition: all nodes of the static cluster.
   std::vector<std::uint64_t> replica_ids() const;
@@ -110,8 +111,9 @@ void on_raft_batch(node_ptr self, const bytes& batch);
 void deliver_raft(node_ptr self, const std::string& topic, std::uint32_t partition, bytes&& data);
 // A peer's connection was lost (up = false) or made: tell every replica.
 void tell_replicas_link(node_ptr self, std::uint64_t peer, bool up);
-// The Raft clock: starts the timer; replicas report quiet/awake.
+// The Raft clock: runs while some replica is awake; replicas report quiet/awake.
 void start_raft_clock(node_ptr self);
+void tick_replica(node_ptr self, const caf::actor& replica);  // its group is awake
 void on_raft_clock(node_ptr self);
 void on_replica_quiet(node_ptr self, const caf::actor& replica, bool quiet);
 

@@ -98,7 +98,13 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       flush(self);
     },
     [=](tick_atom) {  // from the node's Raft clock, while the group is awake
-      self->state.replica->tick();
+      auto& st = self->state;
+      if (st.quiet && st.replica->quiesced()) {
+        // The node's list is a hint: say it again rather than tick in vain.
+        self->send(st.parent, quiet_atom::value, true);
+        return;
+      }
+      st.replica->tick();
       flush(self);
     },
     [=](link_atom, std::uint64_t node, bool up) {
@@ -137,8 +143,17 @@ caf::behavior partition_actor(partition_ptr self, partition_args args, caf::acto
       flush(self);
     },
     [=](cleaner_atom) {
+      auto& st = self->state;
       start_cleaner(self);
-      self->delayed_send(self, std::chrono::milliseconds{self->state.args.cleaner_interval_ms}, cleaner_atom::value);
+      // The cleaner works on closed segments only: a quiet replica without
+      // any has nothing to clean until it is written to again (which wakes
+      // it and re-arms this in flush()), so thousands of idle replicas cost
+      // no timer.
+      if (st.quiet && st.replica->store().log().segment_count() <= 1) {
+        st.cleaner_armed = false;
+        return;
+      }
+      self->delayed_send(self, std::chrono::milliseconds{st.args.cleaner_interval_ms}, cleaner_atom::value);
     },
     [=](cleaned_atom, replication::cleaner_outcome& outcome) {
       self->state.replica->finish_cleaner(outcome);
@@ -171,6 +186,10 @@ void flush(partition_ptr self) {
   if (const bool quiet = st.replica->quiesced(); quiet != st.quiet) {
     st.quiet = quiet;
     self->send(st.parent, quiet_atom::value, quiet);
+    if (!quiet && !st.cleaner_armed) {
+      st.cleaner_armed = true;
+      self->delayed_send(self, std::chrono::milliseconds{st.args.cleaner_interval_ms}, cleaner_atom::value);
+    }
   }
   using kind = replication::outbox::timer::kind;
   for (const auto& t : out.timers) {

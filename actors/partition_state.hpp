@@ -38,6 +38,7 @@ struct partition_state {
   std::unique_ptr<replication::partition_replica> replica;
   bool ready_scheduled = false;
   bool quiet = false;  // last told the node: its group is quiet (not ticked)
+  bool cleaner_armed = true;  // a cleaner_atom timer is pending
   // Client requests the replica has not answered yet, by request id.
   std::map<replication::request_id, promise> waiting;
   replication::request_id next_request_id = 0;

@@ -48,6 +48,8 @@ pids=(0 0 0 0)
 cleanup() {
   for p in "${pids[@]}"; do [[ $p != 0 ]] && kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # RAFT_SCALE_LOGS=DIR keeps the brokers' logs.
+  [[ -n ${RAFT_SCALE_LOGS:-} ]] && mkdir -p "$RAFT_SCALE_LOGS" && cp "$work"/n*.log "$RAFT_SCALE_LOGS"/ 2>/dev/null
   umount "$work" 2>/dev/null || umount -l "$work" || true
   rmdir "$work" 2>/dev/null || true
 }
@@ -102,12 +104,31 @@ wait_all_led() {  # wait_all_led BROKER... ; prints seconds
   done
 }
 
+# Per-thread CPU ticks of broker $1 as "comm ticks" lines (thread names:
+# CAF's workers, clock and multiplexer, and the detached partition actors).
+thread_ticks() {
+  local f line comm rest
+  for f in /proc/"$1"/task/*/stat; do
+    line=$(cat "$f" 2>/dev/null) || continue
+    comm=${line#*(}; comm=${comm%)*}; rest=${line##*) }
+    # rest starts at field 3 (state): utime and stime are its 12th and 13th.
+    awk -v c="${comm// /_}" '{ print c, $12 + $13 }' <<<"$rest"
+  done
+}
+
 sample() {  # sample LABEL: CPU % of one core per broker over sample_s
   local before=() after=() i
   for i in 1 2 3; do before[$i]=$(cpu_ticks "${pids[$i]}"); done
+  (( verbose )) && thread_ticks "${pids[1]}" >"$work/threads.before"
   local t0; t0=$(date +%s.%N)
   sleep "$sample_s"
   for i in 1 2 3; do after[$i]=$(cpu_ticks "${pids[$i]}"); done
+  if (( verbose )); then
+    thread_ticks "${pids[1]}" >"$work/threads.after"
+    echo "  broker 1 CPU ticks by thread name over the sample (ticks of 1/$hz s):" >&2
+    awk 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 } END { for (k in a) if (a[k] - b[k] > 0) print "   ", k, a[k] - b[k] }' \
+      "$work/threads.before" "$work/threads.after" | sort -k2 -n -r | head -6 >&2
+  fi
   local t1; t1=$(date +%s.%N)
   for i in 1 2 3; do
     awk -v l="$1" -v b="$i" -v d=$(( after[i] - before[i] )) -v hz="$hz" -v t0="$t0" -v t1="$t1" \

@@ -13,6 +13,7 @@ void node::handle(const message& m, const append_entries_response& r) {
   if (it == progress_.end()) return;
   progress& pr = it->second;
   pr.recent_active = true;
+  pr.confirmed = true;
 
   if (!r.success && r.last_log_index < pr.match_index && r.rejected_index <= pr.match_index &&
       pr.st != progress::state::snapshot) {

@@ -30,6 +30,11 @@ struct progress {
 
   // Heard from this peer since the last check-quorum round.
   bool recent_active = true;
+  // Quiescence: false from the host's report that the peer's node is back
+  // (raft::node::on_node_up) until the peer answers: it may have restarted
+  // without the replica this progress describes, and a leader that went
+  // quiet at once would never tell the new one who leads.
+  bool confirmed = true;
 
   // probe: an AppendEntries is out and unanswered (cleared by any reply or
   // the next heartbeat, so a lost probe is retried).

@@ -28,7 +28,8 @@ bool node::can_quiesce() const {
   std::size_t caught_up = cfg.is_voter(opts_.id) ? 1 : 0;
   for (const auto& [peer, pr] : progress_) {
     if (down_nodes_.count(peer) != 0) continue;  // counts for nothing: neither blocks nor helps
-    const bool current = pr.st == progress::state::replicate && pr.match_index == last && pr.inflights.empty();
+    const bool current = pr.confirmed && pr.st == progress::state::replicate && pr.match_index == last &&
+                         pr.inflights.empty();
     if (!current) return false;  // alive and behind: keep replicating
     if (cfg.is_voter(peer)) ++caught_up;
   }
@@ -82,6 +83,7 @@ void node::on_node_down(node_id n) {
 void node::on_node_up(node_id n) {
   if (n == opts_.id || n == no_node) return;
   down_nodes_.erase(n);
+  if (auto it = progress_.find(n); it != progress_.end()) it->second.confirmed = false;
   if (config().contains(n)) wake();
 }
 

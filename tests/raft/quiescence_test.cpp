@@ -176,6 +176,24 @@ TEST_CASE("a lost quiesce heartbeat leaves a follower awake until it wakes the l
   CHECK(c[1].term() == term);  // pre-vote: the woken leader was never deposed
 }
 
+TEST_CASE("a leader told a follower's node is back heartbeats until that follower answers") {
+  fixture c(3, quiet_options());
+  c.elect(1);
+  c.tick_all(3);
+  REQUIRE(all_quiet(c, {1, 2, 3}));
+  // Node 3 restarts; the leader hears of it before its replica is up.
+  c.crash(3);
+  c[1].on_node_down(3);
+  c[1].on_node_up(3);
+  c.tick_all(5);
+  CHECK_FALSE(c[1].quiesced());  // still unconfirmed: keeps heartbeating
+  c.restart(3);
+  c.tick_all(3);
+  CHECK(c[3].leader() == 1);  // told by a heartbeat, not by its own campaign
+  CHECK(c[3].state() == role::follower);
+  CHECK(all_quiet(c, {1, 2, 3}));
+}
+
 TEST_CASE("wake() restarts a quiet leader's heartbeats") {
   fixture c(3, quiet_options());
   c.elect(1);
