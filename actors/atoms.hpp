@@ -20,6 +20,7 @@ using address_atom = caf::atom_constant<caf::atom("hr_addr")>;     // (host, por
 using lookup_atom = caf::atom_constant<caf::atom("hr_lookup")>;   // (topic, partition) -> actor
 using shutdown_atom = caf::atom_constant<caf::atom("hr_shutdn")>;
 using restart_atom = caf::atom_constant<caf::atom("hr_restart")>;  // (topic, partition, incarnation) back-off timer
+using cluster_wait_atom = caf::atom_constant<caf::atom("hr_clwait")>; // admin answers waiting on the view
 using disk_check_atom = caf::atom_constant<caf::atom("hr_diskchk")>; // free-space sampling timer
 
 // Raft between replicas (actors/partition_actor.hpp)

@@ -86,8 +86,14 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     self->delayed_send(self, st.args.disk_check, disk_check_atom::value);
   }
   sweep_deletes(self);  // deletes a previous run began and did not finish
-  for (const auto& [name, topic] : self->state.args.metadata->topics())
-    start_topic(self, topic);
+  for (const auto& p : self->state.args.peers)
+    self->state.peer_addresses[p.id] = p;
+  if (self->state.zk_mode()) {
+    start_local_replicas(self);  // the rest waits for the view (on_cluster_view)
+  } else {
+    for (const auto& [name, topic] : self->state.args.metadata->topics())
+      start_topic(self, topic);
+  }
   publish_routes(self);
   connect_peers(self);
   start_raft_clock(self);
@@ -100,6 +106,14 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     auto& st = self->state;
     if (on_peer_down(self, dm.source))
       return;
+    if (st.zk && dm.source == st.zk.address()) {
+      st.zk = caf::actor{};
+      if (!st.stopping) {
+        spdlog::error("ZooKeeper actor died ({}); starting another", self->system().render(dm.reason));
+        start_cluster(self);
+      }
+      return;
+    }
     if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
       auto dead = std::move(p->second);
       st.partition_of.erase(p);
@@ -171,40 +185,55 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     [=](address_atom, std::string host, std::uint16_t port) {
       self->state.host = std::move(host);
       self->state.port = port;
+      if (self->state.zk_mode() && !self->state.zk)
+        start_cluster(self);
     },
-    [=](shutdown_atom) {
-      // Replicas that lead hand leadership to a caught-up follower first
-      // (TimeoutNow), so a clean stop costs no election timeout; then stop.
-      auto& st = self->state;
-      st.stopping = true;
-      auto outstanding = std::make_shared<std::size_t>(1);
-      auto finish = [=] {
-        if (--*outstanding > 0)
-          return;
-        auto& st = self->state;
-        for (auto& [topic, actors] : st.partitions)
-          for (auto& a : actors)
-            if (a)
-              self->send_exit(a, caf::exit_reason::user_shutdown);
-        for (const auto& s : st.sessions)
-          self->send_exit(s, caf::exit_reason::user_shutdown);
-        st.partitions.clear();
-        st.sessions.clear();
-        self->quit();
-      };
-      for (auto& [topic, actors] : st.partitions)
-        for (auto& a : actors)
-          if (a) {
-            ++*outstanding;
-            self->request(a, std::chrono::seconds{5}, shutdown_atom::value)
-              .then([=](bool) { finish(); }, [=](caf::error&) { finish(); });
-          }
-      finish();
+    [=](zk_view_atom, zk_view_ptr& view) { on_cluster_view(self, std::move(view)); },
+    [=](zk_status_atom, bool available) { on_cluster_status(self, available); },
+    [=](zk_fatal_atom, const std::string& why) {
+      shutdown_node(self, caf::make_error(caf::sec::runtime_error, why));
     },
+    [=](cluster_wait_atom) { expire_view_waits(self); },
+    [=](shutdown_atom) { shutdown_node(self, caf::error{}); },
   };
 }
 
 } // namespace
+
+void shutdown_node(node_ptr self, caf::error reason) {
+  // Replicas that lead hand leadership to a caught-up follower first
+  // (TimeoutNow), so a clean stop costs no election timeout; then stop.
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  st.stopping = true;
+  st.fatal = std::move(reason);
+  if (st.zk)  // closes the session: this broker's znode goes at once
+    self->send_exit(st.zk, caf::exit_reason::user_shutdown);
+  auto outstanding = std::make_shared<std::size_t>(1);
+  auto finish = [=] {
+    if (--*outstanding > 0)
+      return;
+    auto& st = self->state;
+    for (auto& [topic, actors] : st.partitions)
+      for (auto& a : actors)
+        if (a)
+          self->send_exit(a, caf::exit_reason::user_shutdown);
+    for (const auto& s : st.sessions)
+      self->send_exit(s, caf::exit_reason::user_shutdown);
+    st.partitions.clear();
+    st.sessions.clear();
+    self->quit(st.fatal);
+  };
+  for (auto& [topic, actors] : st.partitions)
+    for (auto& a : actors)
+      if (a) {
+        ++*outstanding;
+        self->request(a, std::chrono::seconds{5}, shutdown_atom::value)
+          .then([=](bool) { finish(); }, [=](caf::error&) { finish(); });
+      }
+  finish();
+}
 
 caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic, std::uint32_t partition,
                            replication::replica_origin origin) {
@@ -215,7 +244,7 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.dir = partition_dir(st.args.data_dir, topic.name, topic.id, partition);
   args.config = topic.config;
   args.node_id = static_cast<std::uint64_t>(st.args.node_id);
-  args.replicas = st.replica_ids();
+  args.replicas = st.zk_mode() ? cluster_replica_ids(self, topic.name, partition) : st.replica_ids();
   args.tick_ms = st.args.raft_tick_ms;
   args.quiesce = st.args.raft_quiesce;
   args.cleaner_interval_ms = st.args.cleaner_interval_ms;
@@ -256,6 +285,15 @@ void publish_routes(node_ptr self) {
   auto table = std::make_shared<routing_table>();
   table->partitions = st.partitions;
   table->disk = st.disk;
+  if (st.zk_mode())
+    for (const auto& [name, actors] : st.partitions) {
+      auto& marks = table->elsewhere[name];
+      marks.assign(actors.size(), -1);
+      if (auto h = st.hosted.find(name); h != st.hosted.end())
+        for (auto p : h->second)
+          if (p < marks.size())
+            marks[p] = 0;
+    }
   st.routes = table;
   for (const auto& s : st.sessions)
     self->send(s, routing_atom::value, st.routes);

@@ -102,6 +102,16 @@ struct node_args {
   // Back-off of an offline replica's retries.
   std::chrono::milliseconds restart_backoff{1000};
   std::chrono::milliseconds max_restart_backoff{60'000};
+
+  // ZooKeeper mode (actors/node_cluster.cpp), replacing `peers`: empty
+  // `zookeeper` means a single node or a static cluster.
+  std::string zookeeper;  // host:port[,host:port...][/chroot]
+  std::string rack;
+  std::uint32_t weight = 1;
+  std::string advertise_host;  // empty: the address it listens on
+  std::uint16_t advertise_port = 0;
+  std::chrono::milliseconds zk_session_timeout{6000};
+  std::chrono::milliseconds replica_grace{60'000};  // the controller's (CTL)
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

@@ -143,28 +143,11 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
 
 // Works on a full disk: see node_deletes.cpp.
 bytes delete_topic(node_ptr self, schema::DeleteTopicRequest::Reader req) {
-  auto& st = self->state;
   std::string name = req.getName();
-  const auto* d = st.args.metadata->find(name);
-  if (d == nullptr)
+  if (self->state.args.metadata->find(name) == nullptr)
     return wire::error_response(ErrorCode::UNKNOWN_TOPIC, "topic " + name + " does not exist");
-  auto dir = partition_dir(st.args.data_dir, name, d->id, 0).parent_path();
-  auto marker = dir;
-  marker += ".deleting";
-  std::error_code ec;
-  std::filesystem::rename(dir, marker, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory)
-    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot mark " + dir.string() + " for deletion: " + ec.message());
-  if (ec)  // never had a directory: the marker alone records the intent
-    std::filesystem::create_directories(marker, ec);
-  if (ec)
-    return wire::error_response(ErrorCode::STORAGE_ERROR, "cannot mark " + dir.string() + " for deletion: " + ec.message());
-  // The replicas keep their open files (Linux frees them on close); their
-  // downs are deliberate, not crashes.
-  stop_topic(self, name);
-  publish_routes(self);
-  sweep_deletes(self);
-  spdlog::info("deleted topic {}", name);
+  if (auto why = delete_local_topic(self, name); !why.empty())
+    return wire::error_response(ErrorCode::STORAGE_ERROR, why);
   return ok_response();
 }
 
@@ -182,6 +165,10 @@ bytes restart_partition(node_ptr self, schema::RestartPartitionRequest::Reader r
                                 "topic " + name + " has no partition " + std::to_string(partition));
   if (slot->second[partition])
     return wire::error_response(ErrorCode::NONE, name + "/" + std::to_string(partition) + " is already running");
+  if (st.zk_mode() && st.hosted[name].count(partition) == 0)
+    return wire::error_response(ErrorCode::UNKNOWN_PARTITION, name + "/" + std::to_string(partition) +
+                                                                 " has no replica on broker " +
+                                                                 std::to_string(st.args.node_id));
   const restart_policy::key key{name, partition};
   st.restarts.reset_backoff(key);
   spdlog::info("{}/{}: restarting the offline partition (admin request)", name, partition);
@@ -269,6 +256,32 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
 
 } // namespace
 
+std::string delete_local_topic(node_ptr self, const std::string& name) {
+  auto& st = self->state;
+  const auto* d = st.args.metadata->find(name);
+  if (d == nullptr)
+    return {};
+  auto dir = partition_dir(st.args.data_dir, name, d->id, 0).parent_path();
+  auto marker = dir;
+  marker += ".deleting";
+  std::error_code ec;
+  std::filesystem::rename(dir, marker, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return "cannot mark " + dir.string() + " for deletion: " + ec.message();
+  if (ec)  // never had a directory: the marker alone records the intent
+    std::filesystem::create_directories(marker, ec);
+  if (ec)
+    return "cannot mark " + dir.string() + " for deletion: " + ec.message();
+  // The replicas keep their open files (Linux frees them on close); their
+  // downs are deliberate, not crashes.
+  stop_topic(self, name);
+  st.hosted.erase(name);
+  publish_routes(self);
+  sweep_deletes(self);
+  spdlog::info("deleted topic {}", name);
+  return {};
+}
+
 // A create or delete applied here is applied on every peer too (when it came
 // from a client), so that every node hosts the replicas.
 bytes create_request_for(const cluster::topic_descriptor& topic) {
@@ -291,6 +304,8 @@ static void reply_and_forward(node_ptr self, const bytes& request, bytes respons
 
 void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer) {
   try {
+    if (self->state.zk_mode() && handle_cluster_request(self, request, rp))
+      return;
     wire::message_reader reader(request);
     auto req = reader.root<schema::Request>();
     switch (req.which()) {

@@ -25,9 +25,12 @@ std::vector<std::uint64_t> node_state::replica_ids() const {
 void connect_peer(node_ptr self, std::uint64_t id) {
   auto& st = self->state;
   if (st.peers.count(id) != 0 || !st.connecting.insert(id).second) return;
-  const auto it = std::find_if(st.args.peers.begin(), st.args.peers.end(), [&](const auto& p) { return p.id == id; });
-  if (it == st.args.peers.end()) return;
-  const peer_address addr = *it;
+  const auto it = st.peer_addresses.find(id);
+  if (it == st.peer_addresses.end() || id == static_cast<std::uint64_t>(st.args.node_id)) {
+    st.connecting.erase(id);
+    return;  // not (or no longer) a peer
+  }
+  const peer_address addr = it->second;
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, std::chrono::seconds{5}, caf::connect_atom::value, addr.host, addr.port)
     .then(
@@ -35,6 +38,11 @@ void connect_peer(node_ptr self, std::uint64_t id) {
         auto& st = self->state;
         st.connecting.erase(id);
         auto peer = caf::actor_cast<caf::actor>(ptr);
+        if (auto now = st.peer_addresses.find(id);
+            now == st.peer_addresses.end() || now->second.host != addr.host || now->second.port != addr.port) {
+          connect_peer(self, id);  // it moved (or left) while we connected: the current address, if any
+          return;
+        }
         if (!peer) {
           self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);
           return;
@@ -43,6 +51,8 @@ void connect_peer(node_ptr self, std::uint64_t id) {
         st.peers[id] = peer;
         spdlog::info("connected to peer {} at {}:{}", id, addr.host, addr.port);
         tell_replicas_link(self, id, true);
+        if (st.zk_mode())
+          return;  // ZooKeeper is the shared metadata store
         // Static clusters have no shared metadata store: offer the peer every
         // topic (an existing one is refused, harmlessly). Deletions a peer
         // missed are not repaired; ZooKeeper replaces all of this.
@@ -58,8 +68,9 @@ void connect_peer(node_ptr self, std::uint64_t id) {
 }
 
 void connect_peers(node_ptr self) {
-  for (const auto& p : self->state.args.peers)
-    if (p.id != static_cast<std::uint64_t>(self->state.args.node_id)) connect_peer(self, p.id);
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, p] : self->state.peer_addresses) ids.push_back(id);
+  for (auto id : ids) connect_peer(self, id);
 }
 
 bool on_peer_down(node_ptr self, const caf::actor_addr& source) {
@@ -69,6 +80,10 @@ bool on_peer_down(node_ptr self, const caf::actor_addr& source) {
     const auto id = i->first;
     st.peers.erase(i);
     st.raft_batches.erase(id);
+    if (st.peer_addresses.count(id) == 0) {  // it left the cluster
+      tell_replicas_link(self, id, false);
+      return true;
+    }
     spdlog::warn("lost peer {}; reconnecting", id);
     tell_replicas_link(self, id, false);
     self->delayed_send(self, st.args.peer_retry, peer_atom::value, id);

@@ -2,7 +2,9 @@
 // Private to the node actor's translation units (node_actor.cpp supervises,
 // node_admin.cpp answers admin requests).
 
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -14,6 +16,8 @@
 #include "actors/node_actor.hpp"
 #include "actors/restart_policy.hpp"
 #include "actors/routing_table.hpp"
+#include "actors/zk_actor.hpp"
+#include "cluster/cluster_model.hpp"
 #include "cluster/disk_guard.hpp"
 #include "cluster/local_metadata_store.hpp"
 #include "replication/replica_origin.hpp"
@@ -49,6 +53,24 @@ struct node_state {
   bool raft_flush_scheduled = false;
   std::map<caf::actor_addr, caf::actor> ticking;
   bool raft_clock_running = false;
+  // Where each peer is: args.peers (static cluster) or the live brokers
+  // (ZooKeeper mode, changing with the view).
+  std::map<std::uint64_t, peer_address> peer_addresses;
+
+  // ZooKeeper mode (node_cluster.cpp).
+  caf::actor zk;
+  zk_view_ptr view;              // the last view from ZooKeeper; null before the first
+  bool zk_available = false;     // metadata writes can go through now
+  std::map<std::string, std::set<std::uint32_t>> hosted;  // replicas this broker runs (or restarts)
+  struct view_wait {             // an admin answer held until the view shows its effect
+    std::function<bool(const cluster::cluster_view&)> done;
+    bytes response;
+    bytes_promise rp;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::vector<view_wait> view_waits;
+  caf::error fatal;              // the reason the node stops, when not a signal
+  bool zk_mode() const { return !args.zookeeper.empty(); }
 
   // The replica ids of every partition: all nodes of the static cluster.
   std::vector<std::uint64_t> replica_ids() const;
@@ -88,6 +110,26 @@ void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp,
 // A CreateTopic request for `topic` as it stands (sent to a peer that
 // connects, so that a node that missed a create while down catches up).
 bytes create_request_for(const cluster::topic_descriptor& topic);
+
+// Deletes a topic's local data and replicas (the `.deleting` path); an error
+// text when its directory could not even be marked.
+std::string delete_local_topic(node_ptr self, const std::string& name);
+
+// Stops children and quits with `reason` (none: a requested shutdown).
+void shutdown_node(node_ptr self, caf::error reason);
+
+// node_cluster.cpp: ZooKeeper mode.
+void start_cluster(node_ptr self);                 // spawns the ZooKeeper actor
+void start_local_replicas(node_ptr self);          // start-up: replicas with local data
+void on_cluster_view(node_ptr self, zk_view_ptr view);
+void on_cluster_status(node_ptr self, bool available);
+void expire_view_waits(node_ptr self);
+// Metadata, createTopic, deleteTopic and describeTopic in ZooKeeper mode;
+// false when `request` is not one of them.
+bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp);
+// A partition's voters in ZooKeeper mode: the view's replicas, or (before
+// the view) the ones cached when the replica was started.
+std::vector<std::uint64_t> cluster_replica_ids(node_ptr self, const std::string& topic, std::uint32_t partition);
 
 // node_peers.cpp: connections to the other nodes of the static cluster.
 void connect_peers(node_ptr self);

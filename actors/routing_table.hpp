@@ -27,6 +27,11 @@ struct routing_table {
   std::map<std::string, std::vector<caf::actor>> partitions;
   // The node's free-space reserve: sessions refuse produces while it is full.
   std::shared_ptr<const cluster::disk_guard> disk;
+  // ZooKeeper mode: per topic, per partition, whether this broker holds a
+  // replica (0) or not: then the leader to try (> 0) or -1 (unknown). A
+  // partition held elsewhere is answered notLeader with that hint, not
+  // "offline". Absent topic: every partition is held here.
+  std::map<std::string, std::vector<std::int32_t>> elsewhere;
 };
 
 using routing_ptr = std::shared_ptr<const routing_table>;

@@ -67,6 +67,17 @@ std::optional<route> route_of(schema::Request::Reader req) {
   }
 }
 
+// ZooKeeper mode: the partition has no replica on this broker.
+bytes not_hosted_here(const std::string& topic, std::uint32_t partition, std::int32_t hint) {
+  capnp::MallocMessageBuilder builder;
+  auto error = builder.initRoot<schema::Response>().initError();
+  wire::set_error(error, ErrorCode::NOT_LEADER,
+                  topic + "/" + std::to_string(partition) + " has no replica on this broker; ask its leader" +
+                    (hint > 0 ? " (broker " + std::to_string(hint) + ")" : " (see metadata)"));
+  error.setLeaderId(hint > 0 ? hint : -1);
+  return wire::to_bytes(builder);
+}
+
 void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp) {
   ++self->state.in_flight;
   self->request(dest, timeout, request_atom::value, std::move(request))
@@ -131,6 +142,11 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
       }
       const auto& dest = topic->second[r->partition];
       if (!dest) {
+        if (auto e = st.routes->elsewhere.find(r->topic);
+            e != st.routes->elsewhere.end() && r->partition < e->second.size() && e->second[r->partition] != 0) {
+          rp.deliver(not_hosted_here(r->topic, r->partition, e->second[r->partition]));
+          return rp;
+        }
         rp.deliver(wire::error_response(ErrorCode::PARTITION_UNAVAILABLE,
                                         r->topic + "/" + std::to_string(r->partition) + " is offline"));
         return rp;

@@ -1,7 +1,10 @@
 // heraldd: one Herald broker node.
 //
-// Without ZooKeeper (the only mode so far) the node keeps its metadata in its
-// data directory and serves every partition itself.
+// Without --zookeeper the node keeps its metadata in its data directory and
+// serves every partition itself (or, with --peer, a static cluster where
+// every node holds every partition). With --zookeeper it joins a cluster:
+// brokers, topics and replica placement live in ZooKeeper
+// (actors/zk_actor.hpp, actors/node_cluster.cpp).
 
 #include <atomic>
 #include <csignal>
@@ -29,6 +32,7 @@
 #include "cluster/address.hpp"
 #include "cluster/local_metadata_store.hpp"
 #include "cluster/topic_limits.hpp"
+#include "cluster/zk_records.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/dir_lock.hpp"
 
@@ -57,6 +61,12 @@ struct options {
   std::uint32_t max_partitions = herald::cluster::default_max_partitions_per_broker;
   std::uint64_t disk_reserve_bytes = 256ull << 20;
   std::uint32_t disk_check_ms = 1000;
+  std::string zookeeper;
+  std::string rack;
+  std::uint32_t weight = 1;
+  std::string advertise;
+  std::uint32_t zk_session_timeout_ms = 6000;
+  std::uint32_t replica_grace_ms = 60'000;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -166,6 +176,23 @@ int main(int argc, char** argv) {
   app.add_option("--disk-check-ms", opt.disk_check_ms, "How often free space is sampled against the reserve")
     ->check(CLI::Range(10u, 60'000u))
     ->capture_default_str();
+  app.add_option("--zookeeper", opt.zookeeper,
+                 "HOST:PORT[,HOST:PORT...][/chroot] of a ZooKeeper ensemble: join that cluster (brokers, topics and "
+                 "replica placement live there); without it the node runs alone or with --peer");
+  app.add_option("--rack", opt.rack, "ZooKeeper mode: this broker's rack; a partition's replicas go to distinct racks");
+  app.add_option("--weight", opt.weight, "ZooKeeper mode: relative share of replicas this broker takes")
+    ->check(CLI::Range(1u, 1'000'000u))
+    ->capture_default_str();
+  app.add_option("--advertise", opt.advertise,
+                 "ZooKeeper mode: HOST:PORT other brokers and clients reach this one at (default: the listen address)");
+  app.add_option("--zk-session-timeout-ms", opt.zk_session_timeout_ms,
+                 "ZooKeeper session timeout: a broker silent this long is gone from the cluster")
+    ->check(CLI::Range(400u, 120'000u))
+    ->capture_default_str();
+  app.add_option("--replica-grace-ms", opt.replica_grace_ms,
+                 "ZooKeeper mode: how long a broker may be gone before the controller re-creates its replicas elsewhere")
+    ->check(CLI::Range(0u, 86'400'000u))
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -200,6 +227,27 @@ int main(int argc, char** argv) {
     return fail("--peer must list this node (--node-id " + std::to_string(opt.node_id) + ") too");
   if (opt.node_id <= 0)
     return fail("--node-id must be positive");
+  std::string advertise_host;
+  std::uint16_t advertise_port = 0;
+  if (!opt.zookeeper.empty()) {
+    if (!opt.peers.empty())
+      return fail("--zookeeper and --peer exclude each other: with ZooKeeper the peers are the registered brokers");
+    if (auto c = herald::cluster::zk::split_connect_string(opt.zookeeper); !c.error.empty())
+      return fail("--zookeeper " + opt.zookeeper + ": " + c.error);
+    if (auto why = herald::cluster::zk::check_rack(opt.rack); !why.empty())
+      return fail("--rack: " + why);
+    if (!opt.advertise.empty()) {
+      auto a = herald::cluster::parse_host_port(opt.advertise, false);
+      if (!a)
+        return fail("--advertise " + opt.advertise + " is not HOST:PORT");
+      if (auto why = herald::cluster::zk::check_host(a->first); !why.empty())
+        return fail("--advertise: " + why);
+      advertise_host = a->first;
+      advertise_port = a->second;
+    }
+  } else if (!opt.rack.empty() || !opt.advertise.empty()) {
+    return fail("--rack and --advertise need --zookeeper");
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(opt.data_dir, ec);
@@ -244,6 +292,13 @@ int main(int argc, char** argv) {
   args.max_partitions = opt.max_partitions;
   args.disk_reserve_bytes = opt.disk_reserve_bytes;
   args.disk_check = std::chrono::milliseconds{opt.disk_check_ms};
+  args.zookeeper = opt.zookeeper;
+  args.rack = opt.rack;
+  args.weight = opt.weight;
+  args.advertise_host = advertise_host;
+  args.advertise_port = advertise_port;
+  args.zk_session_timeout = std::chrono::milliseconds{opt.zk_session_timeout_ms};
+  args.replica_grace = std::chrono::milliseconds{opt.replica_grace_ms};
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   auto bound = system.middleman().publish(node, port, host.c_str(), true);

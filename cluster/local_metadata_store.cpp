@@ -4,6 +4,7 @@
 #include <kj/exception.h>
 
 #include <algorithm>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -114,6 +115,23 @@ storage::result<topic_descriptor> local_metadata_store::create(topic_descriptor 
     return st;
   }
   return topic;
+}
+
+storage::status local_metadata_store::put(const topic_descriptor& topic) {
+  std::optional<topic_descriptor> before;
+  if (auto i = topics_.find(topic.name); i != topics_.end())
+    before = i->second;
+  topics_.insert_or_assign(topic.name, topic);
+  const bool was_dirty = dirty_;
+  if (auto st = persist(); !st) {
+    if (before)
+      topics_.insert_or_assign(topic.name, *before);
+    else
+      topics_.erase(topic.name);
+    dirty_ = was_dirty;
+    return st;
+  }
+  return storage::status::ok();
 }
 
 storage::status local_metadata_store::remove(const std::string& name) {

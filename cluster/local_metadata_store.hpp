@@ -30,6 +30,9 @@ public:
 
   // Assigns the topic a fresh id and persists. The caller validated it.
   storage::result<topic_descriptor> create(topic_descriptor topic);
+  // ZooKeeper mode: records a topic as the cluster defined it (its id
+  // included), replacing one of the same name, and persists.
+  storage::status put(const topic_descriptor& topic);
   storage::status remove(const std::string& name);
   // Like remove(), but the topic is gone from memory whether or not the file
   // could be rewritten (a delete whose intent is already durable elsewhere,

@@ -119,8 +119,8 @@ bool zk_status::session_expired() const {
 
 zk_session::zk_session(zk_options options) : options_(std::move(options)) {
   quiet_client_log();
-  zh_ = zookeeper_init(options_.connect.c_str(), &zk_session::watcher,
-                       static_cast<int>(options_.session_timeout.count()), nullptr, this, 0);
+  zh_ = zookeeper_init2(options_.connect.c_str(), &zk_session::watcher,
+                        static_cast<int>(options_.session_timeout.count()), nullptr, this, 0, options_.client_log);
   if (zh_ == nullptr)
     throw std::runtime_error("cannot start a ZooKeeper session for '" + options_.connect +
                              "' (expected host:port[,host:port...][/chroot])");

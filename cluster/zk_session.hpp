@@ -96,6 +96,9 @@ struct zk_options {
   std::chrono::milliseconds session_timeout{6000};
   std::function<void(zk_state)> on_state;              // ZooKeeper's thread
   std::function<void(const zk_watch_event&)> on_watch; // ZooKeeper's thread
+  // Where the C client's own log lines go (any of its threads; must be
+  // thread-safe). Null: its errors go to stderr, as the C client does.
+  void (*client_log)(const char* line) = nullptr;
 };
 
 class zk_session {

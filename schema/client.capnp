@@ -36,6 +36,8 @@ enum ErrorCode {
   partitionDamaged @16;      # this replica's data is corrupt in a way no crash explains (kept
                              # for repair, <partition dir>/damaged says why): it serves nothing and
                              # does not vote until repaired; other replicas may serve
+  clusterUnavailable @17;    # ZooKeeper is unreachable: topic creates, deletes and other metadata
+                             # changes wait (produce and fetch keep working); retriable
 }
 
 struct Error {

@@ -93,6 +93,7 @@ const char* to_string(schema::ErrorCode code) {
     case E::NOT_LEADER: return "not the leader";
     case E::DISK_FULL: return "disk full";
     case E::PARTITION_DAMAGED: return "partition damaged";
+    case E::CLUSTER_UNAVAILABLE: return "cluster unavailable";
   }
   return "unknown error code";
 }
@@ -100,7 +101,7 @@ const char* to_string(schema::ErrorCode code) {
 bool is_retriable(schema::ErrorCode code) {
   using E = schema::ErrorCode;
   return code == E::PARTITION_UNAVAILABLE || code == E::TIMEOUT || code == E::THROTTLED ||
-         code == E::NOT_LEADER;
+         code == E::NOT_LEADER || code == E::CLUSTER_UNAVAILABLE;
 }
 
 } // namespace herald::wire
