@@ -151,6 +151,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     },
     [=](settled_atom, const std::string& topic, std::uint32_t partition, std::uint64_t epoch) {
       spdlog::info("{}/{}: replica set of epoch {} is in force", topic, partition, epoch);
+      on_replica_settled(self, topic, partition, epoch);
     },
     [=](peer_atom, std::uint64_t id) { connect_peer(self, id); },
     [=](peer_atom, const bytes& request) -> bytes_promise {

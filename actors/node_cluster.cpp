@@ -78,12 +78,24 @@ const cluster::partition_assignment* assignment(const node_state& st, const std:
 replication::replica_origin origin_of(cluster::start_origin o) {
   switch (o) {
     case cluster::start_origin::founder: return replication::replica_origin::founder;
-    // An empty replica that does not bootstrap and waits for the leader's
-    // log: what must_exist does with an empty directory.
-    case cluster::start_origin::joiner: return replication::replica_origin::must_exist;
+    case cluster::start_origin::joiner: return replication::replica_origin::joiner;
     case cluster::start_origin::must_exist: return replication::replica_origin::must_exist;
   }
   return replication::replica_origin::must_exist;
+}
+
+// Tells a local replica the replica set its partition should have; its
+// leader moves the group there and reports settled (partition_actor.hpp).
+void send_target(node_ptr self, const std::string& topic, std::uint32_t partition) {
+  auto& st = self->state;
+  const auto* a = assignment(st, topic, partition);
+  auto slot = st.partitions.find(topic);
+  if (a == nullptr || slot == st.partitions.end() || partition >= slot->second.size() || !slot->second[partition])
+    return;
+  std::vector<std::uint64_t> voters;
+  for (auto id : a->replicas)
+    voters.push_back(static_cast<std::uint64_t>(id));
+  self->send(slot->second[partition], target_atom::value, std::move(voters), a->epoch);
 }
 
 void start_replica(node_ptr self, const cluster::replica_start& s) {
@@ -109,6 +121,7 @@ void start_replica(node_ptr self, const cluster::replica_start& s) {
     slot.resize(d->partition_count);
   slot[s.partition] = start_partition(self, *d, s.partition, origin_of(s.origin));
   st.hosted[s.topic].insert(s.partition);
+  send_target(self, s.topic, s.partition);
 }
 
 void remove_replica(node_ptr self, const cluster::replica_ref& r) {
@@ -516,6 +529,13 @@ void on_cluster_view(node_ptr self, zk_view_ptr view) {
     remove_replica(self, r);
   for (const auto& s : plan.start)
     start_replica(self, s);
+  // Partitions whose replica set is changing: every local replica hears the
+  // target (the leader acts on it; the others keep it for when they lead).
+  for (const auto& [name, rec] : st.view->topics)
+    if (auto h = st.hosted.find(name); h != st.hosted.end())
+      for (auto p : h->second)
+        if (p < rec.partitions.size() && !rec.partitions[p].settled)
+          send_target(self, name, p);
   update_peers(self);
   publish_routes(self);
   // Answers held for this view.
@@ -527,6 +547,15 @@ void on_cluster_view(node_ptr self, zk_view_ptr view) {
     else
       st.view_waits.push_back(std::move(w));
   }
+}
+
+void on_replica_settled(node_ptr self, const std::string& topic, std::uint32_t partition, std::uint64_t epoch) {
+  auto& st = self->state;
+  if (!st.zk_mode() || !st.zk)
+    return;
+  if (const auto* a = assignment(st, topic, partition); a == nullptr || a->settled || a->epoch != epoch)
+    return;  // nothing to record (or already recorded)
+  self->send(st.zk, zk_settled_atom::value, topic, partition, epoch);
 }
 
 void expire_view_waits(node_ptr self) {

@@ -124,6 +124,8 @@ void start_local_replicas(node_ptr self);          // start-up: replicas with lo
 void on_cluster_view(node_ptr self, zk_view_ptr view);
 void on_cluster_status(node_ptr self, bool available);
 void expire_view_waits(node_ptr self);
+// A local leader committed the replica set of `epoch`: recorded in ZooKeeper.
+void on_replica_settled(node_ptr self, const std::string& topic, std::uint32_t partition, std::uint64_t epoch);
 // Metadata, createTopic, deleteTopic and describeTopic in ZooKeeper mode;
 // false when `request` is not one of them.
 bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp);
