@@ -18,24 +18,8 @@
 
 namespace herald::actors {
 
-namespace {
-
-using schema::ErrorCode;
-
-constexpr auto stats_timeout = std::chrono::seconds{5};
-
-bytes ok_response() {
-  return wire::error_response(ErrorCode::NONE, {});
-}
-
-void fill_topic(const cluster::topic_descriptor& d, schema::TopicInfo::Builder out) {
-  out.setName(d.name);
-  out.setPartitionCount(d.partition_count);
-  out.setReplicationFactor(d.replication_factor);
-  cluster::write_topic_config(d.config, out.initConfig());
-}
-
-schema::FollowerState follower_state(raft::progress::state s) {
+// Shared with node_cluster.cpp (ZooKeeper mode's describe).
+static schema::FollowerState follower_state(raft::progress::state s) {
   switch (s) {
     case raft::progress::state::replicate: return schema::FollowerState::REPLICATE;
     case raft::progress::state::snapshot: return schema::FollowerState::SNAPSHOT;
@@ -58,6 +42,23 @@ void fill_followers(const std::vector<replication::follower_status>& followers, 
     list[i].setState(follower_state(f.state));
     list[i].setConnected(f.connected);
   }
+}
+
+namespace {
+
+using schema::ErrorCode;
+
+constexpr auto stats_timeout = std::chrono::seconds{5};
+
+bytes ok_response() {
+  return wire::error_response(ErrorCode::NONE, {});
+}
+
+void fill_topic(const cluster::topic_descriptor& d, schema::TopicInfo::Builder out) {
+  out.setName(d.name);
+  out.setPartitionCount(d.partition_count);
+  out.setReplicationFactor(d.replication_factor);
+  cluster::write_topic_config(d.config, out.initConfig());
 }
 
 bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {

@@ -13,6 +13,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/node_state.hpp"
+#include "actors/replica_stats.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/reconcile.hpp"
 #include "cluster/topic_limits.hpp"
@@ -321,6 +322,7 @@ struct partition_stats {
   std::int64_t high_watermark = -1;
   std::int32_t leader = -1;
   std::string error;
+  std::vector<replication::follower_status> followers;  // the leader's only
 };
 
 // Asks every local replica of `topics` for its stats, then calls `done`
@@ -356,8 +358,10 @@ void gather_stats(node_ptr self, const std::vector<std::string>& topics,
       ++g->outstanding;
       self->request(a, stats_timeout, stats_atom::value)
         .then(
-          [g, name, p, finish](std::uint64_t log_start, std::uint64_t hw, std::uint64_t leader) {
+          [g, name, p, finish](std::uint64_t log_start, std::uint64_t hw, std::uint64_t leader,
+                               replica_followers& f) {
             auto& s = g->stats[name][p];
+            s.followers = std::move(f.list);
             s.log_start = static_cast<std::int64_t>(log_start);
             s.high_watermark = static_cast<std::int64_t>(hw);
             s.leader = leader == 0 ? -1 : static_cast<std::int32_t>(leader);
@@ -385,6 +389,8 @@ void fill_partitions(const cluster::topic_record& rec, const std::vector<partiti
       replicas.set(r, a.replicas[r]);
     info.setLogStartOffset(s.log_start);
     info.setHighWatermark(s.high_watermark);
+    info.setEpoch(a.epoch);
+    fill_followers(s.followers, info);
     wire::set_error(info.initError(), s.error.empty() ? ErrorCode::NONE : ErrorCode::PARTITION_UNAVAILABLE, s.error);
   }
 }

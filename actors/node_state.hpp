@@ -20,7 +20,9 @@
 #include "cluster/cluster_model.hpp"
 #include "cluster/disk_guard.hpp"
 #include "cluster/local_metadata_store.hpp"
+#include "replication/follower_status.hpp"
 #include "replication/replica_origin.hpp"
+#include "schema/client.capnp.h"
 #include "schema/raft_batch.hpp"
 
 namespace herald::actors {
@@ -114,6 +116,9 @@ bytes create_request_for(const cluster::topic_descriptor& topic);
 // Deletes a topic's local data and replicas (the `.deleting` path); an error
 // text when its directory could not even be marked.
 std::string delete_local_topic(node_ptr self, const std::string& name);
+
+// Fills a PartitionInfo's followers from a leader's stats (node_admin.cpp).
+void fill_followers(const std::vector<replication::follower_status>& followers, schema::PartitionInfo::Builder out);
 
 // Stops children and quits with `reason` (none: a requested shutdown).
 void shutdown_node(node_ptr self, caf::error reason);

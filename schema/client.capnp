@@ -129,6 +129,7 @@ struct PartitionInfo {
   error @5 :Error;
   followers @6 :List(FollowerInfo);  # filled by the partition's leader only (its Raft progress);
                                      # empty when the answering broker does not lead it
+  epoch @7 :UInt64;         # ZooKeeper mode: the replica set's epoch (bumped by every change)
 }
 
 # The leader's view of one other member of a partition's Raft group
