@@ -134,6 +134,7 @@ void remove_replica(node_ptr self, const cluster::replica_ref& r) {
   if (auto slot = st.partitions.find(r.topic); slot != st.partitions.end() && r.partition < slot->second.size()) {
     if (auto& a = slot->second[r.partition]) {
       st.partition_of.erase(a.address());
+      st.ticking.erase(a.address());
       self->send_exit(a, caf::exit_reason::user_shutdown);
       a = caf::actor{};
     }
@@ -176,6 +177,8 @@ void update_peers(node_ptr self) {
       if (auto c = st.peers.find(id); c != st.peers.end()) {
         self->demonitor(c->second);
         st.peers.erase(c);
+        st.raft_batches.erase(id);
+        tell_replicas_link(self, id, false);
       }
     }
   }
