@@ -1,6 +1,7 @@
 #include "actors/zk_actor.hpp"
 
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -32,7 +33,26 @@ void client_log(const char* line) {
   spdlog::debug("zookeeper client: {}", line);
 }
 
+// Where ZooKeeper's threads send: this actor until its state goes (the
+// strong handle it holds is dropped then, so there is no lasting cycle).
+class zk_inbox {
+public:
+  void set(caf::actor a) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    actor_ = std::move(a);
+  }
+  caf::actor get() {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return actor_;
+  }
+
+private:
+  std::mutex mutex_;
+  caf::actor actor_;
+};
+
 struct zk_actor_state {
+  std::shared_ptr<zk_inbox> inbox = std::make_shared<zk_inbox>();
   zk_args args;
   cluster::zk::paths paths;
   std::string hosts;
@@ -52,6 +72,13 @@ struct zk_actor_state {
   bool flush_queued = false;
 
   static inline const char* name = "herald.zk";
+
+  // CAF destroys the state when the actor exits (before attached functors
+  // run): the session closes here, so the broker's ephemeral node goes at once.
+  ~zk_actor_state() {
+    inbox->set(caf::actor{});
+    session.reset();
+  }
 };
 
 using zk_ptr = caf::stateful_actor<zk_actor_state>*;
@@ -96,13 +123,13 @@ void new_session(zk_ptr self) {
   o.connect = st.hosts;
   o.session_timeout = st.args.session_timeout;
   o.client_log = &client_log;
-  auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+  auto me = st.inbox;
   o.on_state = [me, gen](zk_state s) {
-    if (auto a = caf::actor_cast<caf::actor>(me))
+    if (auto a = me->get())
       caf::anon_send(a, zk_event_atom::value, gen, static_cast<std::int32_t>(s));
   };
   o.on_watch = [me, gen](const cluster::zk_watch_event& e) {
-    if (auto a = caf::actor_cast<caf::actor>(me))
+    if (auto a = me->get())
       caf::anon_send(a, zk_watch_atom::value, gen, static_cast<std::int32_t>(e.type), e.path);
   };
   try {
@@ -454,9 +481,10 @@ caf::behavior zk_actor(zk_ptr self, zk_args args) {
   st.hosts = split.hosts;
   st.paths.prefix = split.prefix;
   self->set_error_handler([](caf::error&) {});
+  st.inbox->set(caf::actor_cast<caf::actor>(self));
   new_session(self);
   self->send(self, zk_tick_atom::value);
-  self->attach_functor([self] { self->state.session.reset(); });
+
 
   return {
     [=](zk_event_atom, std::uint64_t gen, std::int32_t raw) {

@@ -287,12 +287,17 @@ TEST_CASE("ZooKeeper lost at run time: produce and fetch go on, topic creates an
 
 TEST_CASE("ZooKeeper unreachable at start: heraldd says so, keeps retrying, and joins when it comes") {
   SKIP_WITHOUT_ZOOKEEPER();
-  zk_cluster c(1, {}, false);
+  zk_cluster c(2, {}, false);
   CHECK(eventually([&] { return c.log(1).find("unreachable") != std::string::npos; }, 15s));
   CHECK_FALSE(c.broker(1).process().wait_for(0ms));  // still running
+  CHECK(c.stop(2));  // SIGTERM while ZooKeeper is away: a clean exit
   c.zookeeper().start();
   CHECK(c.wait_registered({1}));
   CHECK(eventually([&] { return create_error(c.address(1), "late", 1, 1) == schema::ErrorCode::NONE; }));
+  // A clean stop closes the session: the broker's node goes at once, not
+  // after the session timeout (2 s here).
+  CHECK(c.stop(1));
+  CHECK(c.wait_registered({}, 1500ms));
 }
 
 TEST_CASE("a broker paused past its session timeout rejoins cleanly after SIGCONT") {
