@@ -114,6 +114,14 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       }
       return;
     }
+    if (auto r = st.removing.find(dm.source); r != st.removing.end()) {
+      std::error_code ec;
+      std::filesystem::remove_all(r->second, ec);
+      if (ec)
+        spdlog::warn("cannot remove {} (a replica moved off this broker): {}", r->second.string(), ec.message());
+      st.removing.erase(r);
+      return;
+    }
     if (auto p = st.partition_of.find(dm.source); p != st.partition_of.end()) {
       auto dead = std::move(p->second);
       st.partition_of.erase(p);
@@ -222,6 +230,8 @@ void shutdown_node(node_ptr self, caf::error reason) {
           self->send_exit(a, caf::exit_reason::user_shutdown);
     for (const auto& s : st.sessions)
       self->send_exit(s, caf::exit_reason::user_shutdown);
+    if (st.controller)
+      self->send_exit(st.controller, caf::exit_reason::user_shutdown);
     st.partitions.clear();
     st.sessions.clear();
     self->quit(st.fatal);
@@ -250,6 +260,8 @@ caf::actor start_partition(node_ptr self, const cluster::topic_descriptor& topic
   args.quiesce = st.args.raft_quiesce;
   args.cleaner_interval_ms = st.args.cleaner_interval_ms;
   args.origin = origin;
+  if (st.zk_mode() && !args.replicas.empty())
+    args.preferred_leader = args.replicas.front();  // placement's choice, balanced across brokers
   auto actor = spawn_partition(self, std::move(args));
   auto incarnation = st.restarts.started(key_of(topic.name, partition), std::chrono::steady_clock::now());
   st.partition_of[actor.address()] = node_state::replica_slot{topic.name, partition, incarnation};

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/controller_actor.hpp"
 #include "actors/node_state.hpp"
 #include "actors/replica_stats.hpp"
 #include "cluster/placement.hpp"
@@ -131,19 +132,26 @@ void remove_replica(node_ptr self, const cluster::replica_ref& r) {
   if (d == nullptr)
     return;
   st.restarts.forget({r.topic, r.partition});
+  const auto dir = partition_dir(st.args.data_dir, d->name, d->id, r.partition);
+  caf::actor stopping;
   if (auto slot = st.partitions.find(r.topic); slot != st.partitions.end() && r.partition < slot->second.size()) {
     if (auto& a = slot->second[r.partition]) {
       st.partition_of.erase(a.address());
       st.ticking.erase(a.address());
       self->send_exit(a, caf::exit_reason::user_shutdown);
-      a = caf::actor{};
+      stopping = std::exchange(a, caf::actor{});
     }
   }
   st.hosted[r.topic].erase(r.partition);
   std::error_code ec;
-  std::filesystem::remove_all(partition_dir(st.args.data_dir, d->name, d->id, r.partition), ec);
   std::filesystem::remove(replicas_file(st.args.data_dir, *d, r.partition), ec);
   spdlog::info("{}/{}: replica moved off this broker and settled; its data is removed", r.topic, r.partition);
+  // A running replica writes its last files as it stops: its data goes once
+  // it is down (node_actor.cpp's down handler), or a file would come back.
+  if (stopping)
+    st.removing[stopping.address()] = dir;
+  else
+    std::filesystem::remove_all(dir, ec);
 }
 
 std::map<std::string, cluster::local_topic> local_state(node_ptr self) {
@@ -493,6 +501,14 @@ void start_cluster(node_ptr self) {
   z.node = caf::actor_cast<caf::actor>(self);
   st.zk = spawn_zk_actor(self->system(), std::move(z));
   self->monitor(st.zk);
+  if (st.controller) {
+    self->send(st.controller, st.zk);  // a restarted ZooKeeper actor
+  } else {
+    controller_args c;
+    c.self_id = st.args.node_id;
+    c.replica_grace = st.args.replica_grace;
+    st.controller = spawn_controller(self, st.zk, c);
+  }
 }
 
 void start_local_replicas(node_ptr self) {
@@ -518,6 +534,8 @@ void on_cluster_view(node_ptr self, zk_view_ptr view) {
   if (st.stopping || !view)
     return;
   st.view = std::move(view);
+  if (st.controller)
+    self->send(st.controller, zk_view_atom::value, st.view);
   auto plan = cluster::reconcile(st.args.node_id, *st.view, local_state(self));
   for (const auto& name : plan.delete_topics) {
     spdlog::info("topic {} (id {}) is not in ZooKeeper: deleting it here", name,
@@ -588,6 +606,8 @@ bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& 
     case schema::Request::CREATE_TOPIC: create_topic(self, req.getCreateTopic(), rp); return true;
     case schema::Request::DELETE_TOPIC: delete_topic(self, req.getDeleteTopic(), rp); return true;
     case schema::Request::DESCRIBE_TOPIC: describe(self, req.getDescribeTopic(), rp); return true;
+    case schema::Request::ALTER_TOPIC: alter_topic(self, req.getAlterTopic(), rp); return true;
+    case schema::Request::REASSIGN_PARTITION: reassign_partition(self, req.getReassignPartition(), rp); return true;
     default: return false;
   }
 }

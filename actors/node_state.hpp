@@ -61,6 +61,9 @@ struct node_state {
 
   // ZooKeeper mode (node_cluster.cpp).
   caf::actor zk;
+  caf::actor controller;         // controller_actor.hpp: acts while this broker is elected
+  // Replicas moved off this broker, stopping: their directories go when they are down.
+  std::map<caf::actor_addr, std::filesystem::path> removing;
   zk_view_ptr view;              // the last view from ZooKeeper; null before the first
   bool zk_available = false;     // metadata writes can go through now
   std::map<std::string, std::set<std::uint32_t>> hosted;  // replicas this broker runs (or restarts)
@@ -134,6 +137,9 @@ void on_replica_settled(node_ptr self, const std::string& topic, std::uint32_t p
 // Metadata, createTopic, deleteTopic and describeTopic in ZooKeeper mode;
 // false when `request` is not one of them.
 bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp);
+// node_reassign.cpp: alterTopic and reassignPartition in ZooKeeper mode.
+void alter_topic(node_ptr self, schema::AlterTopicRequest::Reader req, bytes_promise rp);
+void reassign_partition(node_ptr self, schema::ReassignPartitionRequest::Reader req, bytes_promise rp);
 // A partition's voters in ZooKeeper mode: the view's replicas, or (before
 // the view) the ones cached when the replica was started.
 std::vector<std::uint64_t> cluster_replica_ids(node_ptr self, const std::string& topic, std::uint32_t partition);
