@@ -226,7 +226,7 @@ TEST_CASE("a 5th broker joins and receives its share of replicas, with the data"
   check_consumable(c, topic, acknowledged);
 }
 
-TEST_CASE("herald partition reassign moves one partition; herald topic alter --partitions grows a topic") {
+TEST_CASE("herald partition reassign moves one partition, and herald topic alter --partitions grows a topic") {
   SKIP_WITHOUT_ZOOKEEPER();
   const std::string topic = "moves";
   zk_cluster c(4, fast_grace);
