@@ -64,7 +64,7 @@ int run_produce(client::connection& conn, const produce_args& a) {
   std::string stopped;
   while (std::getline(std::cin, line)) {
     if (!conn.connected()) {
-      stopped = "connection to the broker lost; stopped reading input";
+      stopped = "no broker reachable; stopped reading input";
       break;
     }
     ++lines;
@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
   CLI::App app{"herald: Herald's command-line client"};
   app.require_subcommand(1);
   std::string broker = "127.0.0.1:9092";
-  app.add_option("--broker", broker, "Broker HOST:PORT")->envname("HERALD_BROKER")->capture_default_str();
+  app.add_option("--broker", broker,
+                 "Broker HOST:PORT to start from, or a comma-separated list; the others are found from metadata")->envname("HERALD_BROKER")->capture_default_str();
 
   auto* topic = app.add_subcommand("topic", "Create, list, describe and delete topics");
   topic->require_subcommand(1);

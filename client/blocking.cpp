@@ -65,51 +65,50 @@ std::pair<std::string, std::uint16_t> parse_broker(const std::string& address) {
   return *parsed;
 }
 
-namespace {
-
-// Anchors a session: the broker closes it when this actor goes away. A class
-// rather than a lambda because CAF 0.17 dereferences a null pointer when it
-// spawns a function that takes no arguments (UBSan reports it).
-// It also watches the session, so that plain code can ask whether the
-// connection still stands without waiting on a request.
-class session_owner : public caf::event_based_actor {
-public:
-  session_owner(caf::actor_config& cfg, std::shared_ptr<std::atomic<bool>> lost)
-    : caf::event_based_actor(cfg), lost_(std::move(lost)) {}
-
-  caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg&) { *lost_ = true; });
-    return {[this](caf::monitor_atom, const caf::actor& session) { monitor(session); }};
+std::vector<std::string> parse_broker_list(const std::string& addresses) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= addresses.size()) {
+    auto comma = addresses.find(',', at);
+    if (comma == std::string::npos)
+      comma = addresses.size();
+    auto one = addresses.substr(at, comma - at);
+    auto [host, port] = parse_broker(one);
+    out.push_back(host + ":" + std::to_string(port));
+    at = comma + 1;
   }
-
-private:
-  std::shared_ptr<std::atomic<bool>> lost_;
-};
-
-} // namespace
+  return out;
+}
 
 struct connection::impl {
   caf::actor_system_config cfg;
   caf::actor_system system;
-  caf::actor owner;  // the session lives as long as this actor
+  // The cluster session (client/actors.hpp): requests go through it to the
+  // broker that should answer them.
   caf::actor session;
-  std::shared_ptr<std::atomic<bool>> lost = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> reachable = std::make_shared<std::atomic<bool>>(true);
 
-  explicit impl(const std::string& address) : system((configure_client_system(cfg), cfg)) {
-    auto [host, port] = parse_broker(address);
-    owner = system.spawn<session_owner>(lost);
-    auto s = open_session(system, host, port, owner);
-    if (!s) {
-      caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
-      throw error(ErrorCode::PARTITION_UNAVAILABLE,
-                  "cannot connect to broker " + address + ": " + system.render(s.error()));
+  impl(const std::string& addresses, routing mode) : system((configure_client_system(cfg), cfg)) {
+    cluster_options options;
+    options.bootstrap = parse_broker_list(addresses);
+    options.pinned = mode == routing::pinned;
+    const auto patience = std::chrono::milliseconds{options.connect_timeout_ms} *
+                            static_cast<int>(options.bootstrap.size()) +
+                          std::chrono::seconds{5};
+    session = spawn_cluster_session(system, options, reachable);
+    caf::scoped_actor self{system};
+    caf::error failure;
+    self->request(session, patience, caf::connect_atom::value)
+      .receive([] {}, [&](caf::error& e) { failure = std::move(e); });
+    if (failure) {
+      caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+      auto d = decode_error(failure);
+      throw error(ErrorCode::PARTITION_UNAVAILABLE, "cannot connect to broker " + addresses + ": " + d.message);
     }
-    session = std::move(*s);
-    caf::anon_send(owner, caf::monitor_atom::value, session);
   }
 
   ~impl() {
-    caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
   }
 
   // Sends one request and returns the response; throws on any error code.
@@ -134,12 +133,13 @@ struct connection::impl {
   }
 };
 
-connection::connection(const std::string& broker_address) : impl_(std::make_unique<impl>(broker_address)) {}
+connection::connection(const std::string& broker_addresses, routing mode)
+  : impl_(std::make_unique<impl>(broker_addresses, mode)) {}
 
 connection::~connection() = default;
 
 bool connection::connected() const {
-  return !*impl_->lost;
+  return *impl_->reachable;
 }
 
 void connection::create_topic(const std::string& name, std::uint32_t partitions, std::uint16_t replication_factor,
@@ -308,6 +308,8 @@ produce_outcome producer::flush() {
     .receive([] {}, [](caf::error&) {});  // a delivered unit is an empty message
   while (!impl_->pending.empty())
     impl_->settle_oldest();
+  impl_->self->request(impl_->actor, impl_->timeout, caf::get_atom::value)
+    .receive([&](std::uint64_t resent) { impl_->outcome.resent = resent; }, [](caf::error&) {});
   return impl_->outcome;
 }
 

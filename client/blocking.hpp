@@ -76,16 +76,28 @@ struct cluster_metadata {
 
 // "host:port" -> parts; throws error(invalidRequest) when malformed.
 std::pair<std::string, std::uint16_t> parse_broker(const std::string& address);
+// "host:port[,host:port...]" -> each as HOST:PORT; throws like parse_broker.
+std::vector<std::string> parse_broker_list(const std::string& addresses);
 
+// A client of the whole cluster, started from one or more brokers
+// ("host:port[,host:port...]"): it learns the others from metadata and sends
+// each request to the broker that should answer it (a partition's leader for
+// produce and fetch), through one session per broker it needs (the cluster
+// session of client/actors.hpp). The constructor throws when none of the
+// given brokers can be reached.
 class connection {
 public:
-  explicit connection(const std::string& broker_address);
+  enum class routing {
+    leaders,  // each request to the broker that should answer it
+    pinned,   // every request to the first broker given, leader or not (tools, tests)
+  };
+  explicit connection(const std::string& broker_addresses, routing mode = routing::leaders);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  // False once the session is gone (the broker died or closed it); every
-  // request fails from then on.
+  // False while no broker can be reached (the last attempt to reach any
+  // failed); true again once one answers.
   bool connected() const;
 
   // Zero-valued fields of `config` take the broker's defaults.
@@ -116,6 +128,9 @@ struct produce_outcome {
   // Records 0..acknowledged_prefix-1 (in send() order) are all acknowledged.
   std::uint64_t acknowledged_prefix = 0;
   std::string first_error;         // empty when nothing failed
+  // Records in batches sent more than once (after notLeader, a lost
+  // connection, a timeout...): each may be stored twice (at-least-once).
+  std::uint64_t resent = 0;
 };
 
 class producer {

@@ -7,6 +7,7 @@
 #include "protocol/errors.hpp"
 #include "client/actors.hpp"
 #include "client/backoff.hpp"
+#include "client/retry_rules.hpp"
 #include "client/session_call.hpp"
 #include "schema/wire.hpp"
 
@@ -189,7 +190,7 @@ void fetch(self_ptr self, std::uint32_t partition) {
         fetch(self, partition);
         return;
       }
-      if (code == ErrorCode::OFFSET_OUT_OF_RANGE || wire::is_retriable(code)) {
+      if (code == ErrorCode::OFFSET_OUT_OF_RANGE || wire::is_retriable(code) || is_routing_error(code)) {
         // Above the high watermark: a restarted replica that does not know
         // its commit index again yet answers so for a while; it comes
         // back. Never rewind for it (that re-reads the whole partition).
@@ -219,7 +220,7 @@ void find_start(self_ptr self, std::uint32_t partition, start_position where) {
       fetch(self, partition);
     },
     [=](ErrorCode code, const std::string& message) {
-      if (wire::is_retriable(code))
+      if (wire::is_retriable(code) || is_routing_error(code))
         retry_later(self, partition, code, message);
       else
         fail_all(self, make_herald_error(code, message));

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "schema/client.capnp.h"
 #include "storage/record_batch.hpp"
@@ -25,9 +26,26 @@ struct producer_options {
   // Sent as the produce's timeoutMs: the broker answers within it (at acks=1
   // and all; acks=none once the leader took the batch).
   std::uint32_t request_timeout_ms = 30'000;
+  // Resend a batch refused for a reason another attempt may cure
+  // (client/retry_rules.hpp) within request_timeout_ms; false: its first
+  // failure fails it.
+  bool retry = true;
   // Batches are compressed with this codec (storage/compression.hpp) and
   // stored and served as they are; consumers decompress.
   storage::codec compression = storage::codec::none;
+};
+
+// The cluster session (client/actors.hpp spawn_cluster_session): which
+// brokers to start from and how long sessions live.
+struct cluster_options {
+  std::vector<std::string> bootstrap;      // HOST:PORT of brokers to ask first
+  std::uint32_t connect_timeout_ms = 5'000;  // per broker, connect and hello
+  // A session to a broker that no request used this long is closed (the
+  // broker frees it); the next request to that broker opens one again.
+  std::uint32_t idle_close_ms = 300'000;
+  // Every request goes to the first bootstrap broker, whether it leads or
+  // not: for tools and tests that address one broker in particular.
+  bool pinned = false;
 };
 
 enum class start_position { earliest, latest };

@@ -2,11 +2,13 @@
 #include <map>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 #include <xxhash.h>
 
 #include "protocol/atoms.hpp"
 #include "protocol/errors.hpp"
 #include "client/actors.hpp"
+#include "client/retry_rules.hpp"
 #include "client/session_call.hpp"
 #include "schema/wire.hpp"
 
@@ -18,16 +20,25 @@ using bytes = std::vector<char>;
 using record_promise = caf::typed_response_promise<std::uint32_t, std::int64_t>;
 using schema::ErrorCode;
 
+using steady = std::chrono::steady_clock;
+
 struct batch {
   bytes data;
   std::vector<record_promise> promises;
+  std::uint64_t seq = 0;  // order of sealing: a retried batch goes back to its place
+  // Every attempt ends by first send + request_timeout_ms.
+  std::optional<steady::time_point> deadline;
+  bool resent = false;
 };
 
 struct partition_queue {
   storage::batch_builder builder;
   std::vector<record_promise> promises;  // of the records in `builder`
-  std::deque<batch> ready;
+  std::deque<batch> ready;  // by seq
   std::map<std::uint64_t, batch> in_flight;  // by request number
+  std::uint64_t next_seq = 0;
+  backoff retry;              // reset by a success
+  bool retry_armed = false;   // a batch waits out its back-off: nothing is sent
   // Set when a batch of this partition failed: every record queued behind it,
   // and every record sent to the partition until the next flush, fails with
   // it instead of being sent. A later batch landing after a
@@ -61,6 +72,7 @@ struct producer_state {
   bool linger_armed = false;
   std::vector<caf::typed_response_promise<caf::unit_t>> flush_waiters;
   std::uint64_t next_request = 0;
+  std::uint64_t resent_records = 0;  // records in batches sent more than once
   caf::error broken;  // set once the session is gone: every send fails with it
   static inline const char* name = "herald.producer";
 };
@@ -122,13 +134,13 @@ void on_produce_response(self_ptr self, batch& b, std::uint32_t partition, schem
 }
 
 bytes produce_request(const std::string& topic, std::uint32_t partition, const producer_options& options,
-                      const bytes& batch_bytes) {
+                      std::uint32_t timeout_ms, const bytes& batch_bytes) {
   capnp::MallocMessageBuilder builder;
   auto p = builder.initRoot<schema::Request>().initProduce();
   p.setTopic(topic);
   p.setPartition(partition);
   p.setAcks(options.acks);
-  p.setTimeoutMs(options.request_timeout_ms);
+  p.setTimeoutMs(timeout_ms);
   p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(batch_bytes.data()), batch_bytes.size()));
   return wire::to_bytes(builder);
 }
@@ -146,34 +158,70 @@ std::optional<batch> take_in_flight(self_ptr self, const std::string& topic, std
   return b;
 }
 
+// A failed attempt: sent again after a back-off if the error may pass and
+// the batch's time allows, in its place (before every batch sealed after
+// it); otherwise its records fail and the partition's pipeline stops.
+void on_batch_error(self_ptr self, const std::string& topic, std::uint32_t partition, batch b, ErrorCode code,
+                    const std::string& message) {
+  auto& st = self->state;
+  auto& q = st.topics[topic].partitions[partition];
+  if (st.options.retry && !q.stopped && is_worth_retrying(code) && b.deadline) {
+    if (auto delay = retry_delay(q.retry, steady::now(), *b.deadline)) {
+      if (!b.resent) {
+        b.resent = true;
+        st.resent_records += b.promises.size();
+      }
+      spdlog::debug("{}/{}: resending a batch of {} record(s) in {} ms after: {}", topic, partition,
+                    b.promises.size(), delay->count(), message);
+      auto at = std::find_if(q.ready.begin(), q.ready.end(), [&](const batch& r) { return r.seq > b.seq; });
+      q.ready.insert(at, std::move(b));
+      if (!q.retry_armed) {
+        q.retry_armed = true;
+        self->delayed_send(self, *delay, retry_atom::value, topic, partition);
+      }
+      return;
+    }
+  }
+  auto err = make_herald_error(code, message);
+  for (auto& rp : b.promises)
+    fail(self, rp, err);
+  stop_partition(self, q, err);
+}
+
 // Sends ready batches of one partition while the in-flight window allows.
 // acks=none is a request like the others: the partition answers it as soon
 // as it has taken the batch (a follower refuses it with notLeader), so a
-// batch the broker refused is reported rather than silently dropped.
+// batch the broker refused is retried or reported, never silently dropped.
 void dispatch(self_ptr self, const std::string& topic, std::uint32_t partition) {
   auto& st = self->state;
   auto& q = st.topics[topic].partitions[partition];
-  while (!q.stopped && !q.ready.empty() && q.in_flight.size() < st.options.max_in_flight_per_partition) {
+  while (!q.stopped && !q.retry_armed && !q.ready.empty() &&
+         q.in_flight.size() < st.options.max_in_flight_per_partition) {
     batch b = std::move(q.ready.front());
     q.ready.pop_front();
-    auto request = produce_request(topic, partition, st.options, b.data);
+    const auto now = steady::now();
+    if (!b.deadline)
+      b.deadline = now + std::chrono::milliseconds{st.options.request_timeout_ms};
+    // The broker gets what is left of the batch's time, so that it answers
+    // (timeout) before the deadline rather than after it.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*b.deadline - now).count();
+    const auto timeout_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(left, 1));
+    auto request = produce_request(topic, partition, st.options, timeout_ms, b.data);
     auto id = st.next_request++;
     q.in_flight.emplace(id, std::move(b));
     call_session(
-      self, st.session, std::move(request), client_request_timeout(st.options),
+      self, st.session, std::move(request),
+      std::chrono::milliseconds{timeout_ms} + std::chrono::seconds{5},
       [=](schema::Response::Reader r) {
         if (auto b = take_in_flight(self, topic, partition, id)) {
+          self->state.topics[topic].partitions[partition].retry.reset();
           on_produce_response(self, *b, partition, r);
           dispatch(self, topic, partition);
         }
       },
       [=](ErrorCode code, const std::string& message) {
-        if (auto b = take_in_flight(self, topic, partition, id)) {
-          auto err = make_herald_error(code, message);
-          for (auto& rp : b->promises)
-            fail(self, rp, err);
-          stop_partition(self, self->state.topics[topic].partitions[partition], err);
-        }
+        if (auto b = take_in_flight(self, topic, partition, id))
+          on_batch_error(self, topic, partition, std::move(*b), code, message);
       });
   }
 }
@@ -183,7 +231,7 @@ void seal(self_ptr self, const std::string& topic, std::uint32_t partition) {
   auto& q = entry.partitions[partition];
   if (q.builder.empty())
     return;
-  q.ready.push_back(batch{q.builder.build(), std::move(q.promises)});
+  q.ready.push_back(batch{q.builder.build(), std::move(q.promises), q.next_seq++, std::nullopt, false});
   q.promises.clear();
   // Keyless records move on to the next partition with each batch, which
   // spreads them without splitting batches into tiny ones.
@@ -367,6 +415,12 @@ caf::behavior producer_actor(self_ptr self, caf::actor session, producer_options
         self->state.flush_waiters.push_back(rp);
       return rp;
     },
+    [=](retry_atom, const std::string& topic, std::uint32_t partition) {
+      auto& q = self->state.topics[topic].partitions[partition];
+      q.retry_armed = false;
+      dispatch(self, topic, partition);
+    },
+    [=](caf::get_atom) -> std::uint64_t { return self->state.resent_records; },
     [=](linger_atom) {
       self->state.linger_armed = false;
       seal_all(self);

@@ -34,6 +34,17 @@ outcome settle(send_handle& h) {
   return o;
 }
 
+// The record values of a held produce request's batch.
+std::vector<std::string> decode_batch_values(const held_request& h) {
+  wire::message_reader reader(h.bytes);
+  auto data = reader.root<schema::Request>().getProduce().getBatch();
+  std::vector<std::string> out;
+  auto st = storage::for_each_record({reinterpret_cast<const char*>(data.begin()), data.size()}, 0,
+                                     [&](storage::record&& r) { out.push_back(r.value); });
+  REQUIRE(st);
+  return out;
+}
+
 std::vector<held_request> produces(const std::vector<held_request>& held) {
   std::vector<held_request> out;
   for (const auto& h : held)
@@ -121,7 +132,7 @@ TEST_CASE("a failed batch stops its partition's pipeline: nothing queued behind 
   CHECK(o.offset == 7);
 }
 
-TEST_CASE("acks=0 is a request the partition answers: a refusal fails the records") {
+TEST_CASE("acks=0 is a request the partition answers: a refusal is retried, not silently dropped") {
   auto options = one_record_batches();
   options.acks = schema::Acks::NONE;
   producer_fixture f{options};
@@ -129,17 +140,79 @@ TEST_CASE("acks=0 is a request the partition answers: a refusal fails the record
   f.answer_metadata();
   auto p = f.wait_produces(1);
   f.session.answer(p[0].id, test::error_response(ErrorCode::NOT_LEADER, "node 2 does not lead t/0"));
+  auto again = f.wait_produces(1);
+  CHECK(decode_batch_values(again[0]) == std::vector<std::string>{"lost?"});
+  f.session.answer(again[0].id, test::produce_ok(-1, -1));
   auto o = settle(s);
-  CHECK(!o.ok);
-  CHECK(o.code == ErrorCode::NOT_LEADER);
+  CHECK(o.ok);
+  CHECK(o.offset == -1);
+}
 
-  f.flush();
-  auto s2 = f.send("taken");
-  auto p2 = f.wait_produces(1);
-  f.session.answer(p2[0].id, test::produce_ok(-1, -1));
-  auto o2 = settle(s2);
-  CHECK(o2.ok);
-  CHECK(o2.offset == -1);
+TEST_CASE("a batch refused with notLeader is resent before anything behind it, and counted as resent") {
+  producer_fixture f{one_record_batches()};
+  std::vector<send_handle> sends;
+  for (int i = 0; i < 3; ++i)
+    sends.push_back(f.send("r" + std::to_string(i)));
+  f.answer_metadata();
+  auto first = f.wait_produces(1);
+  const auto refused_at = std::chrono::steady_clock::now();
+  f.session.answer(first[0].id, test::error_response(ErrorCode::NOT_LEADER, "node 1 does not lead t/0"));
+  // The same batch again, after the back-off, and nothing else meanwhile.
+  auto retry = f.wait_produces(1);
+  CHECK(std::chrono::steady_clock::now() - refused_at >= std::chrono::milliseconds{50});
+  REQUIRE(retry.size() == 1);
+  CHECK(decode_batch_values(retry[0]) == std::vector<std::string>{"r0"});
+  // A lost connection (unknown outcome) is retried the same way.
+  f.session.fail(retry[0].id, make_herald_error(ErrorCode::PARTITION_UNAVAILABLE, "connection to broker lost"));
+  retry = f.wait_produces(1);
+  CHECK(decode_batch_values(retry[0]) == std::vector<std::string>{"r0"});
+  f.session.answer(retry[0].id, test::produce_ok(0, 0));
+  for (int i = 1; i < 3; ++i) {
+    auto next = f.wait_produces(1);
+    CHECK(decode_batch_values(next[0]) == std::vector<std::string>{"r" + std::to_string(i)});
+    f.session.answer(next[0].id, test::produce_ok(i, i));
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto o = settle(sends[static_cast<std::size_t>(i)]);
+    CHECK(o.ok);
+    CHECK(o.offset == i);
+  }
+  std::uint64_t resent = 0;
+  f.self->request(f.producer, std::chrono::seconds{10}, caf::get_atom::value)
+    .receive([&](std::uint64_t n) { resent = n; }, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  CHECK(resent == 1);  // one record, resent twice, counted once
+}
+
+TEST_CASE("a batch is retried only within its request timeout, then fails and stops its partition") {
+  auto options = one_record_batches();
+  options.request_timeout_ms = 300;  // back-offs 50, 100, then 200 would pass it
+  producer_fixture f{options};
+  auto s = f.send("r0");
+  auto behind = f.send("r1");
+  f.answer_metadata();
+  for (int attempt = 0;; ++attempt) {
+    REQUIRE(attempt < 10);
+    auto p = f.wait_produces(1);
+    CHECK(decode_batch_values(p[0]) == std::vector<std::string>{"r0"});
+    f.session.answer(p[0].id, test::error_response(ErrorCode::PARTITION_UNAVAILABLE, "no leader"));
+    bool more = false;
+    f.session.wait_for([](const std::vector<held_request>& h) { return !produces(h).empty(); }, more,
+                       std::chrono::milliseconds{600});
+    if (!more)
+      break;
+  }
+  CHECK(settle(s).code == ErrorCode::PARTITION_UNAVAILABLE);
+  CHECK(settle(behind).code == ErrorCode::PARTITION_UNAVAILABLE);
+}
+
+TEST_CASE("an error no retry can cure is not retried") {
+  producer_fixture f{one_record_batches()};
+  auto s = f.send("r0");
+  f.answer_metadata();
+  auto p = f.wait_produces(1);
+  f.session.answer(p[0].id, test::error_response(ErrorCode::UNKNOWN_TOPIC, "topic t does not exist"));
+  CHECK(settle(s).code == ErrorCode::UNKNOWN_TOPIC);
+  CHECK(produces(f.session.held()).empty());
 }
 
 TEST_CASE("the producer fails what is outstanding and quits when its session dies") {

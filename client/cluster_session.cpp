@@ -1,0 +1,448 @@
+// The cluster session (client/actors.hpp): one broker session per broker it
+// needs, each request routed to the right one. Decisions live in
+// metadata_cache (where a partition's leader is), request_route (what a
+// request needs) and broker_candidates (which broker to try for "any");
+// this actor carries them out.
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
+#include "client/actors.hpp"
+#include "client/broker_candidates.hpp"
+#include "client/metadata_cache.hpp"
+#include "client/request_route.hpp"
+#include "cluster/address.hpp"
+#include "schema/wire.hpp"
+
+namespace herald::client {
+
+namespace {
+
+using bytes = std::vector<char>;
+using schema::ErrorCode;
+using clock_type = std::chrono::steady_clock;
+
+constexpr auto answer_margin = std::chrono::seconds{30};
+
+// Keeps a broker session open: the broker closes the session when its
+// anchor goes (a class: CAF 0.17 mishandles spawning an argument-less
+// function).
+class session_anchor : public caf::event_based_actor {
+public:
+  using caf::event_based_actor::event_based_actor;
+  caf::behavior make_behavior() override {
+    return {[](caf::ok_atom) {}};
+  }
+};
+
+// A request waiting for a route, a connection, or its answer. `done` gets
+// the response bytes or the error the caller sees. A probe (no bytes) only
+// wants some broker connected.
+struct pending {
+  bytes request;
+  request_route route;
+  std::function<void(caf::expected<bytes>)> done;
+  std::set<std::string> tried;  // brokers that failed it (any-broker requests)
+  bool probe = false;
+};
+
+struct link {
+  caf::actor anchor;
+  caf::actor session;           // null while connecting
+  std::deque<pending> waiting;  // for the connection
+  std::map<std::uint64_t, pending> in_flight;
+  clock_type::time_point last_used = clock_type::now();
+};
+
+struct cluster_state {
+  cluster_options options;
+  std::shared_ptr<std::atomic<bool>> reachable;
+  metadata_cache cache;
+  broker_candidates candidates;
+  std::map<std::string, link> links;                     // by HOST:PORT
+  std::map<std::string, std::vector<pending>> awaiting;  // by topic: waiting for a refresh
+  std::uint64_t next_id = 0;
+  static inline const char* name = "herald.cluster";
+};
+
+using self_ptr = caf::stateful_actor<cluster_state>*;
+
+void dispatch(self_ptr self, pending p);
+void send_any(self_ptr self, pending p);
+
+void fail(pending& p, ErrorCode code, const std::string& message) {
+  p.done(make_herald_error(code, message));
+}
+
+// Learns from a response on its way back: brokers from metadata, a moved
+// leader from a partition's refusal.
+void inspect(self_ptr self, const request_route& route, const bytes& response) {
+  if (!route.metadata && !route.to_leader)
+    return;
+  try {
+    wire::message_reader reader(response);
+    auto r = reader.root<schema::Response>();
+    const auto code = r.getError().getCode();
+    if (route.metadata && code == ErrorCode::NONE && r.which() == schema::Response::METADATA) {
+      self->state.cache.apply_metadata(r.getMetadata());
+      return;
+    }
+    if (!route.to_leader)
+      return;
+    if (code == ErrorCode::NOT_LEADER)
+      self->state.cache.on_not_leader(route.topic, route.partition, r.getError().getLeaderId());
+    else if (code == ErrorCode::UNKNOWN_PARTITION || code == ErrorCode::PARTITION_UNAVAILABLE)
+      self->state.cache.forget_leader(route.topic, route.partition);
+  } catch (const kj::Exception&) {
+    // The caller decodes it again and reports it.
+  }
+}
+
+void send_now(self_ptr self, const std::string& address, link& l, pending p) {
+  l.last_used = clock_type::now();
+  if (p.probe) {
+    p.done(bytes{});
+    return;
+  }
+  const auto id = self->state.next_id++;
+  auto request = p.request;
+  const auto timeout = std::chrono::milliseconds{p.route.broker_wait_ms} + answer_margin;
+  l.in_flight.emplace(id, std::move(p));
+  self->request(l.session, timeout, request_atom::value, std::move(request))
+    .then(
+      [=](bytes& response) {
+        auto i = self->state.links.find(address);
+        if (i == self->state.links.end())
+          return;  // the link went down and failed it already
+        auto node = i->second.in_flight.extract(id);
+        if (node.empty())
+          return;
+        inspect(self, node.mapped().route, response);
+        node.mapped().done(std::move(response));
+      },
+      [=](caf::error& err) {
+        auto i = self->state.links.find(address);
+        if (i == self->state.links.end())
+          return;
+        auto node = i->second.in_flight.extract(id);
+        if (node.empty())
+          return;
+        node.mapped().done(std::move(err));
+      });
+}
+
+// The link is gone (lost, or never opened): what waited on it or was in
+// flight on it fails; the broker leads nothing until a refresh says so.
+void drop_link(self_ptr self, const std::string& address, const std::string& why) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end())
+    return;
+  link l = std::move(i->second);
+  self->state.links.erase(i);
+  if (l.session)
+    self->demonitor(l.session);
+  self->unlink_from(l.anchor);
+  self->send_exit(l.anchor, caf::exit_reason::user_shutdown);
+  self->state.cache.on_broker_lost(address);
+  self->state.candidates.failed(address, clock_type::now());
+  if (self->state.options.pinned && self->state.reachable)
+    *self->state.reachable = false;  // the one broker it may use is gone
+  for (auto& [id, p] : l.in_flight)
+    fail(p, ErrorCode::PARTITION_UNAVAILABLE,
+         "connection to broker " + address + " lost (" + why + "); the request may or may not have been carried out");
+  for (auto& p : l.waiting) {
+    if (!p.route.to_leader) {
+      p.tried.insert(address);
+      send_any(self, std::move(p));  // another broker will do
+    } else {
+      fail(p, ErrorCode::PARTITION_UNAVAILABLE, "cannot connect to broker " + address + ": " + why);
+    }
+  }
+}
+
+void on_connected(self_ptr self, const std::string& address, caf::actor session) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end())
+    return;
+  auto& l = i->second;
+  l.session = std::move(session);
+  self->monitor(l.session);
+  self->state.candidates.succeeded(address);
+  if (self->state.reachable)
+    *self->state.reachable = true;
+  auto waiting = std::move(l.waiting);
+  l.waiting.clear();
+  for (auto& p : waiting)
+    send_now(self, address, l, std::move(p));
+}
+
+// Opens a session through CAF's middleman without blocking the actor.
+void open_link(self_ptr self, const std::string& address) {
+  auto& l = self->state.links[address];
+  l.anchor = self->spawn<session_anchor, caf::linked>();
+  auto parsed = cluster::parse_host_port(address, false);
+  if (!parsed) {
+    drop_link(self, address, "not HOST:PORT");
+    return;
+  }
+  const auto timeout = std::chrono::milliseconds{self->state.options.connect_timeout_ms};
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, timeout, caf::connect_atom::value, parsed->first, parsed->second)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& node, const std::set<std::string>&) {
+        auto i = self->state.links.find(address);
+        if (i == self->state.links.end())
+          return;
+        if (!node) {
+          drop_link(self, address, "nothing published there");
+          return;
+        }
+        self->request(caf::actor_cast<caf::actor>(node), timeout, hello_atom::value, i->second.anchor)
+          .then([=](caf::actor& session) { on_connected(self, address, std::move(session)); },
+                [=](caf::error& err) { drop_link(self, address, self->system().render(err)); });
+      },
+      [=](caf::error& err) { drop_link(self, address, self->system().render(err)); });
+}
+
+void send_to(self_ptr self, const std::string& address, pending p) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end()) {
+    self->state.links[address].waiting.push_back(std::move(p));
+    open_link(self, address);
+    return;
+  }
+  if (!i->second.session) {
+    i->second.waiting.push_back(std::move(p));
+    return;
+  }
+  send_now(self, address, i->second, std::move(p));
+}
+
+// Any broker will do: the first open session to a broker the user named
+// (so admin requests such as restartPartition and describeTopic act on and
+// report from that broker while it is reachable), else an open one (the
+// most recently used), else the next candidate not yet tried for this
+// request.
+void send_any(self_ptr self, pending p) {
+  auto& st = self->state;
+  for (const auto& address : st.candidates.bootstrap()) {
+    auto i = st.links.find(address);
+    if (i != st.links.end() && i->second.session && p.tried.count(address) == 0) {
+      send_now(self, address, i->second, std::move(p));
+      return;
+    }
+  }
+  const std::string* best = nullptr;
+  clock_type::time_point best_used{};
+  for (auto& [address, l] : st.links) {
+    if (!l.session || p.tried.count(address) != 0)
+      continue;
+    if (best == nullptr || l.last_used > best_used) {
+      best = &address;
+      best_used = l.last_used;
+    }
+  }
+  if (best != nullptr) {
+    send_now(self, *best, st.links[*best], std::move(p));
+    return;
+  }
+  const auto candidates = st.options.pinned ? std::vector<std::string>{st.options.bootstrap.at(0)}
+                                            : st.candidates.order(st.cache.broker_addresses());
+  for (const auto& address : candidates) {
+    if (p.tried.count(address) != 0)
+      continue;
+    send_to(self, address, std::move(p));
+    return;
+  }
+  if (st.reachable)
+    *st.reachable = false;
+  std::string tried;
+  for (const auto& a : p.tried)
+    tried += (tried.empty() ? "" : ", ") + a;
+  fail(p, ErrorCode::PARTITION_UNAVAILABLE, "no broker reachable (tried " + tried + ")");
+}
+
+// Routes of `topic` are read again (metadata, and describeTopic when the
+// metadata does not carry leaders); then what waited for them goes on.
+void finish_refresh(self_ptr self, const std::string& topic, ErrorCode code, const std::string& message) {
+  auto waiting = std::move(self->state.awaiting[topic]);
+  self->state.awaiting.erase(topic);
+  for (auto& p : waiting) {
+    if (code != ErrorCode::NONE) {
+      fail(p, code, message);
+    } else if (auto address = self->state.cache.leader_address(topic, p.route.partition)) {
+      send_to(self, *address, std::move(p));
+    } else {
+      const auto* routes = self->state.cache.topic(topic);
+      if (routes != nullptr && p.route.partition >= routes->partition_count)
+        fail(p, ErrorCode::UNKNOWN_PARTITION,
+             "topic " + topic + " has no partition " + std::to_string(p.route.partition));
+      else if (auto why = self->state.cache.partition_error(topic, p.route.partition); !why.empty())
+        fail(p, ErrorCode::PARTITION_UNAVAILABLE, topic + "/" + std::to_string(p.route.partition) + " has no leader: " + why);
+      else
+        fail(p, ErrorCode::PARTITION_UNAVAILABLE,
+             "no leader of " + topic + "/" + std::to_string(p.route.partition) + " is known (an election may be under way)");
+    }
+  }
+}
+
+// An internal request to any broker; on_ok gets the response when its
+// error code is none, else the refresh of `topic` fails with it.
+void ask_any(self_ptr self, const std::string& topic, bytes request,
+             std::function<void(schema::Response::Reader)> on_ok) {
+  pending p;
+  p.route = route_of(request);
+  p.request = std::move(request);
+  p.done = [=](caf::expected<bytes> response) {
+    if (!response) {
+      auto d = decode_error(response.error());
+      finish_refresh(self, topic, d.code, d.message);
+      return;
+    }
+    try {
+      wire::message_reader reader(*response);
+      auto r = reader.root<schema::Response>();
+      if (r.getError().getCode() != ErrorCode::NONE) {
+        finish_refresh(self, topic, r.getError().getCode(), r.getError().getMessage().cStr());
+        return;
+      }
+      on_ok(r);
+    } catch (const kj::Exception& e) {
+      finish_refresh(self, topic, ErrorCode::INTERNAL, std::string{"malformed response: "} + e.getDescription().cStr());
+    }
+  };
+  send_any(self, std::move(p));
+}
+
+void refresh(self_ptr self, const std::string& topic) {
+  capnp::MallocMessageBuilder builder;
+  builder.initRoot<schema::Request>().initMetadata().initTopics(1).set(0, topic);
+  ask_any(self, topic, wire::to_bytes(builder), [=](schema::Response::Reader r) {
+    // (inspect() applied it to the cache on the way.)
+    auto topics = r.getMetadata().getTopics();
+    if (topics.size() == 1 && topics[0].getPartitions().size() > 0) {
+      finish_refresh(self, topic, ErrorCode::NONE, {});
+      return;
+    }
+    capnp::MallocMessageBuilder describe;
+    describe.initRoot<schema::Request>().initDescribeTopic().setName(topic);
+    ask_any(self, topic, wire::to_bytes(describe), [=](schema::Response::Reader d) {
+      self->state.cache.apply_topic(d.getDescribeTopic());
+      finish_refresh(self, topic, ErrorCode::NONE, {});
+    });
+  });
+}
+
+void dispatch(self_ptr self, pending p) {
+  auto& st = self->state;
+  if (st.options.pinned) {
+    send_to(self, st.options.bootstrap.at(0), std::move(p));
+    return;
+  }
+  if (!p.route.to_leader) {
+    send_any(self, std::move(p));
+    return;
+  }
+  if (auto address = st.cache.leader_address(p.route.topic, p.route.partition)) {
+    send_to(self, *address, std::move(p));
+    return;
+  }
+  auto topic = p.route.topic;
+  auto& waiting = st.awaiting[topic];
+  waiting.push_back(std::move(p));
+  if (waiting.size() == 1)
+    refresh(self, topic);
+}
+
+// Sessions nothing used for idle_close_ms are closed (the broker frees them).
+void close_idle(self_ptr self) {
+  const auto now = clock_type::now();
+  const auto idle = std::chrono::milliseconds{self->state.options.idle_close_ms};
+  std::vector<std::string> idle_links;
+  for (auto& [address, l] : self->state.links)
+    if (l.session && l.in_flight.empty() && l.waiting.empty() && now - l.last_used >= idle)
+      idle_links.push_back(address);
+  for (const auto& address : idle_links) {
+    auto node = self->state.links.extract(address);
+    auto& l = node.mapped();
+    self->demonitor(l.session);
+    self->unlink_from(l.anchor);
+    self->send_exit(l.anchor, caf::exit_reason::user_shutdown);
+  }
+}
+
+caf::behavior cluster_session(self_ptr self, cluster_options options, std::shared_ptr<std::atomic<bool>> reachable) {
+  self->state.options = std::move(options);
+  self->state.reachable = std::move(reachable);
+  self->state.candidates = broker_candidates{self->state.options.bootstrap};
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& [address, l] : self->state.links) {
+      if (l.session && l.session.address() == dm.source) {
+        const auto address_copy = address;
+        drop_link(self, address_copy, self->system().render(dm.reason));
+        return;
+      }
+    }
+  });
+  const auto check_every = std::chrono::milliseconds{std::max<std::uint32_t>(self->state.options.idle_close_ms / 2, 50)};
+  self->delayed_send(self, check_every, idle_check_atom::value);
+  return {
+    [=](request_atom, bytes& request) {
+      auto rp = self->make_response_promise<bytes>();
+      pending p;
+      p.route = route_of(request);
+      p.request = std::move(request);
+      p.done = [rp](caf::expected<bytes> response) mutable {
+        if (response)
+          rp.deliver(std::move(*response));
+        else
+          rp.deliver(response.error());
+      };
+      dispatch(self, std::move(p));
+      return rp;
+    },
+    [=](caf::connect_atom) {
+      auto rp = self->make_response_promise<caf::unit_t>();
+      pending p;
+      p.probe = true;
+      p.done = [rp](caf::expected<bytes> response) mutable {
+        if (response)
+          rp.deliver(caf::unit);
+        else
+          rp.deliver(response.error());
+      };
+      send_any(self, std::move(p));
+      return rp;
+    },
+    [=](caf::get_atom) {
+      std::vector<std::string> open;
+      for (const auto& [address, l] : self->state.links)
+        if (l.session)
+          open.push_back(address);
+      return open;
+    },
+    [=](idle_check_atom) {
+      close_idle(self);
+      self->delayed_send(self, check_every, idle_check_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_cluster_session(caf::actor_system& system, cluster_options options,
+                                 std::shared_ptr<std::atomic<bool>> reachable) {
+  return system.spawn(cluster_session, std::move(options), std::move(reachable));
+}
+
+} // namespace herald::client
