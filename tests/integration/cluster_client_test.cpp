@@ -10,6 +10,11 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -318,4 +323,63 @@ TEST_CASE("the cluster session opens a session per broker it needs and closes th
   CHECK(open_sessions() == std::vector<std::string>{c.address(leader)});
   self->send_exit(producer, caf::exit_reason::user_shutdown);
   self->send_exit(session, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("herald produce and herald consume, given one broker, go on across a SIGKILL of the leader") {
+  temp_dir dir;
+  static_cluster c(dir.path(), 3);
+  create_topic(c, dir.path(), "lines", 3);
+  const auto leaders = settled_leaders(c, 1, "lines");
+  const int victim = leaders[1];
+  const int survivor = victim % 3 + 1;
+
+  // herald produce reads a fifo the test writes into, so the kill falls
+  // between lines it has sent and lines it has yet to read.
+  // (Opened read-write first: the child's open for reading then returns at
+  // once, and the test is its only writer, so closing it is the end of input.)
+  const auto fifo = dir.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  int in = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);  // not inherited: herald must see the end
+  REQUIRE(in >= 0);
+  child_process produce({herald_path(), "--broker", c.address(victim), "produce", "lines", "--key-separator", ":"},
+                        dir.path() / "produce.out", dir.path() / "produce.err", fifo);
+  std::map<std::string, std::vector<std::string>> sent;
+  auto write = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const std::string key = "k" + std::to_string(i % 6);
+      const std::string line = key + ":" + key + "-" + std::to_string(i) + "\n";
+      REQUIRE(::write(in, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+      sent[key].push_back(key + "-" + std::to_string(i));
+    }
+  };
+  auto stored = [&] {
+    std::int64_t sum = 0;
+    try {
+      client::connection conn{c.address(survivor), client::connection::routing::pinned};
+      for (const auto& p : conn.describe_topic("lines").partitions)
+        sum += std::max<std::int64_t>(p.high_watermark, 0);
+    } catch (const std::exception&) {
+    }
+    return sum;
+  };
+  write(0, 3000);
+  REQUIRE(eventually([&] { return stored() >= 1000; }, std::chrono::seconds{30}));
+  c.kill9(victim);
+  write(3000, 6000);
+  ::close(in);
+  const auto rc = produce.wait_for(std::chrono::seconds{90});
+  REQUIRE(rc.has_value());
+  CHECK_MESSAGE(*rc == 0, read_file(dir.path() / "produce.err"));
+  CHECK(read_file(dir.path() / "produce.out").starts_with("acknowledged 6000 of 6000 records"));
+
+  const auto out = dir.path() / "out", err = dir.path() / "err";
+  REQUIRE(run_cli(c.address(survivor), "consume lines --from-beginning --print-key --timeout-ms 3000", out, err) == 0);
+  std::map<std::string, std::vector<std::string>> read;
+  std::istringstream lines(read_file(out));
+  for (std::string line; std::getline(lines, line);) {
+    const auto tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    read[line.substr(0, tab)].push_back(line.substr(tab + 1));
+  }
+  check_complete_in_order(read, sent);
 }
