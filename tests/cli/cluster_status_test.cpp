@@ -53,7 +53,7 @@ client::topic_status described(std::vector<client::partition_status> parts) {
 
 }  // namespace
 
-TEST_CASE("the leader is the broker that says it leads; its followers decide in-sync") {
+TEST_CASE("the leader is the broker that says it leads, and its followers decide in-sync") {
   auto s = three_brokers();
   // Partition 0: led by 1, follower 3 behind for 9 s. Partition 1: led by 2,
   // all in sync, but broker 3 (stale) still names 3. Partition 2: nobody leads.

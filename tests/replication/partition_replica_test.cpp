@@ -374,7 +374,7 @@ TEST_CASE("the leader reports each follower's match and lag in records, and how 
   }
 }
 
-TEST_CASE("a quiet group's followers count as caught up; one whose node is lost is reported disconnected") {
+TEST_CASE("a quiet group's followers count as caught up, and one whose node is lost is reported disconnected") {
   replica_group g({1, 2, 3});
   for (raft::node_id id : {1, 2, 3}) {
     auto s = g.settings_of(id);
