@@ -28,72 +28,12 @@ namespace {
 
 const std::vector<std::string> fast_grace = {"--replica-grace-ms", "3000"};
 
-bool send_to(const std::string& address, const std::string& topic, const std::string& key,
-             const std::vector<std::string>& values) {
-  try {
-    client::connection conn{address};
-    client::producer_options o;
-    o.acks = schema::Acks::ALL;
-    o.request_timeout_ms = 3000;
-    o.batch_records = values.size();
-    client::producer p(conn, o);
-    for (const auto& v : values) p.send(topic, key, v);
-    return p.flush().acknowledged == values.size();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-// acks=all through whichever running broker leads `partition`.
-bool produce(zk_cluster& c, const std::string& topic, std::uint32_t partition, std::uint32_t partitions,
-             const std::vector<std::string>& values, std::chrono::milliseconds patience = 30s) {
-  const auto key = key_for_partition(partition, partitions);
-  return eventually(
-    [&] {
-      for (int id = 1; id <= c.size(); ++id)
-        if (c.running(id) && send_to(c.address(id), topic, key, values)) return true;
-      return false;
-    },
-    patience);
-}
-
-std::map<std::uint32_t, std::set<std::string>> consume_all(zk_cluster& c, const std::string& topic,
-                                                           const std::map<std::uint32_t, std::set<std::string>>& expected) {
-  std::map<std::uint32_t, std::set<std::string>> seen;
-  auto complete = [&] {
-    for (const auto& [p, values] : expected)
-      for (const auto& v : values)
-        if (seen[p].count(v) == 0) return false;
-    return true;
-  };
-  for (int id = 1; id <= c.size() && !complete(); ++id) {
-    if (!c.running(id)) continue;
-    try {
-      client::connection conn{c.address(id)};
-      client::consumer_options o;
-      o.start = client::start_position::earliest;
-      client::consumer consumer(conn, topic, o);
-      const auto deadline = std::chrono::steady_clock::now() + 5s;
-      while (!complete() && std::chrono::steady_clock::now() < deadline)
-        for (auto& r : consumer.poll(200ms)) seen[r.partition].insert(r.record.value);
-    } catch (const std::exception&) {
-    }
-  }
-  return seen;
-}
-
 std::string run_listing(const std::filesystem::path& dir) {
   std::string out;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
     out += it->path().string() + "\n";
   return out;
-}
-
-std::vector<std::string> values_of(const std::string& prefix, int n) {
-  std::vector<std::string> v;
-  for (int i = 0; i < n; ++i) v.push_back(prefix + "-" + std::to_string(i));
-  return v;
 }
 
 bool create(zk_cluster& c, int via, const std::string& topic, std::uint32_t partitions, std::uint16_t rf) {

@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <xxhash.h>
 
@@ -11,6 +14,8 @@
 #include "cluster/zk_session.hpp"
 
 namespace herald::test {
+
+using namespace std::chrono_literals;
 
 zk_reader::zk_reader(const std::string& connect) {
   cluster::zk_options o;
@@ -171,6 +176,80 @@ std::string key_for_partition(std::uint32_t partition, std::uint32_t partitions)
     if (XXH3_64bits(key.data(), key.size()) % partitions == partition)
       return key;
   }
+}
+
+bool send_to(const std::string& address, const std::string& topic, const std::string& key,
+             const std::vector<std::string>& values) {
+  try {
+    client::connection conn{address};
+    client::producer_options o;
+    o.acks = schema::Acks::ALL;
+    o.request_timeout_ms = 3000;
+    o.batch_records = values.size();
+    client::producer p(conn, o);
+    for (const auto& v : values)
+      p.send(topic, key, v);
+    return p.flush().acknowledged == values.size();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Sends `values` to `partition` at acks=all through its leader (any running
+// broker that acknowledges them all), until `patience` runs out.
+bool produce(zk_cluster& c, const std::string& topic, std::uint32_t partition, std::uint32_t partitions,
+             const std::vector<std::string>& values, std::chrono::milliseconds patience) {
+  const auto key = key_for_partition(partition, partitions);
+  return eventually(
+    [&] {
+      auto leaders = c.leaders(topic, partitions);
+      const auto l = leaders[partition];
+      if (l > 0 && c.running(l) && send_to(c.address(l), topic, key, values))
+        return true;
+      for (int id = 1; id <= c.size(); ++id)
+        if (c.running(id) && id != l && send_to(c.address(id), topic, key, values))
+          return true;
+      return false;
+    },
+    patience);
+}
+
+// Every value of every partition, read back from the running brokers
+// (followers serve committed records too); polls until `expected` is all
+// there or the deadline passes.
+std::map<std::uint32_t, std::set<std::string>> consume_all(zk_cluster& c, const std::string& topic,
+                                                           const std::map<std::uint32_t, std::set<std::string>>& expected) {
+  std::map<std::uint32_t, std::set<std::string>> seen;
+  auto complete = [&] {
+    for (const auto& [p, values] : expected)
+      for (const auto& v : values)
+        if (seen[p].count(v) == 0)
+          return false;
+    return true;
+  };
+  for (int id = 1; id <= c.size() && !complete(); ++id) {
+    if (!c.running(id))
+      continue;
+    try {
+      client::connection conn{c.address(id)};
+      client::consumer_options o;
+      o.start = client::start_position::earliest;
+      client::consumer consumer(conn, topic, o);
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (!complete() && std::chrono::steady_clock::now() < deadline)
+        for (auto& r : consumer.poll(200ms))
+          seen[r.partition].insert(r.record.value);
+    } catch (const std::exception&) {
+    }
+  }
+  return seen;
+}
+
+std::vector<std::string> values_of(const std::string& prefix, int n) {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i)
+    v.push_back(prefix + "-" + std::to_string(i));
+  return v;
 }
 
 } // namespace herald::test

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,5 +89,26 @@ private:
 // A key the client's partitioner (XXH3 of the key, modulo the partition
 // count) sends to `partition`.
 std::string key_for_partition(std::uint32_t partition, std::uint32_t partitions);
+
+// Writing and reading a topic in system tests, as a client would.
+
+// Sends `values` with `key` at acks=all through a client started from
+// `address` (3 s request timeout); true when every one is acknowledged.
+bool send_to(const std::string& address, const std::string& topic, const std::string& key,
+             const std::vector<std::string>& values);
+
+// Sends `values` to `partition` at acks=all through its leader (or any
+// running broker that acknowledges them all), until `patience` runs out.
+bool produce(zk_cluster& c, const std::string& topic, std::uint32_t partition, std::uint32_t partitions,
+             const std::vector<std::string>& values, std::chrono::milliseconds patience = std::chrono::seconds{30});
+
+// Every value of every partition, read back from the running brokers
+// (followers serve committed records too); polls until `expected` is all
+// there or the deadline passes.
+std::map<std::uint32_t, std::set<std::string>> consume_all(zk_cluster& c, const std::string& topic,
+                                                           const std::map<std::uint32_t, std::set<std::string>>& expected);
+
+// "prefix-0" .. "prefix-(n-1)".
+std::vector<std::string> values_of(const std::string& prefix, int n);
 
 } // namespace herald::test
