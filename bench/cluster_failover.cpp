@@ -50,7 +50,24 @@ bool all_led(test::zk_cluster& c, const std::string& topic, std::uint32_t partit
 
 }  // namespace
 
+namespace {
+int run(int argc, char** argv);
+}
+
+// An exception escaping main would skip zk_cluster's destructor and leave the
+// brokers and ZooKeeper running: catch it so they are stopped.
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "cluster_failover: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   int brokers = 3;
   std::uint64_t records = 100'000;
   std::size_t record_bytes = 1024;
@@ -180,3 +197,5 @@ int main(int argc, char** argv) {
               times.size(), times[times.size() / 2], times.back(), times.front());
   return times.size() == static_cast<std::size_t>(kills) ? 0 : 1;
 }
+
+}  // namespace
