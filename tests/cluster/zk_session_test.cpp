@@ -52,19 +52,10 @@ struct recorder {
   }
 };
 
-#define REQUIRE_ZOOKEEPER()                                                                  \
-  do {                                                                                       \
-    auto why = zookeeper_server::unavailable_reason();                                       \
-    if (!why.empty()) {                                                                      \
-      MESSAGE("skipped, no ZooKeeper server: " << why);                                      \
-      return;                                                                                \
-    }                                                                                        \
-  } while (false)
-
 } // namespace
 
 TEST_CASE("zk_session: create, get, set and delete round trip with version checks and a chroot") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   zookeeper_server server;
   server.start();
   recorder rec;
@@ -138,7 +129,7 @@ TEST_CASE("zk_session: create, get, set and delete round trip with version check
 }
 
 TEST_CASE("zk_session: an ephemeral node goes with its session and a watch on it fires") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   zookeeper_server server;
   server.start();
   recorder owner_rec, watcher_rec;
@@ -173,7 +164,7 @@ TEST_CASE("zk_session: an ephemeral node goes with its session and a watch on it
 }
 
 TEST_CASE("zk_session: a children watch fires on a new child, a data watch on a change") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   zookeeper_server server;
   server.start();
   recorder rec;
@@ -195,7 +186,7 @@ TEST_CASE("zk_session: a children watch fires on a new child, a data watch on a 
 }
 
 TEST_CASE("zk_session: a server restart within the session timeout loses the connection, not the session") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   zookeeper_server server;
   server.start();
   recorder rec;
@@ -228,7 +219,7 @@ TEST_CASE("zk_session: a malformed connect string is a clear error") {
 }
 
 TEST_CASE("zk_session: a session away longer than its timeout is reported expired and its ephemeral node goes") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   zookeeper_server server;
   server.start();
   recorder rec;
@@ -259,7 +250,7 @@ TEST_CASE("zk_session: a session away longer than its timeout is reported expire
 }
 
 TEST_CASE("zookeeper_server: java does not outlive a test process that is SIGKILLed") {
-  REQUIRE_ZOOKEEPER();
+  SKIP_WITHOUT_ZOOKEEPER();
   herald::test::temp_dir dir;
   auto out = dir.path() / "java.pid";
   int java = -1;

@@ -20,12 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#define SKIP_WITHOUT_ZOOKEEPER()                                         \
-  if (auto why = zookeeper_server::unavailable_reason(); !why.empty()) { \
-    MESSAGE("skipped: " << why);                                         \
-    return;                                                              \
-  }
-
 const std::vector<std::string> fast_grace = {"--replica-grace-ms", "3000"};
 
 std::string run_listing(const std::filesystem::path& dir) {

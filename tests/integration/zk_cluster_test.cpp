@@ -22,12 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#define SKIP_WITHOUT_ZOOKEEPER()                                                                   \
-  if (auto why = zookeeper_server::unavailable_reason(); !why.empty()) {                           \
-    MESSAGE("skipped: " << why);                                                                   \
-    return;                                                                                        \
-  }
-
 bool has_topic_dir(const std::filesystem::path& data_dir, const std::string& topic) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(data_dir / "topics", ec))

@@ -48,3 +48,11 @@ private:
 };
 
 } // namespace herald::test
+
+// In a doctest case: returns (with a MESSAGE saying why) when no ZooKeeper
+// server can be started here. CI installs one (deploy/install-deps.sh).
+#define SKIP_WITHOUT_ZOOKEEPER()                                                                   \
+  if (auto why = ::herald::test::zookeeper_server::unavailable_reason(); !why.empty()) {           \
+    MESSAGE("skipped, no ZooKeeper server: " << why);                                              \
+    return;                                                                                        \
+  }
