@@ -6,6 +6,8 @@ find_package(CapnProto REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(doctest REQUIRED)
 find_package(CLI11 REQUIRED)
+# OpenSSL 3 (libssl-dev): SCRAM's PBKDF2/HMAC/SHA-256 and TLS.
+find_package(OpenSSL 3 REQUIRED)
 
 function(herald_import_library target header library)
   find_path(${target}_INCLUDE_DIR ${header} REQUIRED)

@@ -9,6 +9,7 @@ packages=(
   libcaf-dev capnproto libcapnp-dev
   libspdlog-dev doctest-dev libcli11-dev
   libisal-dev libxxhash-dev liblz4-dev libzstd-dev
+  libssl-dev  # security/: TLS and SCRAM (OpenSSL 3)
   libbenchmark-dev  # bench/: Google Benchmark
   # ZooKeeper C client, and a server (jar + headless JRE) for the tests;
   # not zookeeperd/zookeeper, which pull default-jre with X11.
