@@ -11,6 +11,7 @@ packages=(
   libisal-dev libxxhash-dev liblz4-dev libzstd-dev
   libssl-dev  # security/: TLS and SCRAM (OpenSSL 3)
   libbenchmark-dev  # bench/: Google Benchmark
+  openssl  # deploy/make-test-ca.sh
   # ZooKeeper C client, and a server (jar + headless JRE) for the tests;
   # not zookeeperd/zookeeper, which pull default-jre with X11.
   libzookeeper-mt-dev libzookeeper-java openjdk-17-jre-headless
