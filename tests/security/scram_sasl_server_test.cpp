@@ -8,6 +8,7 @@
 #include <string>
 
 #include "security/sasl_server.hpp"
+#include "security/sasl_user_lookup.hpp"
 #include "security/scram.hpp"
 
 using namespace herald::security;
@@ -104,4 +105,26 @@ TEST_CASE("sasl_server: --sasl-mechanisms values") {
   CHECK(error == "SASL mechanisms: unsupported mechanism 'PLAIN' (supported: SCRAM-SHA-256)");
   CHECK(!parse_sasl_mechanisms("SCRAM-SHA-256,SCRAM-SHA-256", &error));
   CHECK(!parse_sasl_mechanisms("SCRAM-SHA-256,", &error));
+}
+
+TEST_CASE("sasl_server: credentials come from the broker's user store") {
+  auto store = std::make_shared<credential_store>();
+  auto credential = make_credential("wonderland", scram_min_iterations);
+  REQUIRE(credential);
+  store->replace({{"alice", encode_credential(*credential)}, {"broken", "SCRAM-SHA-256:iterations=12"}});
+  auto lookup = scram_lookup_in(store);
+  CHECK(lookup("alice") == credential);
+  CHECK(!lookup("broken"));
+  CHECK(!lookup("bob"));
+  CHECK(!scram_lookup_in(nullptr)("alice"));
+
+  // A user added later is found by a lookup made earlier.
+  auto later = make_credential("builder", scram_min_iterations);
+  store->replace({{"bob", encode_credential(*later)}});
+  sasl_server server({"SCRAM-SHA-256"}, lookup);
+  scram_client client("bob", "builder");
+  auto r1 = server.step("SCRAM-SHA-256", client.first_message().message);
+  auto r2 = server.step("SCRAM-SHA-256", client.final_message(r1.reply).message);
+  CHECK_MESSAGE(r2.done, r2.error);
+  CHECK(r2.principal == "User:bob");
 }
