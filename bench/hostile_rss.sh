@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/hostile_rss.sh BUILD_DIR [options] [-- extra heraldd flags]
+# Runs every hostile client pattern (tests/hostile/hostile_client) against a
+# fresh heraldd each, on a bounded tmpfs data dir, capped at 4 GiB of address
+# space (prlimit --as: a 2 GiB claim against BASP really allocates, and the
+# machine is shared), and prints a table: broker RSS before / peak (VmHWM) /
+# after, whether a normal client (herald produce + consume, 10 s timeout) was
+# served while the pattern ran and after it, and what the server did to the
+# hostile connections. Figures: bench/README.md, "Hostile clients".
+#   --proto basp|framed   what the raw patterns speak (default framed); the
+#                         broker's --port-file address is the target
+#   --patterns "a b"      a subset (default: all)
+#   --hold-ms MS          how long each pattern holds (default 5000; slowloris:
+#                         --slowloris-ms, default 40000 to outlast a 30 s frame timeout)
+#   --connections N       connections (requests, sessions) per pattern (default: each pattern's own)
+#   --check MIB           exit 1 unless every peak < MIB, the broker survived and
+#                         the normal client was served during and after every pattern
+# Root is needed for the tmpfs mount; without it a plain temp dir is used.
+set -u
+build=$1; shift
+proto=framed
+patterns="oversize negative truncated random slowloris reset hellos noread sessions"
+hold_ms=5000
+slow_ms=40000
+check=0
+conns=0
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --proto) proto=$2; shift 2 ;;
+    --patterns) patterns=$2; shift 2 ;;
+    --hold-ms) hold_ms=$2; shift 2 ;;
+    --slowloris-ms) slow_ms=$2; shift 2 ;;
+    --check) check=$2; shift 2 ;;
+    --connections) conns=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+heraldd=$build/apps/heraldd
+herald=$build/apps/herald
+tool=$build/tests/hostile/hostile_client
+root=$(mktemp -d /tmp/herald-hostile-XXXXXX)
+failed=0
+trap 'for m in $root/*/; do mountpoint -q "$m" && umount -l "$m"; done; rm -rf "$root"' EXIT
+
+rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' /proc/$1/status 2>/dev/null; }
+now_ms() { date +%s%3N; }
+# One record through the broker and back; prints "ok <ms>" or "FAIL <ms>".
+normal_client() {  # addr, tag
+  local t0=$(now_ms) out
+  out=$( (echo "$2" | timeout 10 $herald --broker $1 produce hostile --acks all >/dev/null 2>&1 &&
+          timeout 10 $herald --broker $1 consume hostile --from-beginning --max-messages 1 --timeout-ms 5000) 2>/dev/null)
+  local ms=$(( $(now_ms) - t0 ))
+  [ -n "$out" ] && echo "ok $ms" || echo "FAIL $ms"
+}
+
+printf "%-10s %-6s %7s %8s %7s  %-12s %-12s %s\n" pattern proto "before" "peak" "after" "client-during" "client-after" "server's answer to the hostile connections (MiB; client: served and ms)"
+for p in $patterns; do
+  d=$root/$p; mkdir -p $d
+  if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o size=64m tmpfs $d; fi
+  prlimit --as=$((4 << 30)) $heraldd --data-dir $d/data --listen 127.0.0.1:0 --port-file $d/port \
+    --disk-reserve-bytes 0 "${extra[@]}" > $d/log 2>&1 &
+  pid=$!
+  for i in $(seq 200); do [ -s $d/port ] && break; sleep 0.05; done
+  addr=$(head -1 $d/port)
+  $herald --broker $addr topic create hostile --partitions 1 >/dev/null 2>&1
+  warm=$(normal_client $addr warmup)
+  before=$(rss $pid VmRSS)
+  hold=$hold_ms; [ $p = slowloris ] && hold=$slow_ms
+  $tool --target $addr --proto $proto --pattern $p --hold-ms $hold --connections $conns > $d/tool.out 2> $d/tool.err &
+  tool_pid=$!
+  sleep 1
+  during=$(normal_client $addr during)
+  wait $tool_pid
+  sleep 1
+  alive=1; kill -0 $pid 2>/dev/null || alive=0
+  if [ $alive = 1 ]; then
+    after=$(rss $pid VmRSS); peak=$(rss $pid VmHWM)
+    client_after=$(normal_client $addr after)
+  else
+    after=-; peak=-; client_after="DEAD"
+  fi
+  answer=$(sed -e 's/^pattern=[a-z]* //' -e 's/proto=[a-z]* //' $d/tool.out | head -1)
+  [ -s $d/tool.err ] && answer="$answer $(head -c 200 $d/tool.err | tr '\n' ' ')"
+  [ $alive = 0 ] && answer="BROKER DIED ($(tail -1 $d/log | head -c 120)); $answer"
+  printf "%-10s %-6s %7s %8s %7s  %-12s %-12s %s\n" $p $proto "$before" "$peak" "$after" "$(echo $during | tr ' ' ':')" \
+    "$(echo $client_after | tr ' ' ':')" "$answer"
+  if [ "$check" != 0 ]; then
+    if [ $alive = 0 ] || [ "$peak" -ge "$check" ] || [ "${during%% *}" != ok ] || [ "${client_after%% *}" != ok ] \
+       || [ "${warm%% *}" != ok ]; then
+      echo "CHECK FAILED for $p: peak $peak MiB (bound $check), client during '$during', after '$client_after'" >&2
+      failed=1
+    fi
+  fi
+  { kill $pid; wait $pid; } 2>/dev/null
+  mountpoint -q $d && umount -l $d
+done
+exit $failed

@@ -1,0 +1,64 @@
+// hostile_client: runs one hostile pattern against a heraldd listener and
+// prints one line of what the server did, for bench/hostile_rss.sh and the
+// hostile CTest. Patterns: tests/hostile/patterns.hpp (raw sockets) and
+// tests/hostile/client_floods.hpp (through the client library).
+//   hostile_client --target 127.0.0.1:9092 --proto framed --pattern oversize
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tests/hostile/client_floods.hpp"
+#include "tests/hostile/patterns.hpp"
+
+using namespace herald::hostile;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Hostile client patterns against a heraldd listener"};
+  std::string address, protocol = "framed", pattern;
+  int connections = 0;
+  long hold_ms = 3000;
+  std::string names = "noread sessions";
+  for (auto& n : pattern_names())
+    names += " " + n;
+  app.add_option("--target", address, "HOST:PORT of the listener")->required();
+  app.add_option("--proto", protocol, "basp or framed (ignored by noread and sessions: the client library decides)")
+    ->check(CLI::IsMember({"basp", "framed"}));
+  app.add_option("--pattern", pattern, "One of: " + names)->required();
+  app.add_option("--connections", connections, "Connections, requests or sessions (0: the pattern's default)");
+  app.add_option("--hold-ms", hold_ms, "How long the pattern holds its connections afterwards")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "--target wants HOST:PORT\n");
+    return 2;
+  }
+  target t;
+  t.host = address.substr(0, colon);
+  t.port = static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+  t.kind = protocol == "basp" ? proto::basp : proto::framed;
+  const std::chrono::milliseconds hold{hold_ms};
+
+  if (pattern == "noread" || pattern == "sessions") {
+    auto r = pattern == "noread" ? run_noread(t.host, t.port, connections > 0 ? connections : 400, hold)
+                                 : run_sessions(t.host, t.port, connections > 0 ? connections : 2000, hold);
+    std::printf("pattern=%s ok=%d sent=%d note=\"%s\"\n", pattern.c_str(), r.ok ? 1 : 0, r.sent, r.note.c_str());
+    return r.ok ? 0 : 1;
+  }
+  try {
+    pattern_options o;
+    o.connections = connections;
+    o.hold = hold;
+    auto r = run_pattern(pattern, t, o);
+    std::printf("pattern=%s proto=%s opened=%d refused=%d closed_by_server=%d goodbyes=%d still_open=%d "
+                "first_close_ms=%lld note=\"%s\"\n",
+                pattern.c_str(), protocol.c_str(), r.opened, r.refused, r.closed_by_server, r.goodbyes, r.still_open,
+                static_cast<long long>(r.first_close.count()), r.note.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,425 @@
+#include "tests/hostile/patterns.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace herald::hostile {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+void put_le(std::vector<char>& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void put_be(std::vector<char>& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+struct connection {
+  int fd = -1;
+  bool closed = false;    // by the server
+  bool goodbye = false;
+  std::vector<char> in;   // framed: bytes of frames not yet complete
+};
+
+int connect_to(const target& t) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(t.port);
+  if (::inet_pton(AF_INET, t.host.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    throw std::runtime_error("not an IPv4 address: " + t.host);
+  }
+  // Blocking connect: loopback answers at once, and a refused one is a result.
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Sends everything unless the server closed; a failure marks the connection closed.
+void send_all(connection& c, const char* data, std::size_t size) {
+  while (size > 0 && !c.closed) {
+    auto n = ::send(c.fd, data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      c.closed = true;
+      return;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void send_all(connection& c, const std::vector<char>& bytes) {
+  send_all(c, bytes.data(), bytes.size());
+}
+
+// A reset instead of a FIN: SO_LINGER with a zero timeout.
+void reset(connection& c) {
+  if (c.fd < 0)
+    return;
+  linger l{1, 0};
+  ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(c.fd);
+  c.fd = -1;
+}
+
+void close_conn(connection& c) {
+  if (c.fd >= 0)
+    ::close(c.fd);
+  c.fd = -1;
+}
+
+// Reads what arrived; framed frames are parsed only enough to spot a goodbye.
+void drain(connection& c, proto kind) {
+  char buf[65536];
+  for (;;) {
+    auto n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      c.closed = true;
+      return;
+    }
+    if (n < 0)
+      return;
+    if (kind != proto::framed)
+      continue;
+    c.in.insert(c.in.end(), buf, buf + n);
+    while (c.in.size() >= 5) {
+      std::uint32_t len = 0;
+      for (int i = 0; i < 4; ++i)
+        len |= static_cast<std::uint32_t>(static_cast<unsigned char>(c.in[i])) << (8 * i);
+      if (static_cast<unsigned char>(c.in[4]) == 9)
+        c.goodbye = true;
+      if (c.in.size() < 4 + static_cast<std::size_t>(len))
+        break;
+      c.in.erase(c.in.begin(), c.in.begin() + 4 + len);
+    }
+  }
+}
+
+struct run_state {
+  const target& t;
+  std::vector<connection> conns;
+  pattern_result result;
+  clock_type::time_point start = clock_type::now();
+  clock_type::time_point last_send = start;
+
+  connection* open() {
+    int fd = connect_to(t);
+    if (fd < 0) {
+      ++result.refused;
+      return nullptr;
+    }
+    ++result.opened;
+    connection c;
+    c.fd = fd;
+    conns.push_back(std::move(c));
+    return &conns.back();
+  }
+
+  void note_close() {
+    if (result.first_close.count() < 0)
+      result.first_close =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+  }
+
+  // Polls every open connection until `until`, reading what the server sends.
+  void watch(clock_type::time_point until) {
+    for (;;) {
+      std::vector<pollfd> fds;
+      std::vector<connection*> who;
+      for (auto& c : conns)
+        if (c.fd >= 0 && !c.closed) {
+          fds.push_back({c.fd, POLLIN, 0});
+          who.push_back(&c);
+        }
+      auto now = clock_type::now();
+      if (fds.empty() || now >= until)
+        return;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
+      int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(ms, 100)) + 1);
+      if (n <= 0)
+        continue;
+      for (std::size_t i = 0; i < fds.size(); ++i)
+        if (fds[i].revents != 0) {
+          drain(*who[i], t.kind);
+          if (who[i]->closed)
+            note_close();
+        }
+    }
+  }
+
+  pattern_result finish() {
+    for (auto& c : conns) {
+      if (c.fd >= 0 && !c.closed)
+        drain(c, t.kind);
+      if (c.closed)
+        ++result.closed_by_server;
+      else if (c.fd >= 0)
+        ++result.still_open;
+      if (c.goodbye)
+        ++result.goodbyes;
+      close_conn(c);
+    }
+    return result;
+  }
+};
+
+constexpr std::uint8_t kind_hello = 1;
+constexpr std::uint8_t kind_request = 5;
+constexpr std::uint8_t basp_client_handshake = 1;
+
+// A header claiming `payload` bytes after it, in the target's protocol.
+std::vector<char> claim(const target& t, std::uint32_t payload) {
+  if (t.kind == proto::framed)
+    return framed_header(kind_request, 1, payload > 0xFFFFFFFFu - 16 ? 0xFFFFFFFFu : payload + 16);
+  return basp_header(basp_client_handshake, payload, 0);
+}
+
+int count(const pattern_options& o, int fallback) {
+  return o.connections > 0 ? o.connections : fallback;
+}
+
+pattern_result oversize(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  s.conns.reserve(static_cast<std::size_t>(count(o, 3)));
+  for (int i = 0; i < count(o, 3); ++i)
+    if (auto* c = s.open())
+      send_all(*c, claim(t, 0x80000000u));  // 2 GiB
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  return s.finish();
+}
+
+pattern_result negative(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  // Framed: lengths that cannot even hold the header, and -1 as a u32.
+  const std::uint32_t lengths[] = {0, 1, 15, 0xFFFFFFFFu, 0x80000001u};
+  s.conns.reserve(static_cast<std::size_t>(count(o, 5)));
+  for (int i = 0; i < count(o, 5); ++i)
+    if (auto* c = s.open()) {
+      auto len = lengths[static_cast<std::size_t>(i) % 5];
+      if (t.kind == proto::framed)
+        send_all(*c, framed_header(kind_request, 1, len));
+      else
+        send_all(*c, basp_header(basp_client_handshake, len, 0));
+    }
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  return s.finish();
+}
+
+pattern_result truncated(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  const int n = count(o, 50);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    if (auto* c = s.open()) {
+      auto bytes = claim(t, 1000);
+      bytes.insert(bytes.end(), 10, 'x');
+      send_all(*c, bytes);
+      if (i % 2 == 0)
+        close_conn(*c);  // truncated, then gone
+    }
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  auto r = s.finish();
+  r.note = "half closed at once, half held";
+  return r;
+}
+
+pattern_result random_bytes(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  std::mt19937_64 rng{o.seed};
+  const int n = count(o, 200);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    if (auto* c = s.open()) {
+      std::vector<char> bytes(100);
+      for (auto& b : bytes)
+        b = static_cast<char>(rng());
+      send_all(*c, bytes);
+    }
+  s.last_send = clock_type::now();
+  // Give the server a moment to act on what it read, then reset everything.
+  s.watch(s.last_send + std::chrono::milliseconds{500});
+  int resets = 0;
+  for (auto& c : s.conns)
+    if (!c.closed) {
+      reset(c);
+      ++resets;
+    }
+  auto r = s.finish();
+  r.note = std::to_string(resets) + " reset by us";
+  std::this_thread::sleep_for(o.hold);  // the broker's memory is sampled meanwhile
+  return r;
+}
+
+pattern_result slowloris(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  std::vector<char> frame;
+  if (t.kind == proto::framed) {
+    frame = framed_hello(0, "slowloris");
+  } else {
+    frame = basp_header(basp_client_handshake, 100, 0);
+    frame.insert(frame.end(), 100, '\0');
+  }
+  const int n = count(o, 50);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    s.open();
+  const auto start = clock_type::now();
+  std::size_t sent = 0;
+  while (clock_type::now() - start < o.hold && sent < frame.size()) {
+    for (auto& c : s.conns)
+      if (!c.closed)
+        send_all(c, &frame[sent], 1);
+    ++sent;
+    s.last_send = clock_type::now();
+    s.watch(s.last_send + std::chrono::seconds{1});
+  }
+  s.watch(start + o.hold);
+  auto r = s.finish();
+  r.note = std::to_string(sent) + " of " + std::to_string(frame.size()) + " bytes sent per connection";
+  return r;
+}
+
+pattern_result reset_many(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  const int n = count(o, 500);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    s.open();
+  for (auto& c : s.conns)
+    reset(c);
+  auto r = s.finish();
+  std::this_thread::sleep_for(o.hold);
+  return r;
+}
+
+pattern_result hellos(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  const int n = count(o, 200);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    if (auto* c = s.open()) {
+      std::vector<char> bytes;
+      for (int h = 0; h <= 50; ++h) {
+        std::vector<char> one;
+        if (t.kind == proto::framed) {
+          one = framed_hello(0, "hello-flood-" + std::to_string(i));
+        } else {
+          one = basp_header(basp_client_handshake, 64, 0);
+          one.insert(one.end(), 64, static_cast<char>(h));
+        }
+        bytes.insert(bytes.end(), one.begin(), one.end());
+      }
+      send_all(*c, bytes);
+    }
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  auto r = s.finish();
+  r.note = "51 hellos per connection";
+  return r;
+}
+
+const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>>& table() {
+  static const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>> t{
+    {"oversize", oversize}, {"negative", negative}, {"truncated", truncated}, {"random", random_bytes},
+    {"slowloris", slowloris}, {"reset", reset_many}, {"hellos", hellos},
+  };
+  return t;
+}
+
+} // namespace
+
+std::vector<char> framed_header(std::uint8_t kind, std::uint64_t correlation, std::uint32_t length) {
+  std::vector<char> out;
+  put_le(out, length, 4);
+  out.push_back(static_cast<char>(kind));
+  out.push_back(0);      // flags
+  put_le(out, 0, 2);     // reserved
+  put_le(out, correlation, 8);
+  put_le(out, 0, 4);     // throttle_ms
+  return out;
+}
+
+std::vector<char> framed_hello(std::uint64_t correlation, const std::string& client_id) {
+  // A single-segment Cap'n Proto message, built by hand:
+  //   segment table: u32 segment count - 1 (0), u32 segment size in words
+  //   word 0: root struct pointer, offset 0, 1 data word, 1 pointer
+  //   word 1: data: minVersion u16 @0 = 1, maxVersion u16 @2 = 1
+  //   word 2: text pointer (list of bytes, offset 0, count = size + NUL)
+  //   word 3..: the text, NUL, padding to a word
+  const std::size_t text_words = (client_id.size() + 1 + 7) / 8;
+  std::vector<char> msg;
+  put_le(msg, 0, 4);
+  put_le(msg, 3 + text_words, 4);
+  put_le(msg, 0, 4);
+  put_le(msg, 1, 2);
+  put_le(msg, 1, 2);
+  put_le(msg, 1, 2);
+  put_le(msg, 1, 2);
+  put_le(msg, 0, 4);
+  put_le(msg, 1, 4);
+  put_le(msg, 2u | (static_cast<std::uint32_t>(client_id.size() + 1) << 3), 4);
+  msg.insert(msg.end(), client_id.begin(), client_id.end());
+  msg.resize(8 + (3 + text_words) * 8, '\0');
+  auto out = framed_header(kind_hello, correlation, static_cast<std::uint32_t>(16 + msg.size()));
+  out.insert(out.end(), msg.begin(), msg.end());
+  return out;
+}
+
+std::vector<char> basp_header(std::uint8_t operation, std::uint32_t payload_len, std::uint64_t operation_data) {
+  std::vector<char> out;
+  out.push_back(static_cast<char>(operation));
+  out.push_back(0);  // padding
+  out.push_back(0);
+  out.push_back(0);  // flags
+  put_be(out, payload_len, 4);
+  put_be(out, operation_data, 8);
+  put_be(out, 0, 8);  // source actor
+  put_be(out, 0, 8);  // destination actor
+  return out;
+}
+
+std::vector<std::string> pattern_names() {
+  std::vector<std::string> names;
+  for (auto& [name, f] : table())
+    names.push_back(name);
+  return names;
+}
+
+pattern_result run_pattern(const std::string& name, const target& t, const pattern_options& o) {
+  auto it = table().find(name);
+  if (it == table().end())
+    throw std::invalid_argument("unknown pattern: " + name);
+  return it->second(t, o);
+}
+
+} // namespace herald::hostile
