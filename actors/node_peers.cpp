@@ -10,6 +10,7 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/cluster_tls.hpp"
 #include "actors/node_state.hpp"
 
 namespace herald::actors {
@@ -31,7 +32,7 @@ void connect_peer(node_ptr self, std::uint64_t id) {
     return;  // not (or no longer) a peer
   }
   const peer_address addr = it->second;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = cluster_middleman(self->system());  // TLS between brokers when configured
   self->request(mm, std::chrono::seconds{5}, caf::connect_atom::value, addr.host, addr.port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {

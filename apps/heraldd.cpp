@@ -28,12 +28,14 @@
 
 #include "actors/atoms.hpp"
 #include "actors/node_actor.hpp"
+#include "actors/cluster_tls.hpp"
 #include "actors/system_config.hpp"
 #include "cluster/address.hpp"
 #include "cluster/local_metadata_store.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/zk_records.hpp"
 #include "storage/atomic_file.hpp"
+#include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
 
 namespace {
@@ -67,6 +69,7 @@ struct options {
   std::string advertise;
   std::uint32_t zk_session_timeout_ms = 6000;
   std::uint32_t replica_grace_ms = 60'000;
+  herald::actors::cluster_tls_settings cluster_tls;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -193,6 +196,11 @@ int main(int argc, char** argv) {
                  "ZooKeeper mode: how long a broker may be gone before the controller re-creates its replicas elsewhere")
     ->check(CLI::Range(0u, 86'400'000u))
     ->capture_default_str();
+  app.add_option("--cluster-tls-cert", opt.cluster_tls.cert_file,
+                 "Mutual TLS between brokers: this broker's certificate (PEM; with --cluster-tls-key and --cluster-tls-ca)");
+  app.add_option("--cluster-tls-key", opt.cluster_tls.key_file, "Mutual TLS between brokers: its private key (PEM)");
+  app.add_option("--cluster-tls-ca", opt.cluster_tls.ca_file,
+                 "Mutual TLS between brokers: the CA whose certificates are brokers (PEM); peers without one are refused");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -249,6 +257,9 @@ int main(int argc, char** argv) {
     return fail("--rack and --advertise need --zookeeper");
   }
 
+  if (auto why = herald::actors::check_cluster_tls(opt.cluster_tls); !why.empty())
+    return fail(why);
+
   std::error_code ec;
   std::filesystem::create_directories(opt.data_dir, ec);
   if (ec)
@@ -265,10 +276,12 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP); // reload TLS certificates
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   caf::actor_system_config cfg;
   herald::configure_actor_system(cfg);
+  herald::actors::configure_cluster_tls(cfg, opt.cluster_tls);
   caf::actor_system system{cfg};
 
   herald::actors::node_args args;
@@ -301,7 +314,7 @@ int main(int argc, char** argv) {
   args.replica_grace = std::chrono::milliseconds{opt.replica_grace_ms};
   auto node = herald::actors::spawn_node(system, std::move(args));
 
-  auto bound = system.middleman().publish(node, port, host.c_str(), true);
+  auto bound = herald::actors::publish_cluster(system, node, port, host);
   if (!bound) {
     caf::anon_send(node, herald::shutdown_atom::value);
     return fail("cannot listen on " + opt.listen + ": " + system.render(bound.error()));
@@ -326,7 +339,10 @@ int main(int argc, char** argv) {
   // non-zero so whatever supervises heraldd (systemd, a test) sees it.
   std::thread signal_waiter([node] {
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+      spdlog::info("SIGHUP: TLS certificates are reloaded for new connections");
+      herald::security::request_tls_reload();
+    }
     spdlog::info("signal {} received, shutting down", sig);
     stop_requested = true;
     caf::anon_send(node, herald::shutdown_atom::value);
