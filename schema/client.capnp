@@ -38,6 +38,10 @@ enum ErrorCode {
                              # does not vote until repaired; other replicas may serve
   clusterUnavailable @17;    # ZooKeeper is unreachable: topic creates, deletes and other metadata
                              # changes wait (produce and fetch keep working); retriable
+  authenticationFailed @18;  # wrong password, unknown user, bad certificate, SASL out of order
+  authorizationFailed @19;   # the principal may not do this (the message names principal,
+                             # operation and resource)
+  unsupportedVersion @20;    # client and broker share no version of the framed protocol
 }
 
 struct Error {

@@ -94,6 +94,9 @@ const char* to_string(schema::ErrorCode code) {
     case E::DISK_FULL: return "disk full";
     case E::PARTITION_DAMAGED: return "partition damaged";
     case E::CLUSTER_UNAVAILABLE: return "cluster unavailable";
+    case E::AUTHENTICATION_FAILED: return "authentication failed";
+    case E::AUTHORIZATION_FAILED: return "authorization failed";
+    case E::UNSUPPORTED_VERSION: return "unsupported version";
   }
   return "unknown error code";
 }
