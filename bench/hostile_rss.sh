@@ -15,6 +15,12 @@
 #   --connections N       connections (requests, sessions) per pattern (default: each pattern's own)
 #   --check MIB           exit 1 unless every peak < MIB, the broker survived and
 #                         the normal client was served during and after every pattern
+#   --expect-closed "a b" with --check: these patterns must end with no hostile
+#                         connection left open by the server (still_open=0)
+#   --expect-goodbye "a b" with --check: every connection of these patterns got a
+#                         goodbye frame before its close (framed listener)
+#   --listeners N         with --check: the broker listens on exactly N TCP sockets
+#                         (1: no BASP port beside the client listener)
 # Root is needed for the tmpfs mount; without it a plain temp dir is used.
 set -u
 build=$1; shift
@@ -24,6 +30,9 @@ hold_ms=5000
 slow_ms=40000
 check=0
 conns=0
+expect_closed=""
+expect_goodbye=""
+want_listeners=""
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,6 +42,9 @@ while [ $# -gt 0 ]; do
     --slowloris-ms) slow_ms=$2; shift 2 ;;
     --check) check=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
+    --expect-closed) expect_closed=$2; shift 2 ;;
+    --expect-goodbye) expect_goodbye=$2; shift 2 ;;
+    --listeners) want_listeners=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -46,6 +58,16 @@ trap 'for m in $root/*/; do mountpoint -q "$m" && umount -l "$m"; done; rm -rf "
 
 rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' /proc/$1/status 2>/dev/null; }
 now_ms() { date +%s%3N; }
+# TCP sockets in LISTEN state (0A) that the process holds.
+listeners() {
+  local n=0 i
+  for i in $(ls -l /proc/$1/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
+    awk -v i=$i '$4 == "0A" && $10 == i {f = 1} END {exit !f}' /proc/net/tcp /proc/net/tcp6 && n=$((n + 1))
+  done
+  echo $n
+}
+field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" $2 | head -1; }
+has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 # One record through the broker and back; prints "ok <ms>" or "FAIL <ms>".
 normal_client() {  # addr, tag
   local t0=$(now_ms) out
@@ -67,6 +89,7 @@ for p in $patterns; do
   $herald --broker $addr topic create hostile --partitions 1 >/dev/null 2>&1
   warm=$(normal_client $addr warmup)
   before=$(rss $pid VmRSS)
+  nlisten=$(listeners $pid)
   hold=$hold_ms; [ $p = slowloris ] && hold=$slow_ms
   $tool --target $addr --proto $proto --pattern $p --hold-ms $hold --connections $conns > $d/tool.out 2> $d/tool.err &
   tool_pid=$!
@@ -83,6 +106,7 @@ for p in $patterns; do
   fi
   answer=$(sed -e 's/^pattern=[a-z]* //' -e 's/proto=[a-z]* //' $d/tool.out | head -1)
   [ -s $d/tool.err ] && answer="$answer $(head -c 200 $d/tool.err | tr '\n' ' ')"
+  answer="$answer tcp_listeners=$nlisten"
   [ $alive = 0 ] && answer="BROKER DIED ($(tail -1 $d/log | head -c 120)); $answer"
   printf "%-10s %-6s %7s %8s %7s  %-12s %-12s %s\n" $p $proto "$before" "$peak" "$after" "$(echo $during | tr ' ' ':')" \
     "$(echo $client_after | tr ' ' ':')" "$answer"
@@ -90,6 +114,18 @@ for p in $patterns; do
     if [ $alive = 0 ] || [ "$peak" -ge "$check" ] || [ "${during%% *}" != ok ] || [ "${client_after%% *}" != ok ] \
        || [ "${warm%% *}" != ok ]; then
       echo "CHECK FAILED for $p: peak $peak MiB (bound $check), client during '$during', after '$client_after'" >&2
+      failed=1
+    fi
+    if has "$expect_closed" $p && [ "$(field still_open $d/tool.out)" != 0 ]; then
+      echo "CHECK FAILED for $p: the server left $(field still_open $d/tool.out) hostile connections open" >&2
+      failed=1
+    fi
+    if has "$expect_goodbye" $p && [ "$(field goodbyes $d/tool.out)" != "$(field opened $d/tool.out)" ]; then
+      echo "CHECK FAILED for $p: $(field goodbyes $d/tool.out) goodbyes for $(field opened $d/tool.out) connections" >&2
+      failed=1
+    fi
+    if [ -n "$want_listeners" ] && [ "$nlisten" != "$want_listeners" ]; then
+      echo "CHECK FAILED for $p: the broker listens on $nlisten TCP sockets, expected $want_listeners" >&2
       failed=1
     fi
   fi

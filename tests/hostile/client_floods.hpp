@@ -2,7 +2,7 @@
 // Hostile patterns that need a real session, so they go through Herald's own
 // client library (whatever it speaks: BASP before issue 11's switch, the
 // framed protocol after):
-//   noread    a session through a local proxy that stops reading the broker's
+//   noread-client  a session through a local proxy that stops reading the broker's
 //             bytes once the session is open; then `count` fetches of ~1 MiB
 //             each are sent and never read (default 400)
 //   sessions  `count` sessions opened one after another and held (default 2000):

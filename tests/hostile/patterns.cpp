@@ -16,6 +16,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "schema/wire.hpp"
+#include "storage/record_batch.hpp"
+
 namespace herald::hostile {
 
 namespace {
@@ -36,6 +39,7 @@ struct connection {
   int fd = -1;
   bool closed = false;    // by the server
   bool goodbye = false;
+  int frames = 0;         // framed: whole frames received
   std::vector<char> in;   // framed: bytes of frames not yet complete
 };
 
@@ -117,6 +121,7 @@ void drain(connection& c, proto kind) {
         c.goodbye = true;
       if (c.in.size() < 4 + static_cast<std::size_t>(len))
         break;
+      ++c.frames;
       c.in.erase(c.in.begin(), c.in.begin() + 4 + len);
     }
   }
@@ -348,10 +353,106 @@ pattern_result hellos(const target& t, const pattern_options& o) {
   return r;
 }
 
+std::vector<char> request_frame(std::uint64_t correlation, capnp::MessageBuilder& message) {
+  auto payload = wire::to_bytes(message);
+  auto out = framed_header(kind_request, correlation, static_cast<std::uint32_t>(16 + payload.size()));
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+// Waits until `c` has received `frames` whole frames in all, or closed.
+bool await_frames(run_state& s, connection& c, int frames, std::chrono::milliseconds timeout) {
+  const auto until = clock_type::now() + timeout;
+  while (c.frames < frames && !c.closed && clock_type::now() < until) {
+    pollfd p{c.fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0)
+      drain(c, s.t.kind);
+  }
+  return c.frames >= frames;
+}
+
+// Framed only (BASP: hostile_client uses the client library, client_floods.hpp):
+// hello, 4 produces of ~1 MB read back (data to fetch), then `connections`
+// fetches of up to 1 MiB each (default 400) whose responses are never read.
+pattern_result noread(const target& t, const pattern_options& o) {
+  if (t.kind != proto::framed)
+    throw std::invalid_argument("noread over raw BASP: use the client library (hostile_client does)");
+  run_state s{t, {}, {}};
+  s.conns.reserve(1);
+  auto* c = s.open();
+  if (c == nullptr)
+    return s.finish();
+  send_all(*c, framed_hello(0, "noread"));
+  std::uint64_t correlation = 1;
+  std::mt19937_64 rng{o.seed};
+  for (int i = 0; i < 4; ++i) {
+    std::string value(1'000'000, '\0');
+    for (auto& b : value)
+      b = static_cast<char>(rng());
+    storage::batch_builder batch;
+    batch.add(1, std::nullopt, value);
+    auto bytes = batch.build();
+    capnp::MallocMessageBuilder m;
+    auto p = m.initRoot<schema::Request>().initProduce();
+    p.setTopic("hostile");
+    p.setAcks(schema::Acks::ALL);
+    p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
+    send_all(*c, request_frame(correlation++, m));
+  }
+  if (!await_frames(s, *c, 5, std::chrono::seconds{30})) {
+    auto r = s.finish();
+    r.note = "no answer to hello and 4 produces";
+    return r;
+  }
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<schema::Request>().initFetch();
+  f.setTopic("hostile");
+  f.setPartition(0);
+  f.setOffset(0);
+  f.setMaxBytes(1u << 20);
+  const int n = count(o, 400);
+  int sent = 0;
+  // Non-blocking from here: a server that stops reading us must not stop us.
+  ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+  for (; sent < n && !c->closed; ++sent) {
+    auto frame = request_frame(correlation++, m);
+    std::size_t off = 0;
+    const auto until = clock_type::now() + std::chrono::seconds{2};
+    while (off < frame.size() && clock_type::now() < until) {
+      auto w = ::send(c->fd, frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
+      if (w > 0)
+        off += static_cast<std::size_t>(w);
+      else if (w < 0 && errno != EAGAIN && errno != EINTR)
+        break;
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    if (off < frame.size())
+      break;  // the server stopped reading: back-pressure works
+  }
+  s.last_send = clock_type::now();
+  // Hold without reading: poll for a close (POLLRDHUP) but read nothing.
+  const auto until = s.last_send + o.hold;
+  while (clock_type::now() < until && !c->closed) {
+    pollfd p{c->fd, POLLRDHUP, 0};
+    if (::poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      c->closed = true;
+      s.note_close();
+    }
+  }
+  // Close without reading what is queued for us (finish() would drain it).
+  const bool open_at_end = !c->closed;
+  close_conn(*c);
+  auto r = s.finish();
+  r.still_open = open_at_end ? 1 : 0;
+  r.note = std::to_string(sent) + " of " + std::to_string(n) + " fetches of up to 1 MiB sent, none read";
+  return r;
+}
+
 const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>>& table() {
   static const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>> t{
     {"oversize", oversize}, {"negative", negative}, {"truncated", truncated}, {"random", random_bytes},
-    {"slowloris", slowloris}, {"reset", reset_many}, {"hellos", hellos},
+    {"slowloris", slowloris}, {"reset", reset_many}, {"hellos", hellos}, {"noread", noread},
   };
   return t;
 }

@@ -50,6 +50,9 @@ struct pattern_result {
 //   random     100 random bytes, then reset (default 200)
 //   slowloris  a valid frame sent one byte per second per connection (default 50)
 //   reset      connect and reset at once, nothing sent (default 500)
+//   noread     framed only: hello, 4 produces of ~1 MB into topic "hostile"
+//              (which must exist) read back, then 400 fetches of up to 1 MiB sent
+//              and never read; holds, watching only for the server's close
 //   hellos     framed: a hello frame, then 50 more on the same connection, then
 //              hold (default 200); BASP: a client handshake header whose payload is
 //              garbage (no real BASP hello exists without CAF; see noread.hpp for
