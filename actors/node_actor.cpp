@@ -140,6 +140,14 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       st.sessions.insert(session);
       return session;
     },
+    // From the framed listener's connection actor, once its handshake is done.
+    [=](hello_atom, const caf::actor& owner, std::string& principal, std::string& client_address) -> caf::actor {
+      auto& st = self->state;
+      auto session = spawn_session(self, owner, st.routes, session_limits{},
+                                   session_identity{std::move(principal), std::move(client_address)});
+      st.sessions.insert(session);
+      return session;
+    },
     [=](request_atom, const bytes& request) -> bytes_promise {
       auto rp = self->make_response_promise<bytes>();
       handle_admin_request(self, request, rp);

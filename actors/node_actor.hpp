@@ -22,6 +22,8 @@
 //
 // Protocol:
 //   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
+//   (hello_atom, actor owner, string principal, string client address) -> actor
+//                                         the same for a framed-listener connection
 //   (request_atom, bytes) -> bytes        admin and metadata requests
 //   (address_atom, string host, uint16)   where clients reach this node
 //   (lookup_atom, string topic, uint32 p) -> actor   the partition's actor

@@ -32,6 +32,7 @@ struct session_state {
   routing_ptr routes;
   session_limits limits;
   unsigned in_flight = 0;
+  session_identity identity;
   static inline const char* name = "herald.session";
 };
 
@@ -94,8 +95,9 @@ void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan
 }
 
 caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, routing_ptr routes,
-                            session_limits limits) {
+                            session_limits limits, session_identity identity) {
   auto& st = self->state;
+  st.identity = std::move(identity);
   st.node = std::move(node);
   st.routes = std::move(routes);
   st.limits = limits;
@@ -167,9 +169,9 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
 } // namespace
 
 caf::actor spawn_session(caf::event_based_actor* node, caf::actor client, routing_ptr routes,
-                         session_limits limits) {
+                         session_limits limits, session_identity identity) {
   return node->spawn<caf::monitored>(session_actor, caf::actor_cast<caf::actor>(node), std::move(client), std::move(routes),
-                                     limits);
+                                     limits, std::move(identity));
 }
 
 } // namespace herald::actors

@@ -15,6 +15,7 @@
 #include <caf/timespan.hpp>
 
 #include "actors/routing_table.hpp"
+#include "actors/session_identity.hpp"
 
 namespace herald::actors {
 
@@ -25,7 +26,9 @@ struct session_limits {
   caf::timespan produce_answer_margin = std::chrono::seconds{5};
 };
 
+// `identity`: who the session acts for (the framed listener's principal and
+// client address; the default for BASP clients).
 caf::actor spawn_session(caf::event_based_actor* node, caf::actor owner, routing_ptr routes,
-                         session_limits limits);
+                         session_limits limits, session_identity identity = {});
 
 } // namespace herald::actors

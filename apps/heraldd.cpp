@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/client_listener.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/cluster_tls.hpp"
 #include "actors/system_config.hpp"
@@ -34,6 +35,7 @@
 #include "cluster/local_metadata_store.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/zk_records.hpp"
+#include "protocol/frame.hpp"
 #include "storage/atomic_file.hpp"
 #include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
@@ -70,6 +72,16 @@ struct options {
   std::uint32_t zk_session_timeout_ms = 6000;
   std::uint32_t replica_grace_ms = 60'000;
   herald::actors::cluster_tls_settings cluster_tls;
+  // The framed client listener (actors/client_listener.hpp) and its limits.
+  std::string client_listen;
+  std::string client_port_file;
+  std::uint32_t max_frame_bytes = herald::protocol::default_max_frame_bytes;
+  std::uint32_t max_inflight_requests = 512;
+  std::uint64_t max_connection_inflight_bytes = 128ull << 20;
+  std::uint64_t max_queued_request_bytes = 512ull << 20;
+  std::uint32_t handshake_timeout_ms = 10'000;
+  std::uint32_t frame_timeout_ms = 30'000;
+  std::uint32_t idle_timeout_ms = 600'000;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -201,6 +213,43 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-tls-key", opt.cluster_tls.key_file, "Mutual TLS between brokers: its private key (PEM)");
   app.add_option("--cluster-tls-ca", opt.cluster_tls.ca_file,
                  "Mutual TLS between brokers: the CA whose certificates are brokers (PEM); peers without one are refused");
+  app.add_option("--client-listen", opt.client_listen,
+                 "HOST:PORT of the framed client listener (Herald's own protocol, never BASP); port 0 picks a "
+                 "free port. Temporary name: it becomes --listen when clients switch");
+  app.add_option("--client-port-file", opt.client_port_file,
+                 "Write the HOST:PORT the client listener actually listens on to this file (before --port-file)");
+  app.add_option("--max-frame-bytes", opt.max_frame_bytes,
+                 "Client listener: largest frame (its length field) after the handshake; larger ones end the "
+                 "connection before anything is allocated for them")
+    ->check(CLI::Range(herald::protocol::pre_auth_max_frame, 1u << 30))
+    ->capture_default_str();
+  app.add_option("--max-inflight-requests", opt.max_inflight_requests,
+                 "Client listener: requests one connection may have unanswered; beyond, they are answered throttled")
+    ->check(CLI::Range(1u, 1u << 16))
+    ->capture_default_str();
+  app.add_option("--max-connection-inflight-bytes", opt.max_connection_inflight_bytes,
+                 "Client listener: request bytes read but not answered plus response bytes not yet written, per "
+                 "connection; at this the connection's socket is not read until under again")
+    ->check(CLI::Range(std::uint64_t{1} << 16, std::uint64_t{1} << 36))
+    ->capture_default_str();
+  app.add_option("--max-queued-request-bytes", opt.max_queued_request_bytes,
+                 "Client listener: request bytes read but not answered, all connections together; at this no "
+                 "connection is read until under again")
+    ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
+    ->capture_default_str();
+  app.add_option("--handshake-timeout-ms", opt.handshake_timeout_ms,
+                 "Client listener: a connection's hello (and authentication) must complete within this")
+    ->check(CLI::Range(100u, 600'000u))
+    ->capture_default_str();
+  app.add_option("--frame-timeout-ms", opt.frame_timeout_ms,
+                 "Client listener: a started frame must complete within this (slowloris), and unread responses "
+                 "must start draining within this, or the connection is closed")
+    ->check(CLI::Range(100u, 3'600'000u))
+    ->capture_default_str();
+  app.add_option("--idle-timeout-ms", opt.idle_timeout_ms,
+                 "Client listener: a connection with nothing in flight and nothing received this long is closed")
+    ->check(CLI::Range(1'000u, 86'400'000u))
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -218,6 +267,21 @@ int main(int argc, char** argv) {
   if (!listen)
     return fail("--listen " + opt.listen + " is not HOST:PORT");
   auto [host, port] = *listen;
+
+  std::optional<std::pair<std::string, std::uint16_t>> client_listen;
+  if (!opt.client_listen.empty()) {
+    client_listen = herald::cluster::parse_host_port(opt.client_listen, true);
+    if (!client_listen)
+      return fail("--client-listen " + opt.client_listen + " is not HOST:PORT");
+  } else if (!opt.client_port_file.empty()) {
+    return fail("--client-port-file needs --client-listen");
+  }
+  // A produce of the largest batch must fit in one frame (the request around
+  // the batch takes far less than 64 KiB).
+  if (opt.max_frame_bytes < std::uint64_t{opt.max_batch_bytes} + (64u << 10))
+    return fail("--max-frame-bytes " + std::to_string(opt.max_frame_bytes) +
+                " leaves no room for a produce of --max-batch-bytes " + std::to_string(opt.max_batch_bytes) +
+                " (needs at least 64 KiB more)");
 
   std::vector<herald::actors::peer_address> peers;
   for (const auto& text : opt.peers) {
@@ -321,6 +385,34 @@ int main(int argc, char** argv) {
   }
   auto address = host + ":" + std::to_string(*bound);
   caf::anon_send(node, herald::address_atom::value, host, *bound);
+  if (client_listen) {
+    herald::actors::client_listener_args la;
+    la.host = client_listen->first;
+    la.port = client_listen->second;
+    la.max_queued_request_bytes = opt.max_queued_request_bytes;
+    la.connection.node = node;
+    la.connection.node_id = opt.node_id;
+    la.connection.limits.max_frame_bytes = opt.max_frame_bytes;
+    la.connection.limits.max_inflight_requests = opt.max_inflight_requests;
+    la.connection.limits.max_inflight_bytes = opt.max_connection_inflight_bytes;
+    la.connection.limits.handshake_timeout = std::chrono::milliseconds{opt.handshake_timeout_ms};
+    la.connection.limits.frame_timeout = std::chrono::milliseconds{opt.frame_timeout_ms};
+    la.connection.limits.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
+    auto listener = herald::actors::spawn_client_listener(system, std::move(la));
+    if (!listener) {
+      caf::anon_send(node, herald::shutdown_atom::value);
+      return fail("cannot listen on " + opt.client_listen + ": " + system.render(listener.error()));
+    }
+    auto client_address = client_listen->first + ":" + std::to_string(listener->port);
+    std::cout << "heraldd node " << opt.node_id << " client listener on " << client_address << std::endl;
+    if (!opt.client_port_file.empty()) {
+      auto text = client_address + "\n";
+      if (auto st = herald::storage::write_file_atomically(opt.client_port_file, {text.data(), text.size()}); !st) {
+        caf::anon_send(node, herald::shutdown_atom::value);
+        return fail("cannot write client port file: " + st.message);
+      }
+    }
+  }
   // The listening line first, flushed: scripts and tests take the port
   // file as the signal that heraldd is up, so everything it announces must
   // already be written when the file appears.

@@ -1,0 +1,230 @@
+#include "actors/client_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/client_connection_fork.hpp"
+#include "protocol/errors.hpp"
+#include "schema/wire.hpp"
+
+namespace herald::actors {
+
+namespace {
+
+using bytes = std::vector<char>;
+using conn_tick_atom = caf::atom_constant<caf::atom("hr_ctick")>;
+constexpr std::size_t read_chunk = 64u << 10;  // per read; bounds a connection's receive buffer
+
+struct connection_state {
+  std::unique_ptr<connection_logic> logic;
+  client_connection_args args;
+  caf::io::connection_handle hdl;
+  std::string peer;  // HOST:PORT of the client
+  caf::actor session;
+  bool session_requested = false;
+  std::vector<connection_logic::outgoing_request> waiting;  // until the session exists
+  bool reading = true;
+  bool closing = false;
+  bool done = false;  // quit() called
+  static inline const char* name = "herald.client_connection";
+};
+
+using self_ptr = caf::stateful_actor<connection_state, caf::io::broker>*;
+
+connection_logic::time_point now() {
+  return connection_logic::clock::now();
+}
+
+// CAF 0.17's default multiplexer numbers a connection handle with its
+// socket; checked against the peer's port before anything uses it.
+int native_fd(self_ptr self) {
+  auto fd = static_cast<int>(self->state.hdl.id());
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return -1;
+  std::uint16_t port = 0;
+  if (addr.ss_family == AF_INET)
+    port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  else if (addr.ss_family == AF_INET6)
+    port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return port == self->remote_port(self->state.hdl) ? fd : -1;
+}
+
+void set_keepalive(int fd) {
+  int on = 1, idle = 60, interval = 10, count = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+void apply(self_ptr self, connection_logic::actions& a);
+
+// --- the socket boundary: every byte in and out passes here (TLS slots in between) ---
+
+void write_socket(self_ptr self, const char* data, std::size_t n) {
+  self->write(self->state.hdl, n, data);
+  self->flush(self->state.hdl);
+}
+
+void on_socket_bytes(self_ptr self, const char* data, std::size_t n) {
+  connection_logic::actions a;
+  self->state.logic->on_bytes(data, n, now(), a);
+  apply(self, a);
+}
+
+// --- the rest speaks plaintext frames through connection_logic ---
+
+void finish(self_ptr self, bool hard) {
+  auto& st = self->state;
+  if (hard) {
+    // The client reads nothing: a graceful close would wait for ever on the
+    // unwritten bytes. Shutting the socket down makes CAF drop them.
+    if (auto fd = native_fd(self); fd >= 0)
+      shutdown(fd, SHUT_RDWR);
+  }
+  self->close(st.hdl);
+  st.done = true;
+  self->quit();
+}
+
+void update_reading(self_ptr self) {
+  auto& st = self->state;
+  const bool want = !st.closing && st.logic->want_read();
+  if (want == st.reading)
+    return;
+  st.reading = want;
+  if (want)
+    self->trigger(st.hdl);
+  else
+    self->halt(st.hdl);
+}
+
+void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_bytes, bytes response) {
+  connection_logic::actions a;
+  // Throttle: 0 until the quota object (security/quota) is wired in.
+  self->state.logic->on_response(correlation, request_bytes, std::move(response), 0, now(), a);
+  apply(self, a);
+}
+
+void forward(self_ptr self, connection_logic::outgoing_request r) {
+  const auto correlation = r.correlation;
+  const auto size = r.payload.size();
+  // The session answers every request within its own deadlines (the
+  // partition's, plus a margin), so no second timeout here.
+  self->request(self->state.session, caf::infinite, request_atom::value, std::move(r.payload))
+    .then([=](bytes& response) { on_response(self, correlation, size, std::move(response)); },
+          [=](caf::error& err) {
+            auto d = decode_error(err);
+            on_response(self, correlation, size, wire::error_response(d.code, d.message));
+          });
+}
+
+void start_session(self_ptr self, const std::string& principal) {
+  auto& st = self->state;
+  st.session_requested = true;
+  self->request(st.args.node, std::chrono::seconds{10}, hello_atom::value, caf::actor_cast<caf::actor>(self),
+                principal, st.peer)
+    .then(
+      [=](caf::actor& session) {
+        auto& st = self->state;
+        st.session = std::move(session);
+        auto waiting = std::move(st.waiting);
+        st.waiting.clear();
+        for (auto& r : waiting)
+          forward(self, std::move(r));
+      },
+      [=](caf::error& err) {
+        spdlog::warn("client {}: no session from the node ({}); closing", self->state.peer, self->system().render(err));
+        finish(self, true);
+      });
+}
+
+void apply(self_ptr self, connection_logic::actions& a) {
+  auto& st = self->state;
+  if (a.authenticated && !st.session_requested)
+    start_session(self, *a.authenticated);
+  if (!a.write.empty())
+    write_socket(self, a.write.data(), a.write.size());
+  for (auto& r : a.requests) {
+    if (st.session)
+      forward(self, std::move(r));
+    else
+      st.waiting.push_back(std::move(r));
+  }
+  if (a.close) {
+    if (!a.close_reason.empty())
+      spdlog::info("client {}: closing: {}", st.peer, a.close_reason);
+    if (st.closing || st.logic->unwritten_bytes() == 0) {
+      // Nothing left to send, or a second close (the goodbye did not drain).
+      finish(self, st.closing);
+      return;
+    }
+    st.closing = true;  // the goodbye drains first (see data_transferred_msg)
+  }
+  update_reading(self);
+}
+
+caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, client_connection_args args) {
+  auto& st = self->state;
+  st.hdl = hdl;
+  st.args = std::move(args);
+  st.peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
+  st.logic = std::make_unique<connection_logic>(st.args.limits, st.args.node_id, now(), st.args.budget);
+  if (st.args.keepalive) {
+    if (auto fd = native_fd(self); fd >= 0)
+      set_keepalive(fd);
+    else
+      spdlog::warn("client {}: socket not reachable for TCP keepalive", st.peer);
+  }
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->ack_writes(hdl, true);
+  self->monitor(st.args.node);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.args.node)
+      finish(self, true);  // the broker is stopping
+  });
+  self->delayed_send(self, st.logic->tick_interval(), conn_tick_atom::value);
+  spdlog::debug("client {}: connected", st.peer);
+  return {
+    [=](caf::io::new_data_msg& msg) { on_socket_bytes(self, msg.buf.data(), msg.buf.size()); },
+    [=](caf::io::data_transferred_msg& msg) {
+      auto& st = self->state;
+      st.logic->on_written(static_cast<std::size_t>(msg.written), now());
+      if (st.closing && msg.remaining == 0) {
+        finish(self, false);
+        return;
+      }
+      update_reading(self);
+    },
+    [=](caf::io::connection_closed_msg&) {
+      spdlog::debug("client {}: disconnected", self->state.peer);
+      self->state.done = true;
+      self->quit();
+    },
+    [=](conn_tick_atom) {
+      connection_logic::actions a;
+      self->state.logic->on_tick(now(), a);
+      apply(self, a);
+      if (self->state.done)
+        return;
+      self->delayed_send(self, self->state.logic->tick_interval(), conn_tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor fork_client_connection(caf::io::broker* listener, caf::io::connection_handle hdl,
+                                  const client_connection_args& args) {
+  return listener->fork(client_connection, hdl, args);
+}
+
+} // namespace herald::actors

@@ -1,0 +1,33 @@
+#pragma once
+// The framed client listener (--client-listen): an io::broker that accepts
+// TCP connections and forks one connection actor (actors/client_connection)
+// per client. Speaks only Herald's framing (protocol/frame.hpp); never BASP.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/client_connection.hpp"
+
+namespace herald::actors {
+
+struct client_listener_args {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  client_connection_args connection;  // node, limits, budget for every connection
+  std::uint64_t max_queued_request_bytes = 512ull << 20;  // broker-wide, all connections
+};
+
+struct client_listener {
+  caf::actor actor;
+  std::uint16_t port = 0;  // the port actually bound
+};
+
+// Binds host:port (blocking until bound) and starts accepting. The listener
+// dies with the node actor.
+caf::expected<client_listener> spawn_client_listener(caf::actor_system& system, client_listener_args args);
+
+} // namespace herald::actors

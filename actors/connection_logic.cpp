@@ -1,0 +1,246 @@
+#include "actors/connection_logic.hpp"
+
+#include <algorithm>
+
+#include <capnp/message.h>
+#include <kj/exception.h>
+
+#include "schema/wire.capnp.h"
+#include "schema/wire.hpp"
+
+namespace herald::actors {
+
+namespace {
+
+using protocol::frame_kind;
+using schema::ErrorCode;
+
+std::string ms_text(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + " ms";
+}
+
+} // namespace
+
+connection_logic::connection_logic(connection_limits limits, std::int32_t node_id, time_point now,
+                                   std::shared_ptr<queued_bytes_budget> budget)
+  : limits_(limits),
+    node_id_(node_id),
+    budget_(std::move(budget)),
+    reader_(protocol::pre_auth_max_frame),
+    connected_at_(now),
+    last_received_(now),
+    last_write_progress_(now),
+    now_(now),
+    resumed_at_(now) {
+}
+
+connection_logic::~connection_logic() {
+  // Requests still in flight when the connection goes leave the broker-wide
+  // count with it (their responses will find no connection).
+  if (budget_)
+    budget_->remove(inflight_request_bytes_);
+}
+
+std::chrono::milliseconds connection_logic::tick_interval() const {
+  using std::chrono::milliseconds;
+  if (paused_)
+    return milliseconds{50};  // resume promptly when a throttle or the budget ends
+  auto shortest = std::min({limits_.handshake_timeout, limits_.frame_timeout, limits_.idle_timeout});
+  return std::clamp(shortest / 4, milliseconds{10}, milliseconds{1000});
+}
+
+void connection_logic::emit(actions& out, frame_kind kind, std::uint64_t correlation, std::uint32_t throttle_ms,
+                            const std::vector<char>& payload) {
+  const auto before = out.write.size();
+  protocol::append_frame(out.write, kind, correlation, throttle_ms, payload);
+  if (unwritten_bytes_ == 0)
+    last_write_progress_ = now_;  // the stall clock starts with the first unwritten byte
+  unwritten_bytes_ += out.write.size() - before;
+}
+
+void connection_logic::goodbye(std::uint16_t code, const std::string& why, actions& out) {
+  if (closing_)
+    return;
+  capnp::MallocMessageBuilder builder;
+  wire::set_error(builder.initRoot<schema::Goodbye>().initError(), static_cast<ErrorCode>(code), why);
+  emit(out, frame_kind::goodbye, 0, 0, wire::to_bytes(builder));
+  closing_ = true;
+  out.close = true;
+  out.close_reason = why;
+}
+
+void connection_logic::on_bytes(const char* data, std::size_t n, time_point now, actions& out) {
+  if (closing_)
+    return;
+  now_ = now;
+  last_received_ = now;
+  reader_.feed(data, n, now);
+  protocol::frame f;
+  while (!closing_) {
+    auto st = reader_.poll(f);
+    if (st == protocol::frame_reader::status::need_more)
+      break;
+    if (st == protocol::frame_reader::status::error) {
+      goodbye(static_cast<std::uint16_t>(ErrorCode::INVALID_REQUEST), reader_.error(), out);
+      break;
+    }
+    handle(f, now, out);
+  }
+  update_read_state(now);
+}
+
+void connection_logic::on_hello(const protocol::frame& f, actions& out) {
+  std::uint16_t min_version = 0, max_version = 0;
+  try {
+    wire::message_reader reader(f.payload);
+    auto hello = reader.root<schema::Hello>();
+    min_version = hello.getMinVersion();
+    max_version = hello.getMaxVersion();
+  } catch (const kj::Exception& e) {
+    goodbye(static_cast<std::uint16_t>(ErrorCode::INVALID_REQUEST),
+            std::string{"malformed hello: "} + e.getDescription().cStr(), out);
+    return;
+  }
+  capnp::MallocMessageBuilder builder;
+  auto reply = builder.initRoot<schema::HelloReply>();
+  reply.setNodeId(node_id_);
+  reply.setMaxFrameBytes(limits_.max_frame_bytes);
+  if (min_version > protocol::protocol_version || max_version < protocol::protocol_version ||
+      min_version > max_version) {
+    auto why = "the client speaks protocol versions " + std::to_string(min_version) + ".." +
+               std::to_string(max_version) + ", this broker only " + std::to_string(protocol::protocol_version);
+    wire::set_error(reply.initError(), ErrorCode::UNSUPPORTED_VERSION, why);
+    emit(out, frame_kind::hello_reply, 0, 0, wire::to_bytes(builder));
+    goodbye(static_cast<std::uint16_t>(ErrorCode::UNSUPPORTED_VERSION), why, out);
+    return;
+  }
+  const std::string principal = "User:ANONYMOUS";
+  wire::set_error(reply.initError(), ErrorCode::NONE, "");
+  reply.setVersion(protocol::protocol_version);
+  reply.initSaslMechanisms(0);
+  reply.setPrincipal(principal);
+  emit(out, frame_kind::hello_reply, 0, 0, wire::to_bytes(builder));
+  phase_ = phase::ready;
+  reader_.set_max_length(limits_.max_frame_bytes);
+  out.authenticated = principal;
+}
+
+void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
+  const auto invalid = static_cast<std::uint16_t>(ErrorCode::INVALID_REQUEST);
+  switch (f.kind) {
+    case frame_kind::ping:
+      emit(out, frame_kind::pong, f.correlation, 0, {});
+      return;
+    case frame_kind::pong:
+      return;  // harmless: the server sends no pings today
+    case frame_kind::hello:
+      if (phase_ == phase::ready)
+        goodbye(invalid, "a second hello on the same connection", out);
+      else
+        on_hello(f, out);
+      return;
+    case frame_kind::sasl:
+      goodbye(invalid, "this listener offers no SASL mechanism (see saslMechanisms in hello_reply)", out);
+      return;
+    case frame_kind::request:
+      break;
+    default:
+      goodbye(invalid, std::string{"a client does not send "} + protocol::to_string(f.kind) + " frames", out);
+      return;
+  }
+  if (phase_ != phase::ready) {
+    goodbye(invalid, "request before hello", out);
+    return;
+  }
+  // The session decodes the request fully; here only whether it is a Cap'n
+  // Proto message at all (segment table and root), so garbage ends the
+  // connection instead of reaching the broker.
+  try {
+    wire::message_reader reader(f.payload);
+    (void)reader.root<schema::Request>().which();
+  } catch (const kj::Exception& e) {
+    goodbye(invalid, std::string{"malformed request payload: "} + e.getDescription().cStr(), out);
+    return;
+  }
+  if (inflight_requests_ >= limits_.max_inflight_requests) {
+    emit(out, frame_kind::response, f.correlation, 0,
+         wire::error_response(ErrorCode::THROTTLED, "too many requests in flight on this connection (" +
+                                                      std::to_string(limits_.max_inflight_requests) + ")"));
+    return;
+  }
+  ++inflight_requests_;
+  inflight_request_bytes_ += f.payload.size();
+  if (budget_)
+    budget_->add(f.payload.size());
+  out.requests.push_back({f.correlation, std::move(f.payload)});
+}
+
+void connection_logic::on_response(std::uint64_t correlation, std::size_t request_bytes, std::vector<char> response,
+                                   std::uint32_t throttle_ms, time_point now, actions& out) {
+  if (inflight_requests_ > 0)
+    --inflight_requests_;
+  const auto released = std::min<std::uint64_t>(request_bytes, inflight_request_bytes_);
+  inflight_request_bytes_ -= released;
+  if (budget_)
+    budget_->remove(released);
+  if (closing_)
+    return;
+  now_ = now;
+  last_received_ = std::max(last_received_, now);  // idle counts from the last activity either way
+  emit(out, frame_kind::response, correlation, throttle_ms, response);
+  if (throttle_ms > 0)
+    muted_until_ = std::max(muted_until_, now + std::chrono::milliseconds{throttle_ms});
+  update_read_state(now);
+}
+
+void connection_logic::on_written(std::size_t n, time_point now) {
+  unwritten_bytes_ -= std::min<std::uint64_t>(n, unwritten_bytes_);
+  last_write_progress_ = now;
+  update_read_state(now);
+}
+
+void connection_logic::on_tick(time_point now, actions& out) {
+  now_ = now;
+  if (closing_) {
+    // The goodbye itself may never drain (a client that does not read).
+    if (unwritten_bytes_ > 0 && now - last_write_progress_ >= limits_.frame_timeout)
+      out.close = true;
+    return;
+  }
+  update_read_state(now);
+  const auto timeout = static_cast<std::uint16_t>(ErrorCode::TIMEOUT);
+  if (unwritten_bytes_ > 0 && now - last_write_progress_ >= limits_.frame_timeout) {
+    // A client that does not read its responses: a goodbye would not drain either.
+    closing_ = true;
+    out.close = true;
+    out.close_reason = "the client read none of " + std::to_string(unwritten_bytes_) + " response bytes for " +
+                       ms_text(limits_.frame_timeout);
+    return;
+  }
+  if (phase_ != phase::ready && now - connected_at_ >= limits_.handshake_timeout) {
+    goodbye(timeout, "handshake not complete within " + ms_text(limits_.handshake_timeout), out);
+    return;
+  }
+  if (auto since = reader_.incomplete_since(); since && !paused_) {
+    auto start = std::max(*since, resumed_at_);
+    if (now - start >= limits_.frame_timeout) {
+      goodbye(timeout, "frame incomplete after " + ms_text(limits_.frame_timeout) + " (" +
+                         std::to_string(reader_.buffered_bytes()) + " bytes received)", out);
+      return;
+    }
+  }
+  if (phase_ == phase::ready && inflight_requests_ == 0 && unwritten_bytes_ == 0 && !reader_.incomplete_since() &&
+      now - last_received_ >= limits_.idle_timeout) {
+    goodbye(timeout, "idle for " + ms_text(limits_.idle_timeout), out);
+  }
+}
+
+void connection_logic::update_read_state(time_point now) {
+  const bool pause = inflight_request_bytes_ + unwritten_bytes_ >= limits_.max_inflight_bytes || now < muted_until_ ||
+                     (budget_ && budget_->over());
+  if (paused_ && !pause)
+    resumed_at_ = now;
+  paused_ = pause;
+}
+
+} // namespace herald::actors

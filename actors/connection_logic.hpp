@@ -1,0 +1,135 @@
+#pragma once
+// The decisions of one client connection on the framed listener
+// (protocol/frame.hpp), without CAF and without a socket: the connection
+// actor (actors/client_connection) feeds it socket bytes, session responses,
+// write progress and clock ticks, and carries out what it answers: bytes to
+// write, requests to forward, whether to read the socket, whether to close.
+// Tests drive it with a fake clock.
+//
+// Phases: awaiting hello -> (authenticating, when SASL is on: S's hook) ->
+// ready. Before ready, frames are limited to pre_auth_max_frame and only
+// hello, sasl and ping are accepted; the handshake must finish within
+// handshake_timeout. Anything malformed (header, payload, a frame of the wrong
+// kind or phase) gets a goodbye that says what, then the connection closes.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/frame.hpp"
+
+namespace herald::actors {
+
+struct connection_limits {
+  std::uint32_t max_frame_bytes = protocol::default_max_frame_bytes;  // length-field limit once ready
+  std::uint32_t max_inflight_requests = 512;     // beyond: the request is answered `throttled`
+  // Request bytes read but not answered plus response bytes not yet written;
+  // at or over this the socket is not read until under again.
+  std::uint64_t max_inflight_bytes = 128ull << 20;
+  std::chrono::milliseconds handshake_timeout{10'000};  // hello (and authentication) complete
+  std::chrono::milliseconds frame_timeout{30'000};      // a started frame completes; writes drain
+  std::chrono::milliseconds idle_timeout{600'000};      // nothing in flight, nothing received
+};
+
+// Bytes of requests queued in the broker, all connections together: while at
+// or over its budget no connection reads its socket. Shared by every
+// connection of a listener; thread-safe.
+class queued_bytes_budget {
+public:
+  explicit queued_bytes_budget(std::uint64_t limit) : limit_(limit) {}
+  void add(std::uint64_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
+  void remove(std::uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  bool over() const { return used_.load(std::memory_order_relaxed) >= limit_; }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t limit() const { return limit_; }
+
+private:
+  std::uint64_t limit_;
+  std::atomic<std::uint64_t> used_{0};
+};
+
+class connection_logic {
+public:
+  using clock = std::chrono::steady_clock;
+  using time_point = clock::time_point;
+
+  // A request to hand to the session actor; its response comes back through
+  // on_response with the same correlation and request_bytes.
+  struct outgoing_request {
+    std::uint64_t correlation = 0;
+    std::vector<char> payload;  // a client.capnp Request, flat
+  };
+
+  // What the shell does after each call, in this order: start a session if
+  // `authenticated` is set, write `write`, forward `requests`, then close
+  // (gracefully: the written bytes still go out) if `close`.
+  struct actions {
+    std::vector<char> write;
+    std::vector<outgoing_request> requests;
+    std::optional<std::string> authenticated;  // the principal: spawn the session now
+    bool close = false;
+    std::string close_reason;  // for the log
+  };
+
+  connection_logic(connection_limits limits, std::int32_t node_id, time_point now,
+                   std::shared_ptr<queued_bytes_budget> budget = nullptr);
+  ~connection_logic();
+  connection_logic(const connection_logic&) = delete;
+  connection_logic& operator=(const connection_logic&) = delete;
+
+  void on_bytes(const char* data, std::size_t n, time_point now, actions& out);
+  // The session's answer to a request forwarded with `request_bytes` of payload.
+  // throttle_ms (the quota's delay) goes into the frame and mutes reading that long.
+  void on_response(std::uint64_t correlation, std::size_t request_bytes, std::vector<char> response,
+                   std::uint32_t throttle_ms, time_point now, actions& out);
+  // The socket accepted `n` bytes of what was written.
+  void on_written(std::size_t n, time_point now);
+  // Timeouts; call at least every tick_interval().
+  void on_tick(time_point now, actions& out);
+
+  // Whether the shell should read the socket now (re-ask after every call;
+  // a throttle or the broker-wide budget ends at a later tick).
+  bool want_read() const { return !paused_ && !closing_; }
+  bool closing() const { return closing_; }
+  bool ready() const { return phase_ == phase::ready; }
+  std::chrono::milliseconds tick_interval() const;
+
+  std::size_t inflight_requests() const { return inflight_requests_; }
+  std::uint64_t inflight_bytes() const { return inflight_request_bytes_ + unwritten_bytes_; }
+  std::uint64_t unwritten_bytes() const { return unwritten_bytes_; }
+
+private:
+  enum class phase { awaiting_hello, ready };
+
+  void handle(protocol::frame& f, time_point now, actions& out);
+  void on_hello(const protocol::frame& f, actions& out);
+  void goodbye(std::uint16_t code, const std::string& why, actions& out);
+  void emit(actions& out, protocol::frame_kind kind, std::uint64_t correlation, std::uint32_t throttle_ms,
+            const std::vector<char>& payload);
+  void update_read_state(time_point now);
+
+  connection_limits limits_;
+  std::int32_t node_id_;
+  std::shared_ptr<queued_bytes_budget> budget_;
+  protocol::frame_reader reader_;
+  phase phase_ = phase::awaiting_hello;
+  bool closing_ = false;
+  time_point connected_at_;
+  time_point last_received_;
+  std::size_t inflight_requests_ = 0;
+  std::uint64_t inflight_request_bytes_ = 0;
+  std::uint64_t unwritten_bytes_ = 0;
+  time_point last_write_progress_;
+  time_point now_;  // of the call in progress
+  time_point muted_until_{};
+  // Reading stopped by us (caps, throttle) pauses the slowloris clock: a
+  // frame the server did not read cannot be the client's fault.
+  bool paused_ = false;
+  time_point resumed_at_{};
+};
+
+} // namespace herald::actors

@@ -1,0 +1,285 @@
+// The framed client listener against a real heraldd, with a raw-socket
+// client speaking protocol/frame.hpp byte by byte: handshake, a
+// createTopic/produce/fetch round trip with correlation ids answered out of
+// order, ping/pong, an oversized length refused with a goodbye while the
+// broker keeps serving another connection, and the handshake timeout.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <stdexcept>
+
+#include <capnp/message.h>
+
+#include "protocol/frame.hpp"
+#include "schema/wire.capnp.h"
+#include "schema/wire.hpp"
+#include "storage/record_batch.hpp"
+#include "tests/support/broker.hpp"
+
+using namespace herald;
+using protocol::frame_kind;
+using std::chrono::milliseconds;
+
+namespace {
+
+// A blocking TCP client speaking raw frames.
+class raw_client {
+public:
+  explicit raw_client(const std::string& address) {
+    auto colon = address.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw std::runtime_error("cannot connect to " + address);
+  }
+  ~raw_client() {
+    if (fd_ >= 0)
+      close(fd_);
+  }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+
+  void send_bytes(const std::vector<char>& bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        throw std::runtime_error("send failed");
+      off += static_cast<std::size_t>(n);
+    }
+  }
+  void send_frame(frame_kind kind, std::uint64_t correlation, const std::vector<char>& payload) {
+    send_bytes(protocol::encode_frame(kind, correlation, 0, payload));
+  }
+
+  // The next frame, or nullopt when the server closed the connection or
+  // nothing came within `timeout`; closed() tells which.
+  std::optional<protocol::frame> next(milliseconds timeout = milliseconds{20'000}) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    protocol::frame f;
+    for (;;) {
+      if (reader_.poll(f) == protocol::frame_reader::status::frame)
+        return f;
+      REQUIRE_FALSE(reader_.failed());
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
+      char buf[65536];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        return std::nullopt;
+      }
+      reader_.feed(buf, static_cast<std::size_t>(n), std::chrono::steady_clock::now());
+    }
+  }
+  // Whether the server closed the connection (reads to the end first).
+  bool closed_within(milliseconds timeout) {
+    while (!closed_ && next(timeout)) {
+    }
+    return closed_;
+  }
+
+private:
+  int fd_ = -1;
+  bool closed_ = false;
+  protocol::frame_reader reader_{protocol::default_max_frame_bytes};
+};
+
+std::vector<char> hello_payload() {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<schema::Hello>();
+  h.setMinVersion(1);
+  h.setMaxVersion(1);
+  h.setClientId("raw-test");
+  return wire::to_bytes(b);
+}
+
+void handshake(raw_client& c) {
+  c.send_frame(frame_kind::hello, 0, hello_payload());
+  auto reply = c.next();
+  REQUIRE(reply);
+  REQUIRE(reply->kind == frame_kind::hello_reply);
+  wire::message_reader r(reply->payload);
+  auto hr = r.root<schema::HelloReply>();
+  REQUIRE(hr.getError().getCode() == schema::ErrorCode::NONE);
+  CHECK(hr.getVersion() == 1);
+  CHECK(hr.getNodeId() == 1);
+}
+
+std::vector<char> create_topic(const std::string& name) {
+  capnp::MallocMessageBuilder b;
+  auto c = b.initRoot<schema::Request>().initCreateTopic();
+  c.setName(name);
+  c.setPartitions(1);
+  c.setReplicationFactor(1);
+  return wire::to_bytes(b);
+}
+
+std::vector<char> produce(const std::string& topic, const std::string& value) {
+  storage::batch_builder builder;
+  builder.add(1, std::nullopt, value);
+  auto batch = builder.build();
+  capnp::MallocMessageBuilder b;
+  auto p = b.initRoot<schema::Request>().initProduce();
+  p.setTopic(topic);
+  p.setPartition(0);
+  p.setAcks(schema::Acks::LEADER);
+  p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(batch.data()), batch.size()));
+  return wire::to_bytes(b);
+}
+
+std::vector<char> fetch(const std::string& topic, std::int64_t offset, std::uint32_t max_wait_ms) {
+  capnp::MallocMessageBuilder b;
+  auto f = b.initRoot<schema::Request>().initFetch();
+  f.setTopic(topic);
+  f.setPartition(0);
+  f.setOffset(offset);
+  f.setMaxBytes(1 << 20);
+  f.setMaxWaitMs(max_wait_ms);
+  return wire::to_bytes(b);
+}
+
+std::vector<char> latest_offset(const std::string& topic) {
+  capnp::MallocMessageBuilder b;
+  auto l = b.initRoot<schema::Request>().initListOffsets();
+  l.setTopic(topic);
+  l.setPartition(0);
+  l.setLatest();
+  return wire::to_bytes(b);
+}
+
+schema::ErrorCode error_of(const protocol::frame& f) {
+  wire::message_reader r(f.payload);
+  return r.root<schema::Response>().getError().getCode();
+}
+
+struct broker_with_listener {
+  test::temp_dir dir;
+  std::unique_ptr<test::broker_process> broker;
+  std::string client_address;
+
+  explicit broker_with_listener(std::vector<std::string> flags = {}) {
+    auto port_file = dir.path() / "client.port";
+    flags.push_back("--client-listen=127.0.0.1:0");
+    flags.push_back("--client-port-file=" + port_file.string());
+    broker = std::make_unique<test::broker_process>(dir.path() / "data", dir.path(), flags);
+    auto text = test::read_file(port_file);  // written before --port-file
+    REQUIRE(!text.empty());
+    client_address = text.substr(0, text.size() - 1);
+  }
+};
+
+} // namespace
+
+TEST_CASE("framed listener: hello, createTopic, produce and fetch with correlations answered out of order, ping") {
+  broker_with_listener b;
+  raw_client c(b.client_address);
+  handshake(c);
+
+  c.send_frame(frame_kind::request, 1, create_topic("t"));
+  auto created = c.next();
+  REQUIRE(created);
+  CHECK(created->correlation == 1);
+  CHECK(error_of(*created) == schema::ErrorCode::NONE);
+  // The log's end (a new leader's control entries may precede the data).
+  c.send_frame(frame_kind::request, 2, latest_offset("t"));
+  auto latest = c.next();
+  REQUIRE(latest);
+  REQUIRE(error_of(*latest) == schema::ErrorCode::NONE);
+  wire::message_reader lr(latest->payload);
+  const auto end = lr.root<schema::Response>().getListOffsets().getOffset();
+
+  // A fetch that waits for data (correlation 10) is sent first; the produce
+  // (11) and a ping (12) overtake it: each answer names its request.
+  c.send_frame(frame_kind::request, 10, fetch("t", end, 5000));
+  c.send_frame(frame_kind::request, 11, produce("t", "hello over frames"));
+  c.send_frame(frame_kind::ping, 12, {});
+  std::map<std::uint64_t, protocol::frame> got;
+  std::vector<std::uint64_t> order;
+  while (got.size() < 3) {
+    auto f = c.next();
+    REQUIRE(f);
+    order.push_back(f->correlation);
+    got[f->correlation] = std::move(*f);
+  }
+  CHECK(order.front() != 10);  // the waiting fetch is not answered first
+  CHECK(got[12].kind == frame_kind::pong);
+  CHECK(got[11].kind == frame_kind::response);
+  CHECK(error_of(got[11]) == schema::ErrorCode::NONE);
+  {
+    wire::message_reader r(got[11].payload);
+    CHECK(r.root<schema::Response>().getProduce().getBaseOffset() == end);
+  }
+  REQUIRE(got[10].kind == frame_kind::response);
+  CHECK(error_of(got[10]) == schema::ErrorCode::NONE);
+  wire::message_reader r(got[10].payload);
+  auto records = r.root<schema::Response>().getFetch().getRecords();
+  CHECK(records.size() > 0);
+  std::string bytes(reinterpret_cast<const char*>(records.begin()), records.size());
+  CHECK(bytes.find("hello over frames") != std::string::npos);
+}
+
+TEST_CASE("framed listener: an oversized length gets a goodbye and a close; the broker serves the next client") {
+  broker_with_listener b;
+  {
+    raw_client bad(b.client_address);
+    // 2 GiB claimed before any handshake: refused after 4 bytes.
+    bad.send_bytes({'\x00', '\x00', '\x00', '\x80'});
+    auto bye = bad.next();
+    REQUIRE(bye);
+    REQUIRE(bye->kind == frame_kind::goodbye);
+    wire::message_reader r(bye->payload);
+    auto e = r.root<schema::Goodbye>().getError();
+    CHECK(e.getCode() == schema::ErrorCode::INVALID_REQUEST);
+    CHECK(std::string{e.getMessage().cStr()}.find("exceeds the limit of 65536") != std::string::npos);
+    CHECK(bad.closed_within(milliseconds{10'000}));
+  }
+  raw_client good(b.client_address);
+  handshake(good);
+  good.send_frame(frame_kind::request, 7, create_topic("after"));
+  auto f = good.next();
+  REQUIRE(f);
+  CHECK(f->correlation == 7);
+  CHECK(error_of(*f) == schema::ErrorCode::NONE);
+}
+
+TEST_CASE("framed listener: no hello within --handshake-timeout-ms -> goodbye timeout, close") {
+  broker_with_listener b({"--handshake-timeout-ms=300"});
+  raw_client c(b.client_address);
+  auto start = std::chrono::steady_clock::now();
+  auto bye = c.next(milliseconds{10'000});
+  REQUIRE(bye);
+  REQUIRE(bye->kind == frame_kind::goodbye);
+  wire::message_reader r(bye->payload);
+  CHECK(r.root<schema::Goodbye>().getError().getCode() == schema::ErrorCode::TIMEOUT);
+  CHECK(c.closed_within(milliseconds{10'000}));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{5});
+}
+
+TEST_CASE("heraldd refuses absurd client-listener limits at start") {
+  test::temp_dir dir;
+  auto run = [&](const std::string& flags) {
+    return test::run_shell(test::heraldd_path() + " --data-dir " + (dir.path() / "d").string() +
+                             " --client-listen 127.0.0.1:0 " + flags,
+                           dir.path() / "out", dir.path() / "err");
+  };
+  CHECK(run("--max-frame-bytes 100") != 0);
+  CHECK(run("--max-frame-bytes 1000000 --max-batch-bytes 1000000") != 0);
+  CHECK(test::read_file(dir.path() / "err").find("leaves no room") != std::string::npos);
+  CHECK(run("--frame-timeout-ms 0") != 0);
+  CHECK(run("--client-listen nonsense") != 0);
+}
