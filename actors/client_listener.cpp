@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/client_connection_fork.hpp"
+#include "schema/client.capnp.h"
+#include "security/connection_limits.hpp"
 
 namespace herald::actors {
 
@@ -27,7 +29,24 @@ caf::behavior client_listener_actor(self_ptr self, caf::io::doorman_ptr doorman,
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
-      fork_client_connection(self, msg.handle, self->state.args.connection);
+      auto& st = self->state;
+      if (!st.args.connection_caps) {
+        fork_client_connection(self, msg.handle, st.args.connection);
+        return;
+      }
+      auto admission = st.args.connection_caps->acquire(security::normalize_client_ip(self->remote_addr(msg.handle)));
+      if (!admission) {
+        spdlog::warn("client {}:{} refused: {}", self->remote_addr(msg.handle), self->remote_port(msg.handle),
+                     admission.reason);
+        auto bye = goodbye_frame(static_cast<std::uint16_t>(schema::ErrorCode::THROTTLED), admission.reason);
+        self->write(msg.handle, bye.size(), bye.data());
+        self->flush(msg.handle);
+        self->close(msg.handle);  // after the goodbye, which fits any socket buffer
+        return;
+      }
+      auto args = st.args.connection;
+      args.slot = std::make_shared<security::connection_limits::ticket>(std::move(admission.slot));
+      fork_client_connection(self, msg.handle, args);
     },
     [=](const caf::io::acceptor_closed_msg&) {
       spdlog::error("client listener closed");

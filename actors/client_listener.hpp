@@ -1,7 +1,8 @@
 #pragma once
 // The framed client listener (--client-listen): an io::broker that accepts
 // TCP connections and forks one connection actor (actors/client_connection)
-// per client. Speaks only Herald's framing (protocol/frame.hpp); never BASP.
+// per client, within the connection caps. Speaks only Herald's framing
+// (protocol/frame.hpp); never BASP.
 
 #include <cstdint>
 #include <string>
@@ -12,6 +13,10 @@
 
 #include "actors/client_connection.hpp"
 
+namespace herald::security {
+class connection_limits;
+}
+
 namespace herald::actors {
 
 struct client_listener_args {
@@ -19,6 +24,9 @@ struct client_listener_args {
   std::uint16_t port = 0;  // 0: any free port
   client_connection_args connection;  // node, limits, budget for every connection
   std::uint64_t max_queued_request_bytes = 512ull << 20;  // broker-wide, all connections
+  // Total and per-IP connection caps (security/connection_limits); none when null.
+  // Over a cap a connection gets a goodbye (throttled, saying which cap) and is closed at once.
+  std::shared_ptr<security::connection_limits> connection_caps;
 };
 
 struct client_listener {

@@ -19,7 +19,17 @@ std::string ms_text(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
 
+std::vector<char> goodbye_payload(ErrorCode code, const std::string& why) {
+  capnp::MallocMessageBuilder builder;
+  wire::set_error(builder.initRoot<schema::Goodbye>().initError(), code, why);
+  return wire::to_bytes(builder);
+}
+
 } // namespace
+
+std::vector<char> goodbye_frame(std::uint16_t code, const std::string& why) {
+  return protocol::encode_frame(frame_kind::goodbye, 0, 0, goodbye_payload(static_cast<ErrorCode>(code), why));
+}
 
 connection_logic::connection_logic(connection_limits limits, std::int32_t node_id, time_point now,
                                    std::shared_ptr<queued_bytes_budget> budget)
@@ -61,9 +71,7 @@ void connection_logic::emit(actions& out, frame_kind kind, std::uint64_t correla
 void connection_logic::goodbye(std::uint16_t code, const std::string& why, actions& out) {
   if (closing_)
     return;
-  capnp::MallocMessageBuilder builder;
-  wire::set_error(builder.initRoot<schema::Goodbye>().initError(), static_cast<ErrorCode>(code), why);
-  emit(out, frame_kind::goodbye, 0, 0, wire::to_bytes(builder));
+  emit(out, frame_kind::goodbye, 0, 0, goodbye_payload(static_cast<ErrorCode>(code), why));
   closing_ = true;
   out.close = true;
   out.close_reason = why;

@@ -52,6 +52,10 @@ private:
   std::atomic<std::uint64_t> used_{0};
 };
 
+// A whole goodbye frame (code: a schema::ErrorCode), for refusals made
+// before a connection has its logic (the listener's connection caps).
+std::vector<char> goodbye_frame(std::uint16_t code, const std::string& why);
+
 class connection_logic {
 public:
   using clock = std::chrono::steady_clock;

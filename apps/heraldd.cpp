@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <sys/resource.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -36,6 +37,7 @@
 #include "cluster/topic_limits.hpp"
 #include "cluster/zk_records.hpp"
 #include "protocol/frame.hpp"
+#include "security/connection_limits.hpp"
 #include "storage/atomic_file.hpp"
 #include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
@@ -82,6 +84,8 @@ struct options {
   std::uint32_t handshake_timeout_ms = 10'000;
   std::uint32_t frame_timeout_ms = 30'000;
   std::uint32_t idle_timeout_ms = 600'000;
+  std::size_t max_connections = 0;         // 0: half the process's descriptor limit
+  std::size_t max_connections_per_ip = 0;  // 0: no cap
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -250,6 +254,13 @@ int main(int argc, char** argv) {
                  "Client listener: a connection with nothing in flight and nothing received this long is closed")
     ->check(CLI::Range(1'000u, 86'400'000u))
     ->capture_default_str();
+  app.add_option("--max-connections", opt.max_connections,
+                 "Client listener: most client connections at once; beyond, a new one gets a goodbye and is closed "
+                 "(0: half the process's file descriptor limit)")
+    ->capture_default_str();
+  app.add_option("--max-connections-per-ip", opt.max_connections_per_ip,
+                 "Client listener: most client connections from one IP address at once (0: no cap)")
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -282,6 +293,18 @@ int main(int argc, char** argv) {
     return fail("--max-frame-bytes " + std::to_string(opt.max_frame_bytes) +
                 " leaves no room for a produce of --max-batch-bytes " + std::to_string(opt.max_batch_bytes) +
                 " (needs at least 64 KiB more)");
+
+  herald::security::connection_limits_config connection_caps{opt.max_connections, opt.max_connections_per_ip};
+  if (connection_caps.max_total == 0) {
+    // Descriptors are shared with segment files and peers: clients get half.
+    rlimit files{};
+    connection_caps.max_total = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                                  ? std::max<std::size_t>(16, files.rlim_cur / 2)
+                                  : 10'000;
+    connection_caps.max_per_ip = std::min(connection_caps.max_per_ip, connection_caps.max_total);
+  }
+  if (auto why = herald::security::check_connection_limits_config(connection_caps); !why.empty())
+    return fail(why);
 
   std::vector<herald::actors::peer_address> peers;
   for (const auto& text : opt.peers) {
@@ -398,6 +421,7 @@ int main(int argc, char** argv) {
     la.connection.limits.handshake_timeout = std::chrono::milliseconds{opt.handshake_timeout_ms};
     la.connection.limits.frame_timeout = std::chrono::milliseconds{opt.frame_timeout_ms};
     la.connection.limits.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
+    la.connection_caps = std::make_shared<herald::security::connection_limits>(connection_caps);
     auto listener = herald::actors::spawn_client_listener(system, std::move(la));
     if (!listener) {
       caf::anon_send(node, herald::shutdown_atom::value);

@@ -282,4 +282,38 @@ TEST_CASE("heraldd refuses absurd client-listener limits at start") {
   CHECK(test::read_file(dir.path() / "err").find("leaves no room") != std::string::npos);
   CHECK(run("--frame-timeout-ms 0") != 0);
   CHECK(run("--client-listen nonsense") != 0);
+  CHECK(run("--max-connections 2 --max-connections-per-ip 5") != 0);
+  CHECK(test::read_file(dir.path() / "err").find("exceeds --max-connections") != std::string::npos);
+}
+
+TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a goodbye and is closed; a freed slot is reused") {
+  broker_with_listener b({"--max-connections-per-ip=2"});
+  auto first = std::make_unique<raw_client>(b.client_address);
+  handshake(*first);
+  raw_client second(b.client_address);
+  handshake(second);
+  {
+    raw_client third(b.client_address);
+    auto bye = third.next();
+    REQUIRE(bye);
+    REQUIRE(bye->kind == frame_kind::goodbye);
+    wire::message_reader r(bye->payload);
+    auto e = r.root<schema::Goodbye>().getError();
+    CHECK(e.getCode() == schema::ErrorCode::THROTTLED);
+    CHECK(std::string{e.getMessage().cStr()}.find("127.0.0.1") != std::string::npos);
+    CHECK(third.closed_within(milliseconds{10'000}));
+  }
+  first.reset();  // the broker notices the close and gives the slot back
+  bool admitted = test::eventually([&] {
+    raw_client again(b.client_address);
+    again.send_frame(frame_kind::hello, 0, hello_payload());
+    auto reply = again.next();
+    return reply && reply->kind == frame_kind::hello_reply;
+  });
+  CHECK(admitted);
+  // The connections admitted before keep working.
+  second.send_frame(frame_kind::ping, 3, {});
+  auto pong = second.next();
+  REQUIRE(pong);
+  CHECK(pong->kind == frame_kind::pong);
 }
