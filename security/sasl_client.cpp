@@ -34,7 +34,7 @@ std::optional<sasl_client::step> sasl_client::on_reply(std::string_view error_me
   if (failed() || done_)
     return fail("SASL: a reply after the exchange ended");
   if (!error_message.empty())
-    return fail("the broker refused authentication: " + std::string(error_message.substr(0, 512)));
+    return fail("the broker refused: " + std::string(error_message.substr(0, 512)));
   if (rounds_ == 1) {
     if (done)
       return fail("SASL: the broker declared the exchange done before the client's proof");

@@ -13,7 +13,7 @@ using namespace scram_detail;
 namespace {
 
 // The same refusal for a wrong password and an unknown user.
-constexpr std::string_view bad_credentials = "authentication failed: unknown user or wrong password";
+constexpr std::string_view bad_credentials = "unknown user or wrong password";
 
 // Per-process secret for decoy salts: an unknown user's salt is stable across
 // attempts (as a real one would be) and unpredictable to the client.
