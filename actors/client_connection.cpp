@@ -12,6 +12,7 @@
 #include "actors/client_connection_fork.hpp"
 #include "protocol/errors.hpp"
 #include "schema/wire.hpp"
+#include "security/sasl_server.hpp"
 
 namespace herald::actors {
 
@@ -178,6 +179,8 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
   st.args = std::move(args);
   st.peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
   st.logic = std::make_unique<connection_logic>(st.args.limits, st.args.node_id, now(), st.args.budget);
+  if (!st.args.sasl_mechanisms.empty())
+    st.logic->require_sasl(security::sasl_server(st.args.sasl_mechanisms, st.args.sasl_lookup));
   if (st.args.keepalive) {
     if (auto fd = native_fd(self); fd >= 0)
       set_keepalive(fd);

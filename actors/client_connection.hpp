@@ -18,10 +18,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 
 #include "actors/connection_logic.hpp"
+#include "security/scram_server.hpp"
 
 namespace herald::actors {
 
@@ -33,6 +36,10 @@ struct client_connection_args {
   bool keepalive = true;  // TCP keepalive on the socket: half-open peers are found by the kernel too
   // Held for the connection's life (a connection-cap slot); may be empty.
   std::shared_ptr<void> slot;
+  // SASL (--sasl-mechanisms): when not empty, clients authenticate with one
+  // of these before any request; credentials come from sasl_lookup.
+  std::vector<std::string> sasl_mechanisms;
+  security::scram_credential_lookup sasl_lookup;
 };
 
 } // namespace herald::actors

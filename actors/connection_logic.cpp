@@ -7,6 +7,7 @@
 
 #include "schema/wire.capnp.h"
 #include "schema/wire.hpp"
+#include "security/sasl_server.hpp"
 
 namespace herald::actors {
 
@@ -42,6 +43,11 @@ connection_logic::connection_logic(connection_limits limits, std::int32_t node_i
     last_write_progress_(now),
     now_(now),
     resumed_at_(now) {
+}
+
+void connection_logic::require_sasl(security::sasl_server server) {
+  sasl_ = std::make_unique<security::sasl_server>(std::move(server));
+  sasl_required_ = true;
 }
 
 connection_logic::~connection_logic() {
@@ -125,12 +131,62 @@ void connection_logic::on_hello(const protocol::frame& f, actions& out) {
   const std::string principal = "User:ANONYMOUS";
   wire::set_error(reply.initError(), ErrorCode::NONE, "");
   reply.setVersion(protocol::protocol_version);
-  reply.initSaslMechanisms(0);
   reply.setPrincipal(principal);
+  if (sasl_required_) {
+    const auto& mechanisms = sasl_->mechanisms();
+    auto list = reply.initSaslMechanisms(static_cast<unsigned>(mechanisms.size()));
+    for (unsigned i = 0; i < mechanisms.size(); ++i)
+      list.set(i, mechanisms[i]);
+    emit(out, frame_kind::hello_reply, 0, 0, wire::to_bytes(builder));
+    phase_ = phase::authenticating;  // frames stay at pre_auth_max_frame
+    return;
+  }
+  reply.initSaslMechanisms(0);
   emit(out, frame_kind::hello_reply, 0, 0, wire::to_bytes(builder));
   phase_ = phase::ready;
   reader_.set_max_length(limits_.max_frame_bytes);
   out.authenticated = principal;
+}
+
+void connection_logic::on_sasl(const protocol::frame& f, actions& out) {
+  const auto failed = static_cast<std::uint16_t>(ErrorCode::AUTHENTICATION_FAILED);
+  if (phase_ == phase::awaiting_hello) {
+    goodbye(failed, "sasl before hello", out);
+    return;
+  }
+  if (phase_ == phase::ready) {
+    goodbye(failed, "sasl after authentication completed", out);
+    return;
+  }
+  security::sasl_outcome r;
+  try {
+    wire::message_reader reader(f.payload);
+    auto step = reader.root<schema::SaslStep>();
+    auto payload = step.getPayload();
+    r = sasl_->step(step.getMechanism().cStr(), {reinterpret_cast<const char*>(payload.begin()), payload.size()});
+  } catch (const kj::Exception& e) {
+    goodbye(static_cast<std::uint16_t>(ErrorCode::INVALID_REQUEST),
+            std::string{"malformed sasl step: "} + e.getDescription().cStr(), out);
+    return;
+  }
+  capnp::MallocMessageBuilder builder;
+  auto reply = builder.initRoot<schema::SaslReply>();
+  wire::set_error(reply.initError(), r.ok() ? ErrorCode::NONE : ErrorCode::AUTHENTICATION_FAILED, r.error);
+  reply.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(r.reply.data()), r.reply.size()));
+  reply.setDone(r.done);
+  reply.setPrincipal(r.principal);
+  emit(out, frame_kind::sasl_reply, f.correlation, 0, wire::to_bytes(builder));
+  if (!r.ok()) {
+    goodbye(failed, r.error, out);
+    out.close_reason = "authentication failed: " + r.log_detail;  // names the real cause; the client's does not
+    return;
+  }
+  if (r.done) {
+    sasl_.reset();
+    phase_ = phase::ready;
+    reader_.set_max_length(limits_.max_frame_bytes);
+    out.authenticated = r.principal;
+  }
 }
 
 void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
@@ -142,13 +198,16 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
     case frame_kind::pong:
       return;  // harmless: the server sends no pings today
     case frame_kind::hello:
-      if (phase_ == phase::ready)
+      if (phase_ != phase::awaiting_hello)
         goodbye(invalid, "a second hello on the same connection", out);
       else
         on_hello(f, out);
       return;
     case frame_kind::sasl:
-      goodbye(invalid, "this listener offers no SASL mechanism (see saslMechanisms in hello_reply)", out);
+      if (sasl_required_)
+        on_sasl(f, out);
+      else
+        goodbye(invalid, "this listener offers no SASL mechanism (see saslMechanisms in hello_reply)", out);
       return;
     case frame_kind::request:
       break;
@@ -157,7 +216,11 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
       return;
   }
   if (phase_ != phase::ready) {
-    goodbye(invalid, "request before hello", out);
+    if (sasl_required_)
+      goodbye(static_cast<std::uint16_t>(ErrorCode::AUTHENTICATION_FAILED),
+              "request before authentication: this listener requires SASL (see saslMechanisms in hello_reply)", out);
+    else
+      goodbye(invalid, "request before hello", out);
     return;
   }
   // The session decodes the request fully; here only whether it is a Cap'n

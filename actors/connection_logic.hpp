@@ -22,6 +22,10 @@
 
 #include "protocol/frame.hpp"
 
+namespace herald::security {
+class sasl_server;
+}
+
 namespace herald::actors {
 
 struct connection_limits {
@@ -82,6 +86,12 @@ public:
   connection_logic(connection_limits limits, std::int32_t node_id, time_point now,
                    std::shared_ptr<queued_bytes_budget> budget = nullptr);
   ~connection_logic();
+  // Before any bytes: clients must authenticate (security/sasl_server.hpp)
+  // after the hello; hello_reply lists the server's mechanisms, sasl frames
+  // run the exchange, and a request before it is done ends the connection
+  // with authenticationFailed, as does a failed exchange (after its
+  // sasl_reply, which carries the reason).
+  void require_sasl(security::sasl_server server);
   connection_logic(const connection_logic&) = delete;
   connection_logic& operator=(const connection_logic&) = delete;
 
@@ -107,10 +117,11 @@ public:
   std::uint64_t unwritten_bytes() const { return unwritten_bytes_; }
 
 private:
-  enum class phase { awaiting_hello, ready };
+  enum class phase { awaiting_hello, authenticating, ready };
 
   void handle(protocol::frame& f, time_point now, actions& out);
   void on_hello(const protocol::frame& f, actions& out);
+  void on_sasl(const protocol::frame& f, actions& out);
   void goodbye(std::uint16_t code, const std::string& why, actions& out);
   void emit(actions& out, protocol::frame_kind kind, std::uint64_t correlation, std::uint32_t throttle_ms,
             const std::vector<char>& payload);
@@ -121,6 +132,8 @@ private:
   std::shared_ptr<queued_bytes_budget> budget_;
   protocol::frame_reader reader_;
   phase phase_ = phase::awaiting_hello;
+  std::unique_ptr<security::sasl_server> sasl_;  // set by require_sasl; dropped once done
+  bool sasl_required_ = false;
   bool closing_ = false;
   time_point connected_at_;
   time_point last_received_;
