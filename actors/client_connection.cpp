@@ -150,8 +150,11 @@ void start_session(self_ptr self, const std::string& principal) {
 
 void apply(self_ptr self, connection_logic::actions& a) {
   auto& st = self->state;
-  if (a.authenticated && !st.session_requested)
+  if (a.authenticated && !st.session_requested) {
+    if (*a.authenticated != "User:ANONYMOUS")
+      spdlog::info("client {}: authenticated as {}", st.peer, *a.authenticated);
     start_session(self, *a.authenticated);
+  }
   if (!a.write.empty())
     write_socket(self, a.write.data(), a.write.size());
   for (auto& r : a.requests) {

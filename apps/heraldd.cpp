@@ -38,6 +38,8 @@
 #include "cluster/zk_records.hpp"
 #include "protocol/frame.hpp"
 #include "security/connection_limits.hpp"
+#include "security/sasl_server.hpp"
+#include "security/sasl_user_lookup.hpp"
 #include "storage/atomic_file.hpp"
 #include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
@@ -86,6 +88,8 @@ struct options {
   std::uint32_t idle_timeout_ms = 600'000;
   std::size_t max_connections = 0;         // 0: half the process's descriptor limit
   std::size_t max_connections_per_ip = 0;  // 0: no cap
+  // SASL on the client listener (security/sasl_server.hpp).
+  std::string sasl_mechanisms;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -222,6 +226,10 @@ int main(int argc, char** argv) {
                  "free port. Temporary name: it becomes --listen when clients switch");
   app.add_option("--client-port-file", opt.client_port_file,
                  "Write the HOST:PORT the client listener actually listens on to this file (before --port-file)");
+  app.add_option("--sasl-mechanisms", opt.sasl_mechanisms,
+                 "Client listener: clients must authenticate with one of these SASL mechanisms (comma-separated; "
+                 "today SCRAM-SHA-256) before any request; users and their credentials come from `herald user` "
+                 "(ZooKeeper /herald/users or the data directory)");
   app.add_option("--max-frame-bytes", opt.max_frame_bytes,
                  "Client listener: largest frame (its length field) after the handshake; larger ones end the "
                  "connection before anything is allocated for them")
@@ -287,6 +295,19 @@ int main(int argc, char** argv) {
   } else if (!opt.client_port_file.empty()) {
     return fail("--client-port-file needs --client-listen");
   }
+  std::vector<std::string> sasl_mechanisms;
+  if (!opt.sasl_mechanisms.empty()) {
+    std::string why;
+    auto parsed = herald::security::parse_sasl_mechanisms(opt.sasl_mechanisms, &why);
+    if (!parsed)
+      return fail("--sasl-mechanisms: " + why);
+    if (!client_listen)
+      return fail("--sasl-mechanisms needs --client-listen (SASL is for the client listener)");
+    sasl_mechanisms = std::move(*parsed);
+  }
+  // The users' SCRAM credentials: filled by the node (ZooKeeper or the data
+  // directory), read by every client connection.
+  auto credentials = std::make_shared<herald::security::credential_store>();
   // A produce of the largest batch must fit in one frame (the request around
   // the batch takes far less than 64 KiB).
   if (opt.max_frame_bytes < std::uint64_t{opt.max_batch_bytes} + (64u << 10))
@@ -422,6 +443,8 @@ int main(int argc, char** argv) {
     la.connection.limits.frame_timeout = std::chrono::milliseconds{opt.frame_timeout_ms};
     la.connection.limits.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
     la.connection_caps = std::make_shared<herald::security::connection_limits>(connection_caps);
+    la.connection.sasl_mechanisms = sasl_mechanisms;
+    la.connection.sasl_lookup = herald::security::scram_lookup_in(credentials);
     auto listener = herald::actors::spawn_client_listener(system, std::move(la));
     if (!listener) {
       caf::anon_send(node, herald::shutdown_atom::value);

@@ -22,11 +22,11 @@ std::optional<std::vector<std::string>> parse_sasl_mechanisms(std::string_view t
     size_t comma = text.find(',', pos);
     std::string item(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     if (item.empty())
-      return fail("SASL mechanisms: empty entry in '" + std::string(text) + "'");
+      return fail("empty entry in '" + std::string(text) + "'");
     if (std::find(supported.begin(), supported.end(), item) == supported.end())
-      return fail("SASL mechanisms: unsupported mechanism '" + item + "' (supported: SCRAM-SHA-256)");
+      return fail("unsupported mechanism '" + item + "' (supported: SCRAM-SHA-256)");
     if (std::find(out.begin(), out.end(), item) != out.end())
-      return fail("SASL mechanisms: '" + item + "' given twice");
+      return fail("'" + item + "' given twice");
     out.push_back(std::move(item));
     if (comma == std::string_view::npos)
       return out;
