@@ -25,7 +25,7 @@
 set -u
 build=$1; shift
 proto=framed
-patterns="oversize negative truncated random slowloris reset hellos noread sessions"
+patterns="oversize negative truncated random slowloris reset hellos partial bigframes noread sessions"
 hold_ms=5000
 slow_ms=40000
 check=0

@@ -449,10 +449,92 @@ pattern_result noread(const target& t, const pattern_options& o) {
   return r;
 }
 
+// Sends `bytes` of filler on each connection round-robin, non-blocking, until
+// each has sent them all or its socket accepted nothing for 2 s (the server
+// stopped reading: back-pressure). Returns the bytes sent per connection, min.
+std::uint64_t push_filler(run_state& s, std::uint64_t bytes) {
+  std::vector<char> chunk(1 << 16, 'f');
+  std::vector<std::uint64_t> sent(s.conns.size(), 0);
+  std::vector<clock_type::time_point> progress(s.conns.size(), clock_type::now());
+  for (auto& c : s.conns)
+    if (c.fd >= 0)
+      ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+  for (bool busy = true; busy;) {
+    busy = false;
+    for (std::size_t i = 0; i < s.conns.size(); ++i) {
+      auto& c = s.conns[i];
+      if (c.fd < 0 || c.closed || sent[i] >= bytes || clock_type::now() - progress[i] > std::chrono::seconds{2})
+        continue;
+      busy = true;
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), bytes - sent[i]));
+      auto w = ::send(c.fd, chunk.data(), want, MSG_NOSIGNAL);
+      if (w > 0) {
+        sent[i] += static_cast<std::uint64_t>(w);
+        progress[i] = clock_type::now();
+      } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+        c.closed = true;
+        s.note_close();
+      }
+    }
+    if (busy)
+      std::this_thread::sleep_for(std::chrono::microseconds{200});
+  }
+  std::uint64_t least = bytes;
+  for (auto v : sent)
+    least = std::min(least, v);
+  return least;
+}
+
+// Pre-handshake frames as large as allowed (64 KiB), each short of its last
+// byte, on many connections (default 1000): what the pre-auth limit costs.
+pattern_result partial(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  const int n = count(o, 1000);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    if (auto* c = s.open())
+      send_all(*c, t.kind == proto::framed ? framed_header(kind_hello, 0, 64u << 10)
+                                           : basp_header(basp_client_handshake, 64u << 10, 0));
+  const std::uint64_t body = t.kind == proto::framed ? (64u << 10) - 16 - 1 : (64u << 10) - 1;
+  auto least = push_filler(s, body);
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  auto r = s.finish();
+  r.note = "64 KiB frames short of 1 byte; at least " + std::to_string(least) + " payload bytes sent on each";
+  return r;
+}
+
+// After the handshake: request frames claiming 64 MiB, sent but for their last
+// byte, on several connections at once (default 10): what --max-frame-bytes
+// times connections costs unless the broker bounds queued request bytes.
+pattern_result bigframes(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  const int n = count(o, 10);
+  s.conns.reserve(static_cast<std::size_t>(n));
+  constexpr std::uint32_t payload = 64u << 20;
+  for (int i = 0; i < n; ++i)
+    if (auto* c = s.open()) {
+      if (t.kind == proto::framed) {
+        send_all(*c, framed_hello(0, "bigframes-" + std::to_string(i)));
+        await_frames(s, *c, 1, std::chrono::seconds{10});  // hello_reply: the limit is raised
+        send_all(*c, framed_header(kind_request, 1, 16 + payload));
+      } else {
+        send_all(*c, basp_header(basp_client_handshake, payload, 0));
+      }
+    }
+  auto least = push_filler(s, payload - 1);
+  s.last_send = clock_type::now();
+  s.watch(s.last_send + o.hold);
+  auto r = s.finish();
+  r.note = "64 MiB request frames short of 1 byte; at least " + std::to_string(least >> 20) + " MiB sent on each";
+  return r;
+}
+
 const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>>& table() {
   static const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>> t{
     {"oversize", oversize}, {"negative", negative}, {"truncated", truncated}, {"random", random_bytes},
     {"slowloris", slowloris}, {"reset", reset_many}, {"hellos", hellos}, {"noread", noread},
+    {"partial", partial}, {"bigframes", bigframes},
   };
   return t;
 }

@@ -53,6 +53,10 @@ struct pattern_result {
 //   noread     framed only: hello, 4 produces of ~1 MB into topic "hostile"
 //              (which must exist) read back, then 400 fetches of up to 1 MiB sent
 //              and never read; holds, watching only for the server's close
+//   partial    pre-handshake frames as large as allowed (64 KiB) short of their
+//              last byte, then hold (default 1000)
+//   bigframes  framed: hello, then a 64 MiB request frame short of its last byte;
+//              BASP: a 64 MiB claim and as many bytes (default 10 connections)
 //   hellos     framed: a hello frame, then 50 more on the same connection, then
 //              hold (default 200); BASP: a client handshake header whose payload is
 //              garbage (no real BASP hello exists without CAF; see noread.hpp for
