@@ -9,6 +9,9 @@
 # hostile connections. Figures: bench/README.md, "Hostile clients".
 #   --proto basp|framed   what the raw patterns speak (default framed); the
 #                         broker's --port-file address is the target
+#   --client-listen       the raw patterns target heraldd's --client-listen (written to
+#                         --client-port-file) instead of --port-file's address; for
+#                         the weeks when BASP stays on --listen (issue 11's interim)
 #   --patterns "a b"      a subset (default: all)
 #   --hold-ms MS          how long each pattern holds (default 5000; slowloris:
 #                         --slowloris-ms, default 40000 to outlast a 30 s frame timeout)
@@ -30,6 +33,7 @@ hold_ms=5000
 slow_ms=40000
 check=0
 conns=0
+client_listen=0
 expect_closed=""
 expect_goodbye=""
 want_listeners=""
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --proto) proto=$2; shift 2 ;;
     --patterns) patterns=$2; shift 2 ;;
+    --client-listen) client_listen=1; shift ;;
     --hold-ms) hold_ms=$2; shift 2 ;;
     --slowloris-ms) slow_ms=$2; shift 2 ;;
     --check) check=$2; shift 2 ;;
@@ -81,17 +86,19 @@ printf "%-10s %-6s %7s %8s %7s  %-12s %-12s %s\n" pattern proto "before" "peak" 
 for p in $patterns; do
   d=$root/$p; mkdir -p $d
   if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o size=64m tmpfs $d; fi
+  cl=(); [ $client_listen = 1 ] && cl=(--client-listen 127.0.0.1:0 --client-port-file $d/cport)
   prlimit --as=$((4 << 30)) $heraldd --data-dir $d/data --listen 127.0.0.1:0 --port-file $d/port \
-    --disk-reserve-bytes 0 "${extra[@]}" > $d/log 2>&1 &
+    --disk-reserve-bytes 0 "${cl[@]}" "${extra[@]}" > $d/log 2>&1 &
   pid=$!
   for i in $(seq 200); do [ -s $d/port ] && break; sleep 0.05; done
   addr=$(head -1 $d/port)
+  taddr=$addr; [ $client_listen = 1 ] && taddr=$(head -1 $d/cport)
   $herald --broker $addr topic create hostile --partitions 1 >/dev/null 2>&1
   warm=$(normal_client $addr warmup)
   before=$(rss $pid VmRSS)
   nlisten=$(listeners $pid)
   hold=$hold_ms; [ $p = slowloris ] && hold=$slow_ms
-  $tool --target $addr --proto $proto --pattern $p --hold-ms $hold --connections $conns > $d/tool.out 2> $d/tool.err &
+  $tool --target $taddr --proto $proto --pattern $p --hold-ms $hold --connections $conns > $d/tool.out 2> $d/tool.err &
   tool_pid=$!
   sleep 1
   during=$(normal_client $addr during)
