@@ -10,8 +10,10 @@
 #   --proto basp|framed   what the raw patterns speak (default framed); the
 #                         broker's --port-file address is the target
 #   --client-listen       the raw patterns target heraldd's --client-listen (written to
-#                         --client-port-file) instead of --port-file's address; for
-#                         the weeks when BASP stays on --listen (issue 11's interim)
+#                         --client-port-file) instead of --port-file's address: the
+#                         interim of issue 11 when BASP still had --listen
+#   --auto                --client-listen when this heraldd has that flag (the tests
+#                         use it, so they need no edit when --listen becomes framed)
 #   --patterns "a b"      a subset (default: all)
 #   --hold-ms MS          how long each pattern holds (default 5000; slowloris:
 #                         --slowloris-ms, default 40000 to outlast a 30 s frame timeout)
@@ -23,7 +25,8 @@
 #   --expect-goodbye "a b" with --check: every connection of these patterns got a
 #                         goodbye frame before its close (framed listener)
 #   --listeners N         with --check: the broker listens on exactly N TCP sockets
-#                         (1: no BASP port beside the client listener)
+#                         (1: no BASP port beside the client listener; with
+#                         --client-listen the interim BASP --listen adds one)
 # Root is needed for the tmpfs mount; without it a plain temp dir is used.
 set -u
 build=$1; shift
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --proto) proto=$2; shift 2 ;;
     --patterns) patterns=$2; shift 2 ;;
     --client-listen) client_listen=1; shift ;;
+    --auto) client_listen=auto; shift ;;
     --hold-ms) hold_ms=$2; shift 2 ;;
     --slowloris-ms) slow_ms=$2; shift 2 ;;
     --check) check=$2; shift 2 ;;
@@ -57,6 +61,10 @@ done
 heraldd=$build/apps/heraldd
 herald=$build/apps/herald
 tool=$build/tests/hostile/hostile_client
+if [ $client_listen = auto ]; then
+  client_listen=0; $heraldd --help 2>&1 | grep -q -e --client-listen && client_listen=1
+fi
+[ $client_listen = 1 ] && [ -n "$want_listeners" ] && want_listeners=$((want_listeners + 1))
 root=$(mktemp -d /tmp/herald-hostile-XXXXXX)
 failed=0
 trap 'for m in $root/*/; do mountpoint -q "$m" && umount -l "$m"; done; rm -rf "$root"' EXIT
