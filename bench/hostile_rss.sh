@@ -67,7 +67,8 @@ fi
 [ $client_listen = 1 ] && [ -n "$want_listeners" ] && want_listeners=$((want_listeners + 1))
 root=$(mktemp -d /tmp/herald-hostile-XXXXXX)
 failed=0
-trap 'for m in $root/*/; do mountpoint -q "$m" && umount -l "$m"; done; rm -rf "$root"' EXIT
+# HOSTILE_KEEP=1 keeps the brokers' logs (the tmpfs is copied out first).
+trap 'for m in $root/*/; do [ "${HOSTILE_KEEP:-0}" = 1 ] && cp $m/log ${m%/}.log 2>/dev/null; mountpoint -q "$m" && umount -l "$m"; done; [ "${HOSTILE_KEEP:-0}" = 1 ] && echo "logs kept in $root" >&2 || rm -rf "$root"' EXIT
 
 rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' /proc/$1/status 2>/dev/null; }
 now_ms() { date +%s%3N; }
@@ -101,6 +102,8 @@ for p in $patterns; do
   for i in $(seq 200); do [ -s $d/port ] && break; sleep 0.05; done
   addr=$(head -1 $d/port)
   taddr=$addr; [ $client_listen = 1 ] && taddr=$(head -1 $d/cport)
+  # The client library speaks whatever --listen speaks.
+  case $p in sessions|noread-client) taddr=$addr ;; esac
   $herald --broker $addr topic create hostile --partitions 1 >/dev/null 2>&1
   warm=$(normal_client $addr warmup)
   before=$(rss $pid VmRSS)
@@ -145,6 +148,7 @@ for p in $patterns; do
     fi
   fi
   { kill $pid; wait $pid; } 2>/dev/null
+  [ "${HOSTILE_KEEP:-0}" = 1 ] && cp $d/log $d.log 2>/dev/null
   mountpoint -q $d && umount -l $d
 done
 exit $failed

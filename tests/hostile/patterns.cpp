@@ -40,6 +40,7 @@ struct connection {
   bool closed = false;    // by the server
   bool goodbye = false;
   int frames = 0;         // framed: whole frames received
+  bool not_framed = false;  // what the server sent is no frame (a BASP listener)
   std::vector<char> in;   // framed: bytes of frames not yet complete
 };
 
@@ -99,8 +100,9 @@ void close_conn(connection& c) {
   c.fd = -1;
 }
 
-// Reads what arrived; framed frames are parsed only enough to spot a goodbye.
-void drain(connection& c, proto kind) {
+// Reads what arrived. Whatever the client speaks, the server's bytes are
+// parsed as frames (only enough to spot a goodbye) unless they cannot be.
+void drain(connection& c, proto) {
   char buf[65536];
   for (;;) {
     auto n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -110,13 +112,18 @@ void drain(connection& c, proto kind) {
     }
     if (n < 0)
       return;
-    if (kind != proto::framed)
+    if (c.not_framed)
       continue;
     c.in.insert(c.in.end(), buf, buf + n);
-    while (c.in.size() >= 5) {
+    while (c.in.size() >= 8) {
       std::uint32_t len = 0;
       for (int i = 0; i < 4; ++i)
         len |= static_cast<std::uint32_t>(static_cast<unsigned char>(c.in[i])) << (8 * i);
+      if (len < 16 || c.in[5] != 0 || c.in[6] != 0 || c.in[7] != 0) {
+        c.not_framed = true;  // a BASP server's bytes, say
+        c.in.clear();
+        break;
+      }
       if (static_cast<unsigned char>(c.in[4]) == 9)
         c.goodbye = true;
       if (c.in.size() < 4 + static_cast<std::size_t>(len))
@@ -431,9 +438,22 @@ pattern_result noread(const target& t, const pattern_options& o) {
       break;  // the server stopped reading: back-pressure works
   }
   s.last_send = clock_type::now();
-  // Hold without reading: poll for a close (POLLRDHUP) but read nothing.
+  // Hold without reading: watch for a close but read nothing. A server that
+  // closes while its responses are still queued to us sends no FIN we could
+  // see (it waits behind the data we do not read), so a ping every 500 ms
+  // makes its kernel answer with a reset once the socket is gone.
   const auto until = s.last_send + o.hold;
+  auto next_ping = clock_type::now();
   while (clock_type::now() < until && !c->closed) {
+    if (clock_type::now() >= next_ping) {
+      auto ping = framed_header(7, correlation++, 16);
+      if (::send(c->fd, ping.data(), ping.size(), MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EINTR) {
+        c->closed = true;
+        s.note_close();
+        break;
+      }
+      next_ping += std::chrono::milliseconds{500};
+    }
     pollfd p{c->fd, POLLRDHUP, 0};
     if (::poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
       c->closed = true;
@@ -466,6 +486,11 @@ std::uint64_t push_filler(run_state& s, std::uint64_t bytes) {
       if (c.fd < 0 || c.closed || sent[i] >= bytes || clock_type::now() - progress[i] > std::chrono::seconds{2})
         continue;
       busy = true;
+      drain(c, s.t.kind);  // a goodbye is read before a reset could discard it
+      if (c.closed) {
+        s.note_close();
+        continue;
+      }
       auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), bytes - sent[i]));
       auto w = ::send(c.fd, chunk.data(), want, MSG_NOSIGNAL);
       if (w > 0) {
