@@ -31,7 +31,7 @@
 set -u
 build=$1; shift
 proto=framed
-patterns="oversize negative truncated random slowloris reset hellos partial bigframes noread sessions"
+patterns="oversize negative truncated random slowloris reset hellos pings partial bigframes noread sessions"
 hold_ms=5000
 slow_ms=40000
 check=0

@@ -555,11 +555,60 @@ pattern_result bigframes(const target& t, const pattern_options& o) {
   return r;
 }
 
+// Framed: hello, then pings as fast as the server takes them, never reading
+// a pong (default 4,000,000 pings = 80 MB): the connection actor answers
+// pings itself, so only its own caps bound the pongs it queues.
+pattern_result pings(const target& t, const pattern_options& o) {
+  run_state s{t, {}, {}};
+  s.conns.reserve(1);
+  auto* c = s.open();
+  if (c == nullptr)
+    return s.finish();
+  send_all(*c, t.kind == proto::framed ? framed_hello(0, "pings") : basp_header(6, 0, 0));
+  const int n = count(o, 4'000'000);
+  std::vector<char> batch;
+  for (int i = 0; i < 4096; ++i) {
+    auto one = t.kind == proto::framed ? framed_header(7, static_cast<std::uint64_t>(i) + 1, 16)
+                                       : basp_header(6, 0, 0);  // BASP heartbeat
+    batch.insert(batch.end(), one.begin(), one.end());
+  }
+  ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+  long long sent = 0;
+  auto progress = clock_type::now();
+  while (sent < n && !c->closed && clock_type::now() - progress < std::chrono::seconds{2}) {
+    auto w = ::send(c->fd, batch.data(), batch.size(), MSG_NOSIGNAL);  // partial sends only shift the framing
+    if (w > 0) {
+      sent += w / 20;
+      progress = clock_type::now();
+    } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+      c->closed = true;
+      s.note_close();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+  }
+  s.last_send = clock_type::now();
+  const auto until = s.last_send + o.hold;
+  while (clock_type::now() < until && !c->closed) {
+    pollfd p{c->fd, POLLRDHUP, 0};
+    if (::poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      c->closed = true;
+      s.note_close();
+    }
+  }
+  const bool open_at_end = !c->closed;
+  close_conn(*c);
+  auto r = s.finish();
+  r.still_open = open_at_end ? 1 : 0;
+  r.note = std::to_string(sent) + " pings sent, no pong read";
+  return r;
+}
+
 const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>>& table() {
   static const std::map<std::string, std::function<pattern_result(const target&, const pattern_options&)>> t{
     {"oversize", oversize}, {"negative", negative}, {"truncated", truncated}, {"random", random_bytes},
     {"slowloris", slowloris}, {"reset", reset_many}, {"hellos", hellos}, {"noread", noread},
-    {"partial", partial}, {"bigframes", bigframes},
+    {"partial", partial}, {"bigframes", bigframes}, {"pings", pings},
   };
   return t;
 }

@@ -57,6 +57,8 @@ struct pattern_result {
 //              last byte, then hold (default 1000)
 //   bigframes  framed: hello, then a 64 MiB request frame short of its last byte;
 //              BASP: a 64 MiB claim and as many bytes (default 10 connections)
+//   pings      hello, then pings as fast as the server takes them, no pong read
+//              (default 4,000,000: 80 MB); BASP: heartbeat headers
 //   hellos     framed: a hello frame, then 50 more on the same connection, then
 //              hold (default 200); BASP: a client handshake header whose payload is
 //              garbage (no real BASP hello exists without CAF; see noread.hpp for
