@@ -10,6 +10,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/client_connection_fork.hpp"
+#include "actors/connection_quota.hpp"
 #include "protocol/errors.hpp"
 #include "schema/wire.hpp"
 #include "security/sasl_server.hpp"
@@ -20,6 +21,7 @@ namespace {
 
 using bytes = std::vector<char>;
 using conn_tick_atom = caf::atom_constant<caf::atom("hr_ctick")>;
+using conn_unmute_atom = caf::atom_constant<caf::atom("hr_cunmut")>;  // a quota throttle ends
 constexpr std::size_t read_chunk = 64u << 10;  // per read; bounds a connection's receive buffer
 
 struct connection_state {
@@ -28,6 +30,7 @@ struct connection_state {
   caf::io::connection_handle hdl;
   std::string peer;  // HOST:PORT of the client
   caf::actor session;
+  std::string principal;  // once authenticated: what quotas are charged to
   bool session_requested = false;
   std::vector<connection_logic::outgoing_request> waiting;  // until the session exists
   bool reading = true;
@@ -108,29 +111,40 @@ void update_reading(self_ptr self) {
     self->halt(st.hdl);
 }
 
-void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_bytes, bytes response) {
+void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_bytes,
+                 std::optional<security::quota_kind> charged, bytes response) {
+  auto& st = self->state;
   connection_logic::actions a;
-  // Throttle: 0 until the quota object (security/quota) is wired in.
-  self->state.logic->on_response(correlation, request_bytes, std::move(response), 0, now(), a);
+  // The quota's pause goes into the frame and mutes reading that long.
+  const auto throttle_ms = quota_throttle_ms(st.args.quotas.get(), st.principal, charged, request_bytes,
+                                             response.size(), now());
+  st.logic->on_response(correlation, request_bytes, std::move(response), throttle_ms, now(), a);
   apply(self, a);
+  // Reading resumes when the throttle ends, not at the next periodic tick
+  // (up to a second later: that alone would stretch every pause).
+  if (throttle_ms > 0 && !st.done)
+    self->delayed_send(self, std::chrono::milliseconds{throttle_ms}, conn_unmute_atom::value);
 }
 
 void forward(self_ptr self, connection_logic::outgoing_request r) {
   const auto correlation = r.correlation;
   const auto size = r.payload.size();
+  const auto& quotas = self->state.args.quotas;
+  const auto charged = quotas && quotas->enabled() ? quota_kind_of(r.payload) : std::nullopt;
   // The session answers every request within its own deadlines (the
   // partition's, plus a margin), so no second timeout here.
   self->request(self->state.session, caf::infinite, request_atom::value, std::move(r.payload))
-    .then([=](bytes& response) { on_response(self, correlation, size, std::move(response)); },
+    .then([=](bytes& response) { on_response(self, correlation, size, charged, std::move(response)); },
           [=](caf::error& err) {
             auto d = decode_error(err);
-            on_response(self, correlation, size, wire::error_response(d.code, d.message));
+            on_response(self, correlation, size, charged, wire::error_response(d.code, d.message));
           });
 }
 
 void start_session(self_ptr self, const std::string& principal) {
   auto& st = self->state;
   st.session_requested = true;
+  st.principal = principal;
   self->request(st.args.node, std::chrono::seconds{10}, hello_atom::value, caf::actor_cast<caf::actor>(self),
                 principal, st.peer)
     .then(
@@ -214,6 +228,11 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
       spdlog::debug("client {}: disconnected", self->state.peer);
       self->state.done = true;
       self->quit();
+    },
+    [=](conn_unmute_atom) {
+      connection_logic::actions a;
+      self->state.logic->on_tick(now(), a);  // re-evaluates the mute; timeouts only fire when due
+      apply(self, a);
     },
     [=](conn_tick_atom) {
       connection_logic::actions a;

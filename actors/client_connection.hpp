@@ -26,6 +26,10 @@
 #include "actors/connection_logic.hpp"
 #include "security/scram_server.hpp"
 
+namespace herald::security {
+class quota_registry;
+}
+
 namespace herald::actors {
 
 struct client_connection_args {
@@ -40,6 +44,8 @@ struct client_connection_args {
   // of these before any request; credentials come from sasl_lookup.
   std::vector<std::string> sasl_mechanisms;
   security::scram_credential_lookup sasl_lookup;
+  // Produce/fetch byte quotas per principal (security/quota.hpp); may be empty.
+  std::shared_ptr<security::quota_registry> quotas;
 };
 
 } // namespace herald::actors

@@ -40,6 +40,7 @@
 #include "security/connection_limits.hpp"
 #include "security/sasl_server.hpp"
 #include "security/sasl_user_lookup.hpp"
+#include "security/quota.hpp"
 #include "storage/atomic_file.hpp"
 #include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
@@ -90,6 +91,10 @@ struct options {
   std::size_t max_connections_per_ip = 0;  // 0: no cap
   // SASL on the client listener (security/sasl_server.hpp).
   std::string sasl_mechanisms;
+  // Byte quotas per principal (security/quota.hpp); 0 = none.
+  std::uint64_t quota_produce_bytes_per_sec = 0;
+  std::uint64_t quota_fetch_bytes_per_sec = 0;
+  std::vector<std::string> quotas;
 };
 
 // "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
@@ -269,6 +274,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections-per-ip", opt.max_connections_per_ip,
                  "Client listener: most client connections from one IP address at once (0: no cap)")
     ->capture_default_str();
+  app.add_option("--quota-produce-bytes-per-sec", opt.quota_produce_bytes_per_sec,
+                 "Client listener: produce bytes per second each principal may send (beyond, responses carry a "
+                 "throttle the client waits out and the connection is not read meanwhile); 0: no quota")
+    ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
+    ->capture_default_str();
+  app.add_option("--quota-fetch-bytes-per-sec", opt.quota_fetch_bytes_per_sec,
+                 "Client listener: fetched bytes per second each principal may receive; 0: no quota")
+    ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
+    ->capture_default_str();
+  app.add_option("--quota", opt.quotas,
+                 "Client listener: PRINCIPAL=produce:N,fetch:M, a principal's own quotas instead of the defaults "
+                 "(a part left out keeps the default, 0 exempts; repeat the flag), e.g. User:alice=produce:1048576");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -326,6 +343,13 @@ int main(int argc, char** argv) {
   }
   if (auto why = herald::security::check_connection_limits_config(connection_caps); !why.empty())
     return fail(why);
+  herald::security::quota_config quota_config;
+  if (auto why = herald::security::build_quota_config(opt.quota_produce_bytes_per_sec, opt.quota_fetch_bytes_per_sec,
+                                                      opt.quotas, quota_config);
+      !why.empty())
+    return fail(why);
+  if (!client_listen && quota_config.any())
+    return fail("quotas apply to the client listener: they need --client-listen");
 
   std::vector<herald::actors::peer_address> peers;
   for (const auto& text : opt.peers) {
@@ -445,6 +469,8 @@ int main(int argc, char** argv) {
     la.connection_caps = std::make_shared<herald::security::connection_limits>(connection_caps);
     la.connection.sasl_mechanisms = sasl_mechanisms;
     la.connection.sasl_lookup = herald::security::scram_lookup_in(credentials);
+    if (quota_config.any())
+      la.connection.quotas = std::make_shared<herald::security::quota_registry>(quota_config);
     auto listener = herald::actors::spawn_client_listener(system, std::move(la));
     if (!listener) {
       caf::anon_send(node, herald::shutdown_atom::value);

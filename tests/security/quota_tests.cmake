@@ -8,3 +8,8 @@ doctest_discover_tests(quota_tests)
 add_executable(quota_connection_tests security/quota_connection_test.cpp)
 target_link_libraries(quota_connection_tests PRIVATE herald_actors herald_test_main)
 doctest_discover_tests(quota_connection_tests)
+
+# Quotas and connection caps in a real heraldd, against a raw-socket client.
+add_executable(quota_system_tests security/quota_system_test.cpp)
+target_link_libraries(quota_system_tests PRIVATE herald_frame herald_schema herald_storage herald_test_support herald_test_main)
+doctest_discover_tests(quota_system_tests PROPERTIES TIMEOUT 180 LABELS integration ENVIRONMENT "${HERALD_LSAN_MP_ENV}")

@@ -1,0 +1,287 @@
+// Quotas and connection caps in a real heraldd (issue 11 item 5), with a
+// raw-socket client on the framed listener: a producer limited to 1 MiB/s
+// that honours throttle_ms is held within 10% of it over 10 s, one that
+// ignores it is held there too (the broker stops reading its socket), and a
+// broker without the quota is not slowed. (Connection caps per IP:
+// tests/wire/listener_test.cpp.)
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include <capnp/message.h>
+
+#include "protocol/frame.hpp"
+#include "schema/wire.capnp.h"
+#include "schema/wire.hpp"
+#include "storage/record_batch.hpp"
+#include "tests/support/broker.hpp"
+#include "tests/support/tmpfs.hpp"
+
+using namespace herald;
+using protocol::frame_kind;
+using std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr double MiB = 1024.0 * 1024.0;
+
+// A blocking TCP client speaking raw frames.
+class raw_client {
+public:
+  explicit raw_client(const std::string& address) {
+    auto colon = address.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw std::runtime_error("cannot connect to " + address);
+  }
+  ~raw_client() {
+    if (fd_ >= 0)
+      close(fd_);
+  }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+
+  void send_frame(frame_kind kind, std::uint64_t correlation, const std::vector<char>& payload) {
+    auto bytes = protocol::encode_frame(kind, correlation, 0, payload);
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        throw std::runtime_error("send failed");
+      off += static_cast<std::size_t>(n);
+    }
+  }
+
+  // The next frame, or nullopt when the server closed or nothing came in time.
+  std::optional<protocol::frame> next(milliseconds timeout = milliseconds{20'000}) {
+    auto deadline = steady::now() + timeout;
+    protocol::frame f;
+    for (;;) {
+      if (reader_.poll(f) == protocol::frame_reader::status::frame)
+        return f;
+      REQUIRE_FALSE(reader_.failed());
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - steady::now());
+      if (left.count() <= 0 || closed_)
+        return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
+      char buf[65536];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        continue;
+      }
+      reader_.feed(buf, static_cast<std::size_t>(n), steady::now());
+    }
+  }
+  bool closed_within(milliseconds timeout) {
+    while (!closed_ && next(timeout)) {
+    }
+    return closed_;
+  }
+
+private:
+  int fd_ = -1;
+  bool closed_ = false;
+  protocol::frame_reader reader_{protocol::default_max_frame_bytes};
+};
+
+std::vector<char> hello_payload() {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<schema::Hello>();
+  h.setMinVersion(1);
+  h.setMaxVersion(1);
+  h.setClientId("quota-test");
+  return wire::to_bytes(b);
+}
+
+// hello -> hello_reply; false when the server said goodbye instead.
+bool handshake(raw_client& c) {
+  c.send_frame(frame_kind::hello, 0, hello_payload());
+  auto reply = c.next();
+  return reply && reply->kind == frame_kind::hello_reply;
+}
+
+schema::ErrorCode error_of(const protocol::frame& f) {
+  wire::message_reader r(f.payload);
+  return r.root<schema::Response>().getError().getCode();
+}
+
+std::vector<char> create_topic(const std::string& name) {
+  capnp::MallocMessageBuilder b;
+  auto c = b.initRoot<schema::Request>().initCreateTopic();
+  c.setName(name);
+  c.setPartitions(1);
+  c.setReplicationFactor(1);
+  return wire::to_bytes(b);
+}
+
+// A produce request of one incompressible record of `value_bytes`.
+std::vector<char> produce(const std::string& topic, std::size_t value_bytes) {
+  std::string value(value_bytes, '\0');
+  std::mt19937_64 rng{value_bytes};
+  for (auto& ch : value)
+    ch = static_cast<char>(rng());
+  storage::batch_builder builder;
+  builder.add(1, std::nullopt, value);
+  auto batch = builder.build();
+  capnp::MallocMessageBuilder b;
+  auto p = b.initRoot<schema::Request>().initProduce();
+  p.setTopic(topic);
+  p.setPartition(0);
+  p.setAcks(schema::Acks::LEADER);
+  p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(batch.data()), batch.size()));
+  return wire::to_bytes(b);
+}
+
+// A broker on its own bounded tmpfs with the framed listener.
+struct broker_on_tmpfs {
+  test::temp_dir dir;
+  std::unique_ptr<test::tmpfs_mount> disk;
+  std::unique_ptr<test::broker_process> broker;
+  std::string client_address;
+
+  explicit broker_on_tmpfs(std::vector<std::string> flags) {
+    disk = std::make_unique<test::tmpfs_mount>(dir.path(), 160ull << 20);
+    if (!disk->mounted())
+      return;
+    auto port_file = dir.path() / "client.port";
+    flags.insert(flags.end(), {"--client-listen=127.0.0.1:0", "--client-port-file=" + port_file.string(),
+                               "--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
+    broker = std::make_unique<test::broker_process>(disk->path() / "data", dir.path(), flags);
+    auto text = test::read_file(port_file);
+    REQUIRE(!text.empty());
+    client_address = text.substr(0, text.size() - 1);
+  }
+  bool up() const { return broker != nullptr; }
+};
+
+struct produce_run {
+  double bytes = 0;  // request payload bytes answered within the run (what the quota charges)
+  double seconds = 0;
+  std::uint32_t max_throttle_ms = 0;
+  double latency_sum = 0;  // seconds from sending a counted request to its answer
+  double rate() const { return bytes / seconds; }
+  double mean_latency_ms(std::size_t request_bytes) const { return latency_sum * 1000.0 / (bytes / double(request_bytes)); }
+};
+
+// One produce at a time for `duration` (after `warmup`, not counted) or
+// `max_requests`. With `honour`, it waits out each response's throttle_ms
+// before the next request, as a client must; without, it sends the next at once.
+produce_run produce_for(raw_client& c, const std::vector<char>& request, milliseconds warmup, milliseconds duration,
+                        bool honour, std::size_t max_requests = SIZE_MAX) {
+  produce_run run;
+  std::uint64_t correlation = 100;
+  const auto start = steady::now();
+  auto counted_from = start + warmup;
+  const auto end = counted_from + duration;
+  bool counting = false;
+  for (std::size_t i = 0; i < max_requests && steady::now() < end; ++i) {
+    const auto sent = steady::now();
+    c.send_frame(frame_kind::request, ++correlation, request);
+    auto f = c.next();
+    REQUIRE(f);
+    REQUIRE(f->kind == frame_kind::response);
+    REQUIRE(error_of(*f) == schema::ErrorCode::NONE);
+    const auto answered = steady::now();
+    if (counting) {
+      run.bytes += static_cast<double>(request.size());
+      run.latency_sum += std::chrono::duration<double>(answered - sent).count();
+    }
+    else if (answered >= counted_from) {
+      counting = true;  // the run is timed from this answer on
+      counted_from = answered;
+    }
+    run.max_throttle_ms = std::max(run.max_throttle_ms, f->throttle_ms);
+    if (honour && f->throttle_ms > 0)
+      std::this_thread::sleep_for(milliseconds{f->throttle_ms});  // the protocol's pause, not a wait for a condition
+  }
+  run.seconds = std::chrono::duration<double>(steady::now() - counted_from).count();
+  return run;
+}
+
+} // namespace
+
+TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it; a broker without the quota is not slowed") {
+  broker_on_tmpfs limited({"--quota-produce-bytes-per-sec=1048576"});
+  if (!limited.up()) {
+    MESSAGE("skipped: mounting a tmpfs needs root");
+    return;
+  }
+  const auto request = produce("q", 256 * 1024);
+  {
+    raw_client c(limited.client_address);
+    REQUIRE(handshake(c));
+    c.send_frame(frame_kind::request, 1, create_topic("q"));
+    auto created = c.next();
+    REQUIRE(created);
+    REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+    // Past the first burst (1 s of quota), then 10 s counted.
+    auto run = produce_for(c, request, milliseconds{2000}, milliseconds{10'000}, true);
+    MESSAGE("honouring throttle_ms: " << run.rate() / MiB << " MiB/s over " << run.seconds << " s, largest throttle "
+                                      << run.max_throttle_ms << " ms");
+    CHECK(run.max_throttle_ms > 0);
+    CHECK(run.rate() == doctest::Approx(MiB).epsilon(0.10));
+    // The broker reads again when the pause ends, not at its next periodic
+    // tick: a request sent after the pause is answered at once.
+    MESSAGE("mean answer time " << run.mean_latency_ms(request.size()) << " ms");
+    CHECK(run.mean_latency_ms(request.size()) < 100);
+  }
+  {
+    // A client that ignores throttle_ms: the broker does not read its socket
+    // for that long, so it gets no more.
+    raw_client c(limited.client_address);
+    REQUIRE(handshake(c));
+    auto run = produce_for(c, request, milliseconds{2000}, milliseconds{6000}, false);
+    MESSAGE("ignoring throttle_ms: " << run.rate() / MiB << " MiB/s over " << run.seconds << " s");
+    CHECK(run.rate() <= 1.10 * MiB);
+  }
+
+  broker_on_tmpfs free({});
+  REQUIRE(free.up());
+  raw_client c(free.client_address);
+  REQUIRE(handshake(c));
+  c.send_frame(frame_kind::request, 1, create_topic("q"));
+  auto created = c.next();
+  REQUIRE(created);
+  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+  // 32 MiB at most (the disk is a 160 MiB tmpfs).
+  auto run = produce_for(c, request, milliseconds{0}, milliseconds{10'000}, true, 128);
+  MESSAGE("without a quota: " << run.rate() / MiB << " MiB/s");
+  CHECK(run.max_throttle_ms == 0);
+  CHECK(run.rate() > 3 * MiB);
+}
+
+TEST_CASE("quota system: heraldd refuses bad quota flags at start") {
+  test::temp_dir dir;
+  auto run = [&](const std::string& flags) {
+    return test::run_shell(test::heraldd_path() + " --data-dir " + (dir.path() / "d").string() +
+                             " --client-listen 127.0.0.1:0 " + flags,
+                           dir.path() / "out", dir.path() / "err");
+  };
+  auto err = [&] { return test::read_file(dir.path() / "err"); };
+  CHECK(run("--quota alice=produce:5") != 0);
+  CHECK(err().find("the principal must be User:<name>") != std::string::npos);
+  CHECK(run("--quota User:a=produce:5 --quota User:a=fetch:5") != 0);
+  CHECK(err().find("--quota names User:a twice") != std::string::npos);
+  CHECK(run("--quota User:a=write:5") != 0);
+  CHECK(err().find("unknown quota 'write'") != std::string::npos);
+  CHECK(run("--quota-produce-bytes-per-sec -1") != 0);  // not taken as 2^64-1
+  CHECK(run("--quota-fetch-bytes-per-sec 99999999999999") != 0);
+  CHECK(run("--client-listen '' --quota-fetch-bytes-per-sec 1000") != 0);
+}
