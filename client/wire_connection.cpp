@@ -1,0 +1,181 @@
+#include "client/wire_connection.hpp"
+
+#include <memory>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "client/connector.hpp"
+#include "protocol/atoms.hpp"
+#include "protocol/errors.hpp"
+
+namespace herald::client {
+
+namespace {
+
+using bytes = std::vector<char>;
+using clock_type = wire_conversation::clock;
+
+// Socket reads are taken in chunks of up to this much.
+constexpr std::size_t read_chunk = 256u << 10;
+// The connector answers within the connect timeout; this guards a lost helper.
+constexpr auto connector_margin = std::chrono::seconds{5};
+
+struct wire_state {
+  wire_connection_options options;
+  std::unique_ptr<wire_conversation> conversation;
+  caf::actor owner;
+  caf::io::connection_handle hdl;
+  bool connected = false;
+  std::unordered_map<std::uint64_t, caf::typed_response_promise<bytes>> pending;  // by correlation
+  std::vector<caf::typed_response_promise<caf::unit_t>> ready_waiters;
+  std::optional<clock_type::time_point> timer_at;  // the earliest wire_tick scheduled
+  static inline const char* name = "herald.wire";
+};
+
+using self_ptr = caf::io::stateful_broker<wire_state>*;
+
+void pump(self_ptr self);
+
+// --- the socket boundary: every byte in and out passes here ---------------
+
+void write_socket(self_ptr self, const char* data, std::size_t n) {
+  auto& st = self->state;
+  if (!st.connected || n == 0)
+    return;
+  auto& buf = self->wr_buf(st.hdl);
+  buf.insert(buf.end(), data, data + n);
+  self->flush(st.hdl);
+}
+
+void on_socket_bytes(self_ptr self, const char* data, std::size_t n) {
+  self->state.conversation->on_bytes(data, n, clock_type::now());
+  pump(self);
+}
+
+// ----------------------------------------------------------------------------
+
+void schedule_timer(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.conversation->next_timer();
+  if (!next || (st.timer_at && *st.timer_at <= *next))
+    return;  // an earlier tick is already on its way (it reschedules)
+  st.timer_at = *next;
+  const auto delay = std::max(clock_type::duration::zero(), *next - clock_type::now());
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::microseconds>(delay) + std::chrono::milliseconds{1},
+                     wire_tick_atom::value);
+}
+
+// Carries out what the conversation decided: bytes to the socket, answers
+// to requesters; a lost conversation ends the actor.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  auto& c = *st.conversation;
+  if (auto out = c.take_output(); !out.empty())
+    write_socket(self, out.data(), out.size());
+  for (auto& done : c.take_completions()) {
+    auto i = st.pending.find(done.correlation);
+    if (i == st.pending.end())
+      continue;
+    if (done.ok)
+      i->second.deliver(std::move(done.response));
+    else
+      i->second.deliver(make_herald_error(done.code, std::move(done.message)));
+    st.pending.erase(i);
+  }
+  if (c.ready() && !st.ready_waiters.empty()) {
+    for (auto& rp : st.ready_waiters)
+      rp.deliver(caf::unit);
+    st.ready_waiters.clear();
+  }
+  if (c.lost()) {
+    auto reason = make_herald_error(c.lost_code(), c.lost_reason());
+    for (auto& rp : st.ready_waiters)
+      rp.deliver(reason);
+    st.ready_waiters.clear();
+    for (auto& [id, rp] : st.pending)  // (the conversation failed them all already)
+      rp.deliver(reason);
+    st.pending.clear();
+    spdlog::debug("wire connection to {}:{} ends: {}", st.options.host, st.options.port, c.lost_reason());
+    self->quit(std::move(reason));
+    return;
+  }
+  schedule_timer(self);
+}
+
+void on_connected(self_ptr self, int fd) {
+  auto& st = self->state;
+  st.hdl = self->add_scribe(fd);
+  st.connected = true;
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->ack_writes(st.hdl, true);
+  st.conversation->start(clock_type::now());
+  pump(self);
+}
+
+caf::behavior wire_connection(self_ptr self, wire_connection_options options, caf::actor owner) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.options.conversation.broker = st.options.host + ":" + std::to_string(st.options.port);
+  st.options.conversation.handshake_timeout_ms = st.options.connect_timeout_ms;
+  st.conversation = std::make_unique<wire_conversation>(st.options.conversation, clock_type::now());
+  st.owner = std::move(owner);
+  if (st.owner)
+    self->monitor(st.owner);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.owner.address())
+      self->quit(caf::exit_reason::normal);
+  });
+  const auto timeout = std::chrono::milliseconds{st.options.connect_timeout_ms};
+  self->request(spawn_connector(self->system()), timeout + connector_margin, caf::connect_atom::value,
+                st.options.host, st.options.port, st.options.connect_timeout_ms)
+    .then([=](owned_fd_ptr& fd) { on_connected(self, fd->release()); },
+          [=](caf::error& err) {
+            auto d = decode_error(err);
+            self->state.conversation->close(d.message);
+            pump(self);
+          });
+  return {
+    [=](caf::connect_atom) {
+      auto rp = self->make_response_promise<caf::unit_t>();
+      if (self->state.conversation->ready())
+        rp.deliver(caf::unit);
+      else
+        self->state.ready_waiters.push_back(rp);
+      return rp;
+    },
+    [=](request_atom, bytes& request) {
+      auto rp = self->make_response_promise<bytes>();
+      const auto id = self->state.conversation->submit(std::move(request), clock_type::now());
+      self->state.pending.emplace(id, rp);
+      pump(self);
+      return rp;
+    },
+    [=](const caf::io::new_data_msg& msg) { on_socket_bytes(self, msg.buf.data(), msg.buf.size()); },
+    [=](const caf::io::data_transferred_msg&) {
+      self->state.conversation->on_written(clock_type::now());
+      pump(self);
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      self->state.connected = false;
+      self->state.conversation->close("connection to broker " + self->state.options.conversation.broker +
+                                      " closed");
+      pump(self);
+    },
+    [=](wire_tick_atom) {
+      self->state.timer_at.reset();
+      self->state.conversation->on_timer(clock_type::now());
+      pump(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_wire_connection(caf::actor_system& system, wire_connection_options options, caf::actor owner) {
+  return system.middleman().spawn_broker(wire_connection, std::move(options), std::move(owner));
+}
+
+} // namespace herald::client
