@@ -3,7 +3,8 @@
 // themselves. Plain code uses the blocking facade in client/blocking.hpp.
 //
 // Every request and response is a schema/client.capnp message in a
-// (request_atom, bytes) -> bytes exchange with the broker's session actor.
+// (request_atom, bytes) -> bytes exchange with a connection actor that
+// carries it to the broker in Herald's framing (client/wire_connection.hpp).
 // Failures reach the caller as caf::error in category "herald" (protocol/errors.hpp).
 
 #include <atomic>
@@ -20,9 +21,9 @@
 
 namespace herald::client {
 
-// Connects to a broker (blocking the calling thread) and opens a session that
-// lives as long as `owner` does: the broker closes it when `owner` terminates
-// or its process becomes unreachable.
+// Connects to a broker (blocking the calling thread until connected and
+// greeted) and returns the connection actor (client/wire_connection.hpp),
+// which lives as long as `owner` does or until the connection is lost.
 caf::expected<caf::actor> open_session(caf::actor_system& system, const std::string& host, std::uint16_t port,
                                        const caf::actor& owner);
 
@@ -30,8 +31,9 @@ caf::expected<caf::actor> open_session(caf::actor_system& system, const std::str
 // (request_atom, bytes) -> bytes protocol), but routes each request to the
 // broker it belongs to. A produce, fetch or listOffsets goes to the leader
 // of its partition, anything else to any broker. It keeps one session per
-// broker it needs, opened on first use through CAF's middleman (without
-// blocking) and closed when lost or unused for options.idle_close_ms, and
+// broker it needs (a framed connection, client/wire_connection.hpp), opened
+// on first use without blocking and closed when lost or unused for
+// options.idle_close_ms, and
 // caches metadata per topic (brokers; each partition's leader and replicas,
 // from metadata and describeTopic). A partition's refusal (notLeader, with
 // its leaderId hint; unknownPartition; partitionUnavailable) or a lost

@@ -1,5 +1,6 @@
-// The cluster session (client/actors.hpp): one broker session per broker it
-// needs, each request routed to the right one. Decisions live in
+// The cluster session (client/actors.hpp): one framed connection
+// (client/wire_connection.hpp) per broker it needs, each request routed to
+// the right one. Decisions live in
 // metadata_cache (where a partition's leader is), request_route (what a
 // request needs) and broker_candidates (which broker to try for "any");
 // this actor carries them out.
@@ -21,6 +22,7 @@
 #include "client/broker_candidates.hpp"
 #include "client/metadata_cache.hpp"
 #include "client/request_route.hpp"
+#include "client/wire_connection.hpp"
 #include "cluster/address.hpp"
 #include "schema/wire.hpp"
 
@@ -34,17 +36,6 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr auto answer_margin = std::chrono::seconds{30};
 
-// Keeps a broker session open: the broker closes the session when its
-// anchor goes (a class: CAF 0.17 mishandles spawning an argument-less
-// function).
-class session_anchor : public caf::event_based_actor {
-public:
-  using caf::event_based_actor::event_based_actor;
-  caf::behavior make_behavior() override {
-    return {[](caf::ok_atom) {}};
-  }
-};
-
 // A request waiting for a route, a connection, or its answer. `done` gets
 // the response bytes or the error the caller sees. A probe (no bytes) only
 // wants some broker connected.
@@ -57,8 +48,8 @@ struct pending {
 };
 
 struct link {
-  caf::actor anchor;
-  caf::actor session;           // null while connecting
+  caf::actor connection;        // the wire connection (client/wire_connection.hpp)
+  bool open = false;            // false while it connects and says hello
   std::deque<pending> waiting;  // for the connection
   std::map<std::uint64_t, pending> in_flight;
   clock_type::time_point last_used = clock_type::now();
@@ -118,7 +109,7 @@ void send_now(self_ptr self, const std::string& address, link& l, pending p) {
   auto request = p.request;
   const auto timeout = std::chrono::milliseconds{p.route.broker_wait_ms} + answer_margin;
   l.in_flight.emplace(id, std::move(p));
-  self->request(l.session, timeout, request_atom::value, std::move(request))
+  self->request(l.connection, timeout, request_atom::value, std::move(request))
     .then(
       [=](bytes& response) {
         auto i = self->state.links.find(address);
@@ -143,20 +134,25 @@ void send_now(self_ptr self, const std::string& address, link& l, pending p) {
 
 // The link is gone (lost, or never opened): what waited on it or was in
 // flight on it fails; the broker leads nothing until a refresh says so.
-void drop_link(self_ptr self, const std::string& address, const std::string& why) {
+// `connection`, when given, must be the link's (a newer link to the same
+// broker is not dropped for an older one's failure).
+void drop_link(self_ptr self, const std::string& address, const std::string& why,
+               const caf::actor& connection = caf::actor{}) {
   auto i = self->state.links.find(address);
-  if (i == self->state.links.end())
+  if (i == self->state.links.end() || (connection && i->second.connection != connection))
     return;
   link l = std::move(i->second);
   self->state.links.erase(i);
-  if (l.session)
-    self->demonitor(l.session);
-  self->unlink_from(l.anchor);
-  self->send_exit(l.anchor, caf::exit_reason::user_shutdown);
+  if (l.connection) {
+    self->demonitor(l.connection);
+    self->send_exit(l.connection, caf::exit_reason::user_shutdown);
+  }
   self->state.cache.on_broker_lost(address);
   self->state.candidates.failed(address, clock_type::now());
   if (self->state.options.pinned && self->state.reachable)
     *self->state.reachable = false;  // the one broker it may use is gone
+  // (The connection failed its own requests first, with why it was lost;
+  // these are the ones whose answer had not come back to this actor yet.)
   for (auto& [id, p] : l.in_flight)
     fail(p, ErrorCode::PARTITION_UNAVAILABLE,
          "connection to broker " + address + " lost (" + why + "); the request may or may not have been carried out");
@@ -170,13 +166,12 @@ void drop_link(self_ptr self, const std::string& address, const std::string& why
   }
 }
 
-void on_connected(self_ptr self, const std::string& address, caf::actor session) {
+void on_connected(self_ptr self, const std::string& address, const caf::actor& connection) {
   auto i = self->state.links.find(address);
-  if (i == self->state.links.end())
+  if (i == self->state.links.end() || i->second.connection != connection)
     return;
   auto& l = i->second;
-  l.session = std::move(session);
-  self->monitor(l.session);
+  l.open = true;
   self->state.candidates.succeeded(address);
   if (self->state.reachable)
     *self->state.reachable = true;
@@ -186,32 +181,30 @@ void on_connected(self_ptr self, const std::string& address, caf::actor session)
     send_now(self, address, l, std::move(p));
 }
 
-// Opens a session through CAF's middleman without blocking the actor.
+// Opens a framed connection to the broker (client/wire_connection.hpp);
+// neither this actor nor the connection blocks while it connects.
 void open_link(self_ptr self, const std::string& address) {
-  auto& l = self->state.links[address];
-  l.anchor = self->spawn<session_anchor, caf::linked>();
   auto parsed = cluster::parse_host_port(address, false);
   if (!parsed) {
     drop_link(self, address, "not HOST:PORT");
     return;
   }
-  const auto timeout = std::chrono::milliseconds{self->state.options.connect_timeout_ms};
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, timeout, caf::connect_atom::value, parsed->first, parsed->second)
-    .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& node, const std::set<std::string>&) {
-        auto i = self->state.links.find(address);
-        if (i == self->state.links.end())
-          return;
-        if (!node) {
-          drop_link(self, address, "nothing published there");
-          return;
-        }
-        self->request(caf::actor_cast<caf::actor>(node), timeout, hello_atom::value, i->second.anchor)
-          .then([=](caf::actor& session) { on_connected(self, address, std::move(session)); },
-                [=](caf::error& err) { drop_link(self, address, self->system().render(err)); });
-      },
-      [=](caf::error& err) { drop_link(self, address, self->system().render(err)); });
+  const auto& o = self->state.options;
+  wire_connection_options w;
+  w.host = parsed->first;
+  w.port = parsed->second;
+  w.connect_timeout_ms = o.connect_timeout_ms;
+  w.conversation.heartbeat_ms = o.heartbeat_ms;
+  w.conversation.liveness_timeout_ms = o.liveness_timeout_ms;
+  w.conversation.client_id = o.client_id;
+  auto connection = spawn_wire_connection(self->system(), std::move(w), caf::actor_cast<caf::actor>(self));
+  self->monitor(connection);
+  self->state.links[address].connection = connection;
+  // The connection answers within its connect timeout plus its hello's.
+  const auto timeout = std::chrono::milliseconds{2 * o.connect_timeout_ms} + std::chrono::seconds{5};
+  self->request(connection, timeout, caf::connect_atom::value)
+    .then([=]() { on_connected(self, address, connection); },
+          [=](caf::error& err) { drop_link(self, address, decode_error(err).message, connection); });
 }
 
 void send_to(self_ptr self, const std::string& address, pending p) {
@@ -221,7 +214,7 @@ void send_to(self_ptr self, const std::string& address, pending p) {
     open_link(self, address);
     return;
   }
-  if (!i->second.session) {
+  if (!i->second.open) {
     i->second.waiting.push_back(std::move(p));
     return;
   }
@@ -237,7 +230,7 @@ void send_any(self_ptr self, pending p) {
   auto& st = self->state;
   for (const auto& address : st.candidates.bootstrap()) {
     auto i = st.links.find(address);
-    if (i != st.links.end() && i->second.session && p.tried.count(address) == 0) {
+    if (i != st.links.end() && i->second.open && p.tried.count(address) == 0) {
       send_now(self, address, i->second, std::move(p));
       return;
     }
@@ -245,7 +238,7 @@ void send_any(self_ptr self, pending p) {
   const std::string* best = nullptr;
   clock_type::time_point best_used{};
   for (auto& [address, l] : st.links) {
-    if (!l.session || p.tried.count(address) != 0)
+    if (!l.open || p.tried.count(address) != 0)
       continue;
     if (best == nullptr || l.last_used > best_used) {
       best = &address;
@@ -370,14 +363,13 @@ void close_idle(self_ptr self) {
   const auto idle = std::chrono::milliseconds{self->state.options.idle_close_ms};
   std::vector<std::string> idle_links;
   for (auto& [address, l] : self->state.links)
-    if (l.session && l.in_flight.empty() && l.waiting.empty() && now - l.last_used >= idle)
+    if (l.open && l.in_flight.empty() && l.waiting.empty() && now - l.last_used >= idle)
       idle_links.push_back(address);
   for (const auto& address : idle_links) {
     auto node = self->state.links.extract(address);
     auto& l = node.mapped();
-    self->demonitor(l.session);
-    self->unlink_from(l.anchor);
-    self->send_exit(l.anchor, caf::exit_reason::user_shutdown);
+    self->demonitor(l.connection);
+    self->send_exit(l.connection, caf::exit_reason::user_shutdown);
   }
 }
 
@@ -387,9 +379,10 @@ caf::behavior cluster_session(self_ptr self, cluster_options options, std::share
   self->state.candidates = broker_candidates{self->state.options.bootstrap};
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& [address, l] : self->state.links) {
-      if (l.session && l.session.address() == dm.source) {
+      if (l.connection && l.connection.address() == dm.source) {
         const auto address_copy = address;
-        drop_link(self, address_copy, self->system().render(dm.reason));
+        const auto connection = l.connection;
+        drop_link(self, address_copy, decode_error(dm.reason).message, connection);
         return;
       }
     }
@@ -427,7 +420,7 @@ caf::behavior cluster_session(self_ptr self, cluster_options options, std::share
     [=](caf::get_atom) {
       std::vector<std::string> open;
       for (const auto& [address, l] : self->state.links)
-        if (l.session)
+        if (l.open)
           open.push_back(address);
       return open;
     },

@@ -46,6 +46,14 @@ struct cluster_options {
   // Every request goes to the first bootstrap broker, whether it leads or
   // not: for tools and tests that address one broker in particular.
   bool pinned = false;
+  // Liveness of each broker connection (client/wire_conversation.hpp): with
+  // requests in flight, a connection quiet for heartbeat_ms sends a ping;
+  // one that hears nothing for liveness_timeout_ms is lost (its requests
+  // fail, retriable), so a frozen broker costs about this long.
+  std::uint32_t heartbeat_ms = 500;
+  std::uint32_t liveness_timeout_ms = 2'000;
+  std::string client_id = "herald-client";  // in the hello, for the broker's logs
+  // Security settings of the connections (TLS, SASL) come here.
 };
 
 enum class start_position { earliest, latest };

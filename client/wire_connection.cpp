@@ -154,9 +154,14 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
       return rp;
     },
     [=](const caf::io::new_data_msg& msg) { on_socket_bytes(self, msg.buf.data(), msg.buf.size()); },
-    [=](const caf::io::data_transferred_msg&) {
-      self->state.conversation->on_written(clock_type::now());
-      pump(self);
+    [=](const caf::io::data_transferred_msg& msg) {
+      // Progress through a backlog (a big request draining into a slow
+      // link) is life; a small frame the kernel took at once (our own
+      // ping) says nothing about the broker.
+      if (msg.remaining > 0) {
+        self->state.conversation->on_written(clock_type::now());
+        pump(self);
+      }
     },
     [=](const caf::io::connection_closed_msg&) {
       self->state.connected = false;

@@ -80,7 +80,8 @@ public:
 
   // Bytes read from the socket.
   void on_bytes(const char* data, std::size_t n, time_point now);
-  // The socket took bytes we wrote (write progress).
+  // The socket took bytes we wrote while more of ours wait behind them
+  // (progress through a backlog; not a lone small frame).
   void on_written(time_point now);
   // Time passed: liveness, handshake deadline, throttle expiry.
   void on_timer(time_point now);
