@@ -199,9 +199,11 @@ caf::behavior node_actor(node_ptr self, node_args args) {
         sweep_deletes(self);
       self->delayed_send(self, st.args.disk_check, disk_check_atom::value);
     },
-    [=](address_atom, std::string host, std::uint16_t port) {
+    [=](address_atom, std::string host, std::uint16_t port, std::string cluster_host, std::uint16_t cluster_port) {
       self->state.host = std::move(host);
       self->state.port = port;
+      self->state.cluster_host = std::move(cluster_host);
+      self->state.cluster_port = cluster_port;
       if (self->state.zk_mode() && !self->state.zk)
         start_cluster(self);
     },

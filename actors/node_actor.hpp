@@ -25,7 +25,9 @@
 //   (hello_atom, actor owner, string principal, string client address) -> actor
 //                                         the same for a framed-listener connection
 //   (request_atom, bytes) -> bytes        admin and metadata requests
-//   (address_atom, string host, uint16)   where clients reach this node
+//   (address_atom, string host, uint16 port, string cluster_host, uint16 cluster_port)
+//                                         where clients reach this node, and
+//                                         where peers do (port 0: no cluster listener)
 //   (lookup_atom, string topic, uint32 p) -> actor   the partition's actor
 //                                         (invalid when unknown or offline)
 //   (shutdown_atom)                       stop children, then quit
@@ -73,10 +75,15 @@ class local_metadata_store;
 
 namespace herald::actors {
 
+// A node of the cluster: where its node actor is published (the cluster
+// listener, BASP: host/port) and where clients reach it (the framed client
+// listener: client_host/client_port, what metadata tells clients).
 struct peer_address {
   std::uint64_t id = 0;
   std::string host;
   std::uint16_t port = 0;
+  std::string client_host;
+  std::uint16_t client_port = 0;
 };
 
 struct node_args {
@@ -112,6 +119,8 @@ struct node_args {
   std::uint32_t weight = 1;
   std::string advertise_host;  // empty: the address it listens on
   std::uint16_t advertise_port = 0;
+  std::string cluster_advertise_host;  // empty: the cluster listener's address
+  std::uint16_t cluster_advertise_port = 0;
   std::chrono::milliseconds zk_session_timeout{6000};
   std::chrono::milliseconds replica_grace{60'000};  // the controller's (CTL)
 };

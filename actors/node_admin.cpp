@@ -88,8 +88,8 @@ bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
     auto brokers = m.initBrokers(static_cast<unsigned>(st.args.peers.size()));
     for (unsigned i = 0; i < st.args.peers.size(); ++i) {
       brokers[i].setNodeId(static_cast<std::int32_t>(st.args.peers[i].id));
-      brokers[i].setHost(st.args.peers[i].host);
-      brokers[i].setPort(st.args.peers[i].port);
+      brokers[i].setHost(st.args.peers[i].client_host);  // clients connect there, never to the cluster listener
+      brokers[i].setPort(st.args.peers[i].client_port);
     }
   }
   auto list = m.initTopics(static_cast<unsigned>(topics.size()));

@@ -178,7 +178,9 @@ void update_peers(node_ptr self) {
   std::map<std::uint64_t, peer_address> next;
   for (const auto& [id, b] : st.view->live_brokers)
     if (id != st.args.node_id)
-      next[static_cast<std::uint64_t>(id)] = peer_address{static_cast<std::uint64_t>(id), b.host, b.port};
+      if (b.cluster_port != 0)  // a broker without a cluster address cannot be reached by node actors
+        next[static_cast<std::uint64_t>(id)] =
+          peer_address{static_cast<std::uint64_t>(id), b.cluster_host, b.cluster_port, b.host, b.port};
   for (const auto& [id, old] : st.peer_addresses) {
     auto now = next.find(id);
     if (now == next.end() || now->second.host != old.host || now->second.port != old.port) {
@@ -495,6 +497,8 @@ void start_cluster(node_ptr self) {
   z.self.id = st.args.node_id;
   z.self.host = st.args.advertise_host.empty() ? st.host : st.args.advertise_host;
   z.self.port = st.args.advertise_port == 0 ? st.port : st.args.advertise_port;
+  z.self.cluster_host = st.args.cluster_advertise_host.empty() ? st.cluster_host : st.args.cluster_advertise_host;
+  z.self.cluster_port = st.args.cluster_advertise_port == 0 ? st.cluster_port : st.args.cluster_advertise_port;
   z.self.rack = st.args.rack;
   z.self.weight = st.args.weight;
   z.data_dir = st.args.data_dir;

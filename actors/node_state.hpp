@@ -32,8 +32,10 @@ using bytes_promise = caf::typed_response_promise<bytes>;
 
 struct node_state {
   node_args args;
-  std::string host;
+  std::string host;  // the client listener (address_atom)
   std::uint16_t port = 0;
+  std::string cluster_host;  // the cluster listener; port 0: none
+  std::uint16_t cluster_port = 0;
   std::map<std::string, std::vector<caf::actor>> partitions;
   struct replica_slot {
     std::string topic;

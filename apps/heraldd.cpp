@@ -50,6 +50,8 @@ namespace {
 struct options {
   std::string data_dir;
   std::string listen = "127.0.0.1:9092";
+  std::string cluster_listen;
+  std::string cluster_advertise;
   std::int32_t node_id = 1;
   std::string port_file;
   std::string log_level = "info";
@@ -78,8 +80,6 @@ struct options {
   std::uint32_t replica_grace_ms = 60'000;
   herald::actors::cluster_tls_settings cluster_tls;
   // The framed client listener (actors/client_listener.hpp) and its limits.
-  std::string client_listen;
-  std::string client_port_file;
   std::uint32_t max_frame_bytes = herald::protocol::default_max_frame_bytes;
   std::uint32_t max_inflight_requests = 512;
   std::uint64_t max_connection_inflight_bytes = 128ull << 20;
@@ -97,7 +97,9 @@ struct options {
   std::vector<std::string> quotas;
 };
 
-// "--peer ID=HOST:PORT" for every node of a static cluster, this one included.
+// "--peer ID=HOST:CLIENTPORT/HOST:CLUSTERPORT" for every node of a static
+// cluster, this one included: where clients reach it (metadata tells them)
+// and where its cluster listener is (node actors connect there).
 std::optional<herald::actors::peer_address> parse_peer(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) return std::nullopt;
@@ -109,9 +111,13 @@ std::optional<herald::actors::peer_address> parse_peer(const std::string& text) 
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  auto address = herald::cluster::parse_host_port(text.substr(eq + 1), false);
-  if (!address) return std::nullopt;
-  return herald::actors::peer_address{id, address->first, address->second};
+  const auto rest = text.substr(eq + 1);
+  const auto slash = rest.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  auto client = herald::cluster::parse_host_port(rest.substr(0, slash), false);
+  auto cluster = herald::cluster::parse_host_port(rest.substr(slash + 1), false);
+  if (!client || !cluster) return std::nullopt;
+  return herald::actors::peer_address{id, cluster->first, cluster->second, client->first, client->second};
 }
 
 // Globals because the signal-waiting thread may outlive main's frame.
@@ -139,8 +145,12 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "Read options from this INI or TOML file (keys are the long option names)");
   app.allow_config_extras(false);  // a misspelt key in a config file is an error, not silently ignored
   app.add_option("--data-dir", opt.data_dir, "Directory for logs and metadata (created if missing)")->required();
-  app.add_option("--listen", opt.listen, "HOST:PORT to accept clients on; port 0 picks a free port")
+  app.add_option("--listen", opt.listen,
+                 "HOST:PORT to accept clients on (Herald's framed client protocol); port 0 picks a free port")
     ->capture_default_str();
+  app.add_option("--cluster-listen", opt.cluster_listen,
+                 "HOST:PORT of the cluster listener, where other brokers connect (CAF's BASP; never for clients); "
+                 "required with --peer or --zookeeper, refused without; port 0 picks a free port");
   app.add_option("--node-id", opt.node_id, "This node's id")->capture_default_str();
   app.add_option("--port-file", opt.port_file, "Write the HOST:PORT actually listened on to this file");
   app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")
@@ -165,8 +175,9 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()))
     ->capture_default_str();
   app.add_option("--peer", opt.peers,
-                 "ID=HOST:PORT of every node of a static cluster, this one included (repeat the flag); "
-                 "every topic is then replicated on all of them");
+                 "ID=HOST:CLIENTPORT/HOST:CLUSTERPORT of every node of a static cluster, this one included "
+                 "(repeat the flag): its --listen and --cluster-listen addresses; every topic is then replicated "
+                 "on all of them");
   app.add_option("--raft-tick-ms", opt.raft_tick_ms,
                  "Raft clock period: heartbeats every tick, elections after 10-20 silent ticks")
     ->check(CLI::Range(5u, 10'000u))
@@ -212,7 +223,10 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1u, 1'000'000u))
     ->capture_default_str();
   app.add_option("--advertise", opt.advertise,
-                 "ZooKeeper mode: HOST:PORT other brokers and clients reach this one at (default: the listen address)");
+                 "ZooKeeper mode: HOST:PORT clients reach this one at (default: the --listen address)");
+  app.add_option("--cluster-advertise", opt.cluster_advertise,
+                 "ZooKeeper mode: HOST:PORT other brokers reach this one's cluster listener at (default: the "
+                 "--cluster-listen address)");
   app.add_option("--zk-session-timeout-ms", opt.zk_session_timeout_ms,
                  "ZooKeeper session timeout: a broker silent this long is gone from the cluster")
     ->check(CLI::Range(400u, 120'000u))
@@ -226,11 +240,6 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-tls-key", opt.cluster_tls.key_file, "Mutual TLS between brokers: its private key (PEM)");
   app.add_option("--cluster-tls-ca", opt.cluster_tls.ca_file,
                  "Mutual TLS between brokers: the CA whose certificates are brokers (PEM); peers without one are refused");
-  app.add_option("--client-listen", opt.client_listen,
-                 "HOST:PORT of the framed client listener (Herald's own protocol, never BASP); port 0 picks a "
-                 "free port. Temporary name: it becomes --listen when clients switch");
-  app.add_option("--client-port-file", opt.client_port_file,
-                 "Write the HOST:PORT the client listener actually listens on to this file (before --port-file)");
   app.add_option("--sasl-mechanisms", opt.sasl_mechanisms,
                  "Client listener: clients must authenticate with one of these SASL mechanisms (comma-separated; "
                  "today SCRAM-SHA-256) before any request; users and their credentials come from `herald user` "
@@ -304,22 +313,12 @@ int main(int argc, char** argv) {
     return fail("--listen " + opt.listen + " is not HOST:PORT");
   auto [host, port] = *listen;
 
-  std::optional<std::pair<std::string, std::uint16_t>> client_listen;
-  if (!opt.client_listen.empty()) {
-    client_listen = herald::cluster::parse_host_port(opt.client_listen, true);
-    if (!client_listen)
-      return fail("--client-listen " + opt.client_listen + " is not HOST:PORT");
-  } else if (!opt.client_port_file.empty()) {
-    return fail("--client-port-file needs --client-listen");
-  }
   std::vector<std::string> sasl_mechanisms;
   if (!opt.sasl_mechanisms.empty()) {
     std::string why;
     auto parsed = herald::security::parse_sasl_mechanisms(opt.sasl_mechanisms, &why);
     if (!parsed)
       return fail("--sasl-mechanisms: " + why);
-    if (!client_listen)
-      return fail("--sasl-mechanisms needs --client-listen (SASL is for the client listener)");
     sasl_mechanisms = std::move(*parsed);
   }
   // The users' SCRAM credentials: filled by the node (ZooKeeper or the data
@@ -348,14 +347,12 @@ int main(int argc, char** argv) {
                                                       opt.quotas, quota_config);
       !why.empty())
     return fail(why);
-  if (!client_listen && quota_config.any())
-    return fail("quotas apply to the client listener: they need --client-listen");
 
   std::vector<herald::actors::peer_address> peers;
   for (const auto& text : opt.peers) {
     auto peer = parse_peer(text);
     if (!peer)
-      return fail("--peer " + text + " is not ID=HOST:PORT with an id in 1..2147483647");
+      return fail("--peer " + text + " is not ID=HOST:CLIENTPORT/HOST:CLUSTERPORT with an id in 1..2147483647");
     for (const auto& other : peers)
       if (other.id == peer->id)
         return fail("--peer names node " + std::to_string(peer->id) + " twice");
@@ -367,8 +364,23 @@ int main(int argc, char** argv) {
     return fail("--peer must list this node (--node-id " + std::to_string(opt.node_id) + ") too");
   if (opt.node_id <= 0)
     return fail("--node-id must be positive");
+  // The cluster listener: only a node with peers has one (a single node
+  // publishes nothing over BASP).
+  std::optional<std::pair<std::string, std::uint16_t>> cluster_listen;
+  if (!opt.cluster_listen.empty()) {
+    if (opt.peers.empty() && opt.zookeeper.empty())
+      return fail("--cluster-listen needs --peer or --zookeeper (a single node has no cluster listener)");
+    cluster_listen = herald::cluster::parse_host_port(opt.cluster_listen, true);
+    if (!cluster_listen)
+      return fail("--cluster-listen " + opt.cluster_listen + " is not HOST:PORT");
+  } else if (!opt.peers.empty() || !opt.zookeeper.empty()) {
+    return fail("--peer and --zookeeper need --cluster-listen HOST:PORT: other brokers connect there, never to "
+                "the client listener");
+  }
   std::string advertise_host;
   std::uint16_t advertise_port = 0;
+  std::string cluster_advertise_host;
+  std::uint16_t cluster_advertise_port = 0;
   if (!opt.zookeeper.empty()) {
     if (!opt.peers.empty())
       return fail("--zookeeper and --peer exclude each other: with ZooKeeper the peers are the registered brokers");
@@ -385,8 +397,17 @@ int main(int argc, char** argv) {
       advertise_host = a->first;
       advertise_port = a->second;
     }
-  } else if (!opt.rack.empty() || !opt.advertise.empty()) {
-    return fail("--rack and --advertise need --zookeeper");
+    if (!opt.cluster_advertise.empty()) {
+      auto a = herald::cluster::parse_host_port(opt.cluster_advertise, false);
+      if (!a)
+        return fail("--cluster-advertise " + opt.cluster_advertise + " is not HOST:PORT");
+      if (auto why = herald::cluster::zk::check_host(a->first); !why.empty())
+        return fail("--cluster-advertise: " + why);
+      cluster_advertise_host = a->first;
+      cluster_advertise_port = a->second;
+    }
+  } else if (!opt.rack.empty() || !opt.advertise.empty() || !opt.cluster_advertise.empty()) {
+    return fail("--rack, --advertise and --cluster-advertise need --zookeeper");
   }
 
   if (auto why = herald::actors::check_cluster_tls(opt.cluster_tls); !why.empty())
@@ -442,55 +463,59 @@ int main(int argc, char** argv) {
   args.weight = opt.weight;
   args.advertise_host = advertise_host;
   args.advertise_port = advertise_port;
+  args.cluster_advertise_host = cluster_advertise_host;
+  args.cluster_advertise_port = cluster_advertise_port;
   args.zk_session_timeout = std::chrono::milliseconds{opt.zk_session_timeout_ms};
   args.replica_grace = std::chrono::milliseconds{opt.replica_grace_ms};
   auto node = herald::actors::spawn_node(system, std::move(args));
 
-  auto bound = herald::actors::publish_cluster(system, node, port, host);
-  if (!bound) {
-    caf::anon_send(node, herald::shutdown_atom::value);
-    return fail("cannot listen on " + opt.listen + ": " + system.render(bound.error()));
-  }
-  auto address = host + ":" + std::to_string(*bound);
-  caf::anon_send(node, herald::address_atom::value, host, *bound);
-  if (client_listen) {
-    herald::actors::client_listener_args la;
-    la.host = client_listen->first;
-    la.port = client_listen->second;
-    la.max_queued_request_bytes = opt.max_queued_request_bytes;
-    la.connection.node = node;
-    la.connection.node_id = opt.node_id;
-    la.connection.limits.max_frame_bytes = opt.max_frame_bytes;
-    la.connection.limits.max_inflight_requests = opt.max_inflight_requests;
-    la.connection.limits.max_inflight_bytes = opt.max_connection_inflight_bytes;
-    la.connection.limits.handshake_timeout = std::chrono::milliseconds{opt.handshake_timeout_ms};
-    la.connection.limits.frame_timeout = std::chrono::milliseconds{opt.frame_timeout_ms};
-    la.connection.limits.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
-    la.connection_caps = std::make_shared<herald::security::connection_limits>(connection_caps);
-    la.connection.sasl_mechanisms = sasl_mechanisms;
-    la.connection.sasl_lookup = herald::security::scram_lookup_in(credentials);
-    if (quota_config.any())
-      la.connection.quotas = std::make_shared<herald::security::quota_registry>(quota_config);
-    auto listener = herald::actors::spawn_client_listener(system, std::move(la));
-    if (!listener) {
+  // The cluster listener (BASP, over mutual TLS when configured) for the
+  // other brokers' node actors; a single node has none.
+  std::string cluster_address;
+  std::uint16_t cluster_port = 0;
+  if (cluster_listen) {
+    auto cbound = herald::actors::publish_cluster(system, node, cluster_listen->second, cluster_listen->first);
+    if (!cbound) {
       caf::anon_send(node, herald::shutdown_atom::value);
-      return fail("cannot listen on " + opt.client_listen + ": " + system.render(listener.error()));
+      return fail("cannot listen on --cluster-listen " + opt.cluster_listen + ": " + system.render(cbound.error()));
     }
-    auto client_address = client_listen->first + ":" + std::to_string(listener->port);
-    std::cout << "heraldd node " << opt.node_id << " client listener on " << client_address << std::endl;
-    if (!opt.client_port_file.empty()) {
-      auto text = client_address + "\n";
-      if (auto st = herald::storage::write_file_atomically(opt.client_port_file, {text.data(), text.size()}); !st) {
-        caf::anon_send(node, herald::shutdown_atom::value);
-        return fail("cannot write client port file: " + st.message);
-      }
-    }
+    cluster_port = *cbound;
+    cluster_address = cluster_listen->first + ":" + std::to_string(cluster_port);
   }
+
+  // The client listener: Herald's framed protocol (actors/client_listener),
+  // one connection actor per client. Clients never reach BASP.
+  herald::actors::client_listener_args la;
+  la.host = host;
+  la.port = port;
+  la.max_queued_request_bytes = opt.max_queued_request_bytes;
+  la.connection.node = node;
+  la.connection.node_id = opt.node_id;
+  la.connection.limits.max_frame_bytes = opt.max_frame_bytes;
+  la.connection.limits.max_inflight_requests = opt.max_inflight_requests;
+  la.connection.limits.max_inflight_bytes = opt.max_connection_inflight_bytes;
+  la.connection.limits.handshake_timeout = std::chrono::milliseconds{opt.handshake_timeout_ms};
+  la.connection.limits.frame_timeout = std::chrono::milliseconds{opt.frame_timeout_ms};
+  la.connection.limits.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
+  la.connection_caps = std::make_shared<herald::security::connection_limits>(connection_caps);
+  la.connection.sasl_mechanisms = sasl_mechanisms;
+  la.connection.sasl_lookup = herald::security::scram_lookup_in(credentials);
+  if (quota_config.any())
+    la.connection.quotas = std::make_shared<herald::security::quota_registry>(quota_config);
+  auto listener = herald::actors::spawn_client_listener(system, std::move(la));
+  if (!listener) {
+    caf::anon_send(node, herald::shutdown_atom::value);
+    return fail("cannot listen on " + opt.listen + ": " + system.render(listener.error()));
+  }
+  auto address = host + ":" + std::to_string(listener->port);
+  caf::anon_send(node, herald::address_atom::value, host, listener->port,
+                 cluster_listen ? cluster_listen->first : std::string{}, cluster_port);
   // The listening line first, flushed: scripts and tests take the port
   // file as the signal that heraldd is up, so everything it announces must
   // already be written when the file appears.
-  std::cout << "heraldd node " << opt.node_id << " listening on " << address << " (data dir " << opt.data_dir
-            << ")" << std::endl;
+  std::cout << "heraldd node " << opt.node_id << " listening on " << address
+            << (cluster_address.empty() ? std::string{} : " (cluster listener on " + cluster_address + ")")
+            << " (data dir " << opt.data_dir << ")" << std::endl;
   if (!opt.port_file.empty()) {
     auto text = address + "\n";
     if (auto st = herald::storage::write_file_atomically(opt.port_file, {text.data(), text.size()}); !st) {

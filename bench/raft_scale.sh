@@ -62,13 +62,14 @@ echo "git: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo
 
 base=$(( 20000 + RANDOM % 20000 ))
 peers=()
-for i in 1 2 3; do peers+=("--peer=$i=127.0.0.1:$(( base + i ))"); done
+# Clients on base+i, brokers (the cluster listener) on base+10+i.
+for i in 1 2 3; do peers+=("--peer=$i=127.0.0.1:$(( base + i ))/127.0.0.1:$(( base + 10 + i ))"); done
 
 start_broker() {
   local i=$1
   rm -f "$work/n$i.port"
   "$build/apps/heraldd" --data-dir="$work/n$i" --node-id="$i" --listen="127.0.0.1:$(( base + i ))" \
-    --port-file="$work/n$i.port" --log-level=warn --max-partitions="$(( partitions + 16 ))" \
+    --cluster-listen="127.0.0.1:$(( base + 10 + i ))" --port-file="$work/n$i.port" --log-level=warn --max-partitions="$(( partitions + 16 ))" \
     --raft-tick-ms="$tick_ms" --disk-reserve-bytes=0 "${peers[@]}" "${extra[@]}" >>"$work/n$i.log" 2>&1 &
   pids[$i]=$!
 }

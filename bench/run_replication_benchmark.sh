@@ -43,11 +43,13 @@ run_case() {
   local name=$1 nodes=$2 base=$(( 10000 + RANDOM % 20000 ))  # below the ephemeral ports
   local peers=() brokers=() case_pids=()
   if (( nodes > 1 )); then
-    for i in $(seq 1 "$nodes"); do peers+=("--peer=$i=127.0.0.1:$(( base + i ))"); done
+    # Clients on base+i, brokers (the cluster listener) on base+100+i.
+    for i in $(seq 1 "$nodes"); do peers+=("--peer=$i=127.0.0.1:$(( base + i ))/127.0.0.1:$(( base + 100 + i ))"); done
   fi
   for i in $(seq 1 "$nodes"); do
-    local listen="127.0.0.1:0"; (( nodes > 1 )) && listen="127.0.0.1:$(( base + i ))"
-    "$build/apps/heraldd" --data-dir="$work/$name/n$i" --node-id="$i" --listen="$listen" \
+    local listen=(--listen=127.0.0.1:0)
+    (( nodes > 1 )) && listen=(--listen="127.0.0.1:$(( base + i ))" --cluster-listen="127.0.0.1:$(( base + 100 + i ))")
+    "$build/apps/heraldd" --data-dir="$work/$name/n$i" --node-id="$i" "${listen[@]}" \
       --port-file="$work/$name-n$i.port" --log-level=warn "${peers[@]}" >"$work/$name-n$i.log" 2>&1 &
     case_pids+=($!); pids+=($!)
   done

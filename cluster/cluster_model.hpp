@@ -29,10 +29,14 @@ using broker_id = std::int32_t;
 
 struct broker_record {
   broker_id id = 0;
-  std::string host;    // advertised address clients and peers connect to
+  std::string host;    // advertised address clients connect to (the framed client listener)
   std::uint16_t port = 0;
   std::string rack;    // empty: no rack
   std::uint32_t weight = 1;
+  // Advertised address of its cluster listener (BASP), where other brokers'
+  // node actors connect; port 0: none recorded.
+  std::string cluster_host;
+  std::uint16_t cluster_port = 0;
   friend bool operator==(const broker_record&, const broker_record&) = default;
 };
 

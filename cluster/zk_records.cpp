@@ -1,5 +1,7 @@
 #include "cluster/zk_records.hpp"
 
+#include "cluster/address.hpp"
+
 #include <charconv>
 #include <limits>
 #include <map>
@@ -208,6 +210,8 @@ std::string encode(const broker_record& b) {
   line(out, "port", b.port);
   line(out, "rack", std::string_view{b.rack});
   line(out, "weight", b.weight);
+  if (b.cluster_port != 0)
+    line(out, "cluster", std::string_view{b.cluster_host + ":" + std::to_string(b.cluster_port)});
   return out;
 }
 
@@ -272,6 +276,15 @@ decoded<broker_record> decode_broker(std::string_view text) {
     return fail(e);
   if (auto e = check_rack(b.rack); !e.empty())
     return fail(e);
+  if (const auto* c = f.find("cluster"); c != nullptr) {
+    auto hp = parse_host_port(c->second, false);
+    if (!hp)
+      return fail("line " + std::to_string(c->first) + ": cluster=" + c->second + " is not HOST:PORT");
+    if (auto e = check_host(hp->first); !e.empty())
+      return fail("cluster " + e);
+    b.cluster_host = hp->first;
+    b.cluster_port = hp->second;
+  }
   return r;
 }
 

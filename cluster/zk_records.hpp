@@ -34,6 +34,11 @@
 //   port=<1..65535>
 //   rack=<rack name, 0..64 bytes of [A-Za-z0-9._-]; empty: no rack>
 //   weight=<1..1000000>
+//   cluster=<HOST:PORT>   the advertised cluster listener (BASP) other brokers
+//                         connect to; host as for host=, port 1..65535.
+//                         (host/port above are the client listener.) Written
+//                         by every broker since the framed client protocol;
+//                         a record without it has no cluster address (port 0)
 //
 // controller record:
 //   version=1

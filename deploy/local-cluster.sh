@@ -215,7 +215,7 @@ start_broker() {
   rm -f "$d/address"
   [ "$racks" -gt 0 ] && flags+=("--rack=rack-$((i % racks))")
   setsid "$bin/heraldd" --data-dir="$d/data" --node-id="$i" --listen=127.0.0.1:0 --port-file="$d/address" \
-    --zookeeper="127.0.0.1:$(cat "$zkdir/port")$chroot" "${flags[@]}" \
+    --cluster-listen=127.0.0.1:0 --zookeeper="127.0.0.1:$(cat "$zkdir/port")$chroot" "${flags[@]}" \
     >"$d/heraldd.out" 2>"$d/heraldd.log" </dev/null &
   echo $! >"$d/pid"
 }

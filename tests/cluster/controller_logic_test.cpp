@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::int64_t grace = 3000;
 
-broker_record broker(broker_id id) { return {id, "127.0.0.1", static_cast<std::uint16_t>(9000 + id), "", 1}; }
+broker_record broker(broker_id id) { return {id, "127.0.0.1", static_cast<std::uint16_t>(9000 + id), "", 1, "", 0}; }
 
 cluster_view cluster_of(int brokers, std::uint32_t partitions = 12, std::uint16_t rf = 3) {
   cluster_view v;

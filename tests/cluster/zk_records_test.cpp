@@ -54,17 +54,30 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 } // namespace
 
 TEST_CASE("a broker record round-trips and reads as documented") {
-  broker_record b{7, "10.0.0.7", 9092, "rack-a", 2};
+  broker_record b{7, "10.0.0.7", 9092, "rack-a", 2, "", 0};
   const auto text = encode(b);
   CHECK(text == "version=1\nid=7\nhost=10.0.0.7\nport=9092\nrack=rack-a\nweight=2\n");
   auto back = decode_broker(text);
   REQUIRE_MESSAGE(back.ok(), back.error);
   CHECK(back.value == b);
 
-  broker_record no_rack{1, "localhost", 1, "", 1};
+  broker_record no_rack{1, "localhost", 1, "", 1, "", 0};
   auto again = decode_broker(encode(no_rack));
   REQUIRE_MESSAGE(again.ok(), again.error);
   CHECK(again.value == no_rack);
+
+  broker_record two_listeners{7, "10.0.0.7", 9092, "", 1, "10.1.0.7", 9093};
+  const auto both = encode(two_listeners);
+  CHECK(both == "version=1\nid=7\nhost=10.0.0.7\nport=9092\nrack=\nweight=1\ncluster=10.1.0.7:9093\n");
+  auto back2 = decode_broker(both);
+  REQUIRE_MESSAGE(back2.ok(), back2.error);
+  CHECK(back2.value == two_listeners);
+  for (const auto* bad : {"cluster=10.1.0.7", "cluster=:9093", "cluster=h:0", "cluster=h:70000"}) {
+    CAPTURE(bad);
+    auto r = decode_broker("version=1\nid=7\nhost=h\nport=1\nrack=\nweight=1\n" + std::string{bad} + "\n");
+    CHECK_FALSE(r.ok());
+    CHECK(r.error.find("cluster") != std::string::npos);
+  }
 }
 
 TEST_CASE("a controller record round-trips") {
@@ -139,7 +152,7 @@ TEST_CASE("malformed topic records are refused with a message naming what is wro
 }
 
 TEST_CASE("malformed broker records are refused") {
-  const auto good = encode(broker_record{7, "h", 9092, "", 1});
+  const auto good = encode(broker_record{7, "h", 9092, "", 1, "", 0});
   for (const auto& text : {replaced(good, "port=9092", "port=0"), replaced(good, "port=9092", "port=65536"),
                            replaced(good, "id=7", "id=-7"), replaced(good, "host=h", "host="),
                            replaced(good, "host=h", "host=a b"), replaced(good, "rack=", "rack=a/b"),

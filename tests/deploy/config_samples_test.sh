@@ -21,7 +21,8 @@ for conf in "$root"/deploy/config/heraldd-*.conf; do
   name=$(basename "$conf" .conf)
   # Nobody listens on port 1: the broker starts and keeps retrying ZooKeeper.
   "$bin/heraldd" --config="$conf" --data-dir="$dir/$name" --listen=127.0.0.1:0 --port-file="$dir/$name.port" \
-    --advertise=127.0.0.1:9092 --zookeeper=127.0.0.1:1/herald >"$dir/$name.out" 2>"$dir/$name.log" &
+    --advertise=127.0.0.1:9092 --cluster-listen=127.0.0.1:0 --cluster-advertise=127.0.0.1:9093 \
+    --zookeeper=127.0.0.1:1/herald >"$dir/$name.out" 2>"$dir/$name.log" &
   pid=$!
   for _ in $(seq 1 200); do
     [ -s "$dir/$name.port" ] && break

@@ -259,7 +259,7 @@ TEST_CASE("a second broker with a live id, or a data directory of another cluste
     std::fclose(f);
   }
   argv = {heraldd_path(), "--data-dir=" + (dir.path() / "other").string(), "--listen=127.0.0.1:0",
-          "--node-id=7", "--zookeeper=" + c.zookeeper().connect_string()};
+          "--cluster-listen=127.0.0.1:0", "--node-id=7", "--zookeeper=" + c.zookeeper().connect_string()};
   child_process other(argv, dir.path() / "other.out", dir.path() / "other.log");
   status = other.wait_for(20s);
   REQUIRE(status);

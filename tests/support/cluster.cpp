@@ -61,8 +61,16 @@ static_cluster::static_cluster(const std::filesystem::path& dir, int nodes, std:
   // listen: then the whole cluster starts again on new ports.
   for (int attempt = 1;; ++attempt) {
     addresses_.clear();
+    cluster_addresses_.clear();
     nodes_.clear();
-    for (int id = 1; id <= nodes; ++id) addresses_.push_back("127.0.0.1:" + std::to_string(free_port()));
+    for (int id = 1; id <= nodes; ++id) {
+      addresses_.push_back("127.0.0.1:" + std::to_string(free_port()));
+      std::string cluster;
+      do cluster = "127.0.0.1:" + std::to_string(free_port());
+      while (std::find(addresses_.begin(), addresses_.end(), cluster) != addresses_.end() ||
+             std::find(cluster_addresses_.begin(), cluster_addresses_.end(), cluster) != cluster_addresses_.end());
+      cluster_addresses_.push_back(cluster);
+    }
     nodes_.resize(static_cast<std::size_t>(nodes));
     try {
       for (int id = 1; id <= nodes; ++id) start(id);
@@ -76,8 +84,10 @@ static_cluster::static_cluster(const std::filesystem::path& dir, int nodes, std:
 std::filesystem::path static_cluster::data_dir(int id) const { return dir_ / ("node" + std::to_string(id)) / "data"; }
 
 void static_cluster::start(int id) {
-  std::vector<std::string> flags{"--node-id=" + std::to_string(id), "--listen=" + address(id)};
-  for (int peer = 1; peer <= size(); ++peer) flags.push_back("--peer=" + std::to_string(peer) + "=" + address(peer));
+  std::vector<std::string> flags{"--node-id=" + std::to_string(id), "--listen=" + address(id),
+                                 "--cluster-listen=" + cluster_address(id)};
+  for (int peer = 1; peer <= size(); ++peer)
+    flags.push_back("--peer=" + std::to_string(peer) + "=" + address(peer) + "/" + cluster_address(peer));
   flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
   auto log_dir = dir_ / ("node" + std::to_string(id));
   std::filesystem::create_directories(log_dir);

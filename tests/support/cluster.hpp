@@ -1,8 +1,9 @@
 #pragma once
 // A static three-or-more-node Herald cluster for system tests: real heraldd
-// processes on loopback, each told every node's address with --peer.
-// Ports are chosen free before the start (a static peer list needs them up
-// front); the small race with other processes is accepted in tests.
+// processes on loopback, each told every node's two addresses with --peer
+// (clients on --listen, other brokers on --cluster-listen). Ports are chosen
+// free before the start (a static peer list needs them up front); the small
+// race with other processes is accepted in tests.
 
 #include <chrono>
 #include <filesystem>
@@ -20,8 +21,9 @@ public:
   static_cluster(const std::filesystem::path& dir, int nodes, std::vector<std::string> extra_flags = {});
 
   int size() const { return static_cast<int>(nodes_.size()); }
-  // Node ids are 1..size().
+  // Node ids are 1..size(). address(): the client listener.
   const std::string& address(int id) const { return addresses_.at(id - 1); }
+  const std::string& cluster_address(int id) const { return cluster_addresses_.at(id - 1); }
   bool running(int id) const { return nodes_.at(id - 1) != nullptr; }
   broker_process& node(int id) { return *nodes_.at(id - 1); }
   std::filesystem::path data_dir(int id) const;
@@ -37,6 +39,7 @@ private:
   std::filesystem::path dir_;
   std::vector<std::string> extra_flags_;
   std::vector<std::string> addresses_;
+  std::vector<std::string> cluster_addresses_;
   std::vector<std::unique_ptr<broker_process>> nodes_;
 };
 

@@ -1,8 +1,9 @@
 #pragma once
 // A Herald cluster on ZooKeeper for system tests: a real ZooKeeper server
 // (tests/support/zookeeper_server.hpp) and N real heraldd processes started
-// with --zookeeper, each on a free loopback port (a new one at every start:
-// brokers re-register their address) and its own data directory. Brokers
+// with --zookeeper, each on two free loopback ports (clients on --listen,
+// brokers on --cluster-listen; new ones at every start: brokers re-register
+// their addresses) and its own data directory. Brokers
 // can be killed (-9), stopped, restarted, paused (SIGSTOP) and resumed; the
 // test reads the cluster's state straight from ZooKeeper (zk_reader) and
 // from brokers, and waits for conditions by polling with deadlines.
