@@ -197,6 +197,7 @@ void open_link(self_ptr self, const std::string& address) {
   w.conversation.heartbeat_ms = o.heartbeat_ms;
   w.conversation.liveness_timeout_ms = o.liveness_timeout_ms;
   w.conversation.client_id = o.client_id;
+  w.notify_owner = true;  // (wire_lost_atom): drop the link before anything else is sent to it
   auto connection = spawn_wire_connection(self->system(), std::move(w), caf::actor_cast<caf::actor>(self));
   self->monitor(connection);
   self->state.links[address].connection = connection;
@@ -423,6 +424,16 @@ caf::behavior cluster_session(self_ptr self, cluster_options options, std::share
         if (l.open)
           open.push_back(address);
       return open;
+    },
+    [=](wire_lost_atom, const caf::error& why) {
+      const auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      for (auto& [address, l] : self->state.links) {
+        if (l.connection && l.connection == sender) {
+          const auto address_copy = address;
+          drop_link(self, address_copy, decode_error(why).message, sender);
+          return;
+        }
+      }
     },
     [=](idle_check_atom) {
       close_idle(self);

@@ -22,6 +22,12 @@ using clock_type = wire_conversation::clock;
 constexpr std::size_t read_chunk = 256u << 10;
 // The connector answers within the connect timeout; this guards a lost helper.
 constexpr auto connector_margin = std::chrono::seconds{5};
+// A lost connection stays an actor this long, failing at once whatever still
+// reaches it, before it exits: CAF 0.17 does not bounce a request sent to an
+// io::broker that has exited (the sender waits out its whole timeout), so
+// the owner gets the time to stop using it (it is told at once when
+// notify_owner is set).
+constexpr auto lost_linger = std::chrono::seconds{2};
 
 struct wire_state {
   wire_connection_options options;
@@ -32,6 +38,7 @@ struct wire_state {
   std::unordered_map<std::uint64_t, caf::typed_response_promise<bytes>> pending;  // by correlation
   std::vector<caf::typed_response_promise<caf::unit_t>> ready_waiters;
   std::optional<clock_type::time_point> timer_at;  // the earliest wire_tick scheduled
+  bool ended = false;                              // lost: lingering until it exits
   static inline const char* name = "herald.wire";
 };
 
@@ -51,6 +58,8 @@ void write_socket(self_ptr self, const char* data, std::size_t n) {
 }
 
 void on_socket_bytes(self_ptr self, const char* data, std::size_t n) {
+  if (self->state.ended)
+    return;
   self->state.conversation->on_bytes(data, n, clock_type::now());
   pump(self);
 }
@@ -98,8 +107,17 @@ void pump(self_ptr self) {
     for (auto& [id, rp] : st.pending)  // (the conversation failed them all already)
       rp.deliver(reason);
     st.pending.clear();
-    spdlog::debug("wire connection to {}:{} ends: {}", st.options.host, st.options.port, c.lost_reason());
-    self->quit(std::move(reason));
+    if (!st.ended) {
+      st.ended = true;
+      spdlog::debug("wire connection to {}:{} ends: {}", st.options.host, st.options.port, c.lost_reason());
+      if (st.connected) {
+        self->close(st.hdl);
+        st.connected = false;
+      }
+      if (st.options.notify_owner && st.owner)
+        self->send(st.owner, wire_lost_atom::value, reason);
+      self->delayed_send(self, lost_linger, wire_tick_atom::value);
+    }
     return;
   }
   schedule_timer(self);
@@ -131,7 +149,11 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
   const auto timeout = std::chrono::milliseconds{st.options.connect_timeout_ms};
   self->request(spawn_connector(self->system()), timeout + connector_margin, caf::connect_atom::value,
                 st.options.host, st.options.port, st.options.connect_timeout_ms)
-    .then([=](owned_fd_ptr& fd) { on_connected(self, fd->release()); },
+    .then(
+      [=](owned_fd_ptr& fd) {
+        if (!self->state.ended)  // (given up meanwhile: the fd closes with its holder)
+          on_connected(self, fd->release());
+      },
           [=](caf::error& err) {
             auto d = decode_error(err);
             self->state.conversation->close(d.message);
@@ -140,7 +162,10 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
   return {
     [=](caf::connect_atom) {
       auto rp = self->make_response_promise<caf::unit_t>();
-      if (self->state.conversation->ready())
+      auto& c = *self->state.conversation;
+      if (c.lost())
+        rp.deliver(make_herald_error(c.lost_code(), c.lost_reason()));
+      else if (c.ready())
         rp.deliver(caf::unit);
       else
         self->state.ready_waiters.push_back(rp);
@@ -155,6 +180,8 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
     },
     [=](const caf::io::new_data_msg& msg) { on_socket_bytes(self, msg.buf.data(), msg.buf.size()); },
     [=](const caf::io::data_transferred_msg& msg) {
+      if (self->state.ended)
+        return;
       // Progress through a backlog (a big request draining into a slow
       // link) is life; a small frame the kernel took at once (our own
       // ping) says nothing about the broker.
@@ -164,12 +191,18 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
       }
     },
     [=](const caf::io::connection_closed_msg&) {
+      if (!self->state.connected)
+        return;  // (we closed it)
       self->state.connected = false;
       self->state.conversation->close("connection to broker " + self->state.options.conversation.broker +
                                       " closed");
       pump(self);
     },
     [=](wire_tick_atom) {
+      if (self->state.ended) {
+        self->quit(make_herald_error(self->state.conversation->lost_code(), self->state.conversation->lost_reason()));
+        return;
+      }
       self->state.timer_at.reset();
       self->state.conversation->on_timer(clock_type::now());
       pump(self);

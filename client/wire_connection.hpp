@@ -13,9 +13,12 @@
 // no hello reply within the connect timeout, silence past the liveness
 // timeout while requests are in flight: client/wire_conversation.hpp), every
 // pending request fails with a "herald" error (partitionUnavailable unless
-// the broker named another code in its goodbye) and the actor exits with
-// that error: whoever monitors it treats that as a lost session. It also
-// exits when `owner` does.
+// the broker named another code in its goodbye), the socket is closed, and
+// the actor exits with that error two seconds later, failing at once
+// whatever reaches it meanwhile (CAF 0.17 does not bounce a request sent to
+// an exited io::broker: it would wait out its timeout). With notify_owner,
+// the owner is told at once: (wire_lost_atom, caf::error). It also exits
+// when `owner` does.
 //
 // All socket bytes pass through two functions (on_socket_bytes and
 // write_socket in wire_connection.cpp): a TLS channel goes between them and
@@ -35,6 +38,7 @@ struct wire_connection_options {
   std::uint16_t port = 0;
   std::uint32_t connect_timeout_ms = 5'000;  // the TCP connect, then again for the hello
   wire_settings conversation;                // (its broker field is set from host and port)
+  bool notify_owner = false;                 // send the owner (wire_lost_atom, caf::error) when lost
 };
 
 caf::actor spawn_wire_connection(caf::actor_system& system, wire_connection_options options, caf::actor owner);

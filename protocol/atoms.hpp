@@ -21,6 +21,7 @@ using retry_atom = caf::atom_constant<caf::atom("hr_retry")>;
 using tombstone_atom = caf::atom_constant<caf::atom("hr_tomb")>;
 using idle_check_atom = caf::atom_constant<caf::atom("hr_idle")>;
 using wire_tick_atom = caf::atom_constant<caf::atom("hr_wtick")>;  // client/wire_connection's timer
+using wire_lost_atom = caf::atom_constant<caf::atom("hr_wlost")>;  // (error): a wire connection was lost
 using consumer_status_atom = caf::atom_constant<caf::atom("hr_cstat")>;  // -> vector<consumer_partition_status>
 
 } // namespace herald

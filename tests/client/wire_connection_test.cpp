@@ -31,7 +31,7 @@ using protocol::frame_kind;
 
 namespace {
 
-enum class script { echo, echo_swapped, silent, freeze_after_hello, close_on_request };
+enum class script { echo, echo_swapped, silent, freeze_after_hello, close_on_request, goodbye_on_request };
 
 // One connection, served on its own thread by `mode`.
 class scripted_server {
@@ -102,6 +102,14 @@ private:
           if (mode_ != script::freeze_after_hello)
             send_frame(frame_kind::pong, f.correlation, {});
         } else if (f.kind == frame_kind::request) {
+          if (mode_ == script::goodbye_on_request) {
+            capnp::MallocMessageBuilder b;
+            wire::set_error(b.initRoot<schema::Goodbye>().initError(), schema::ErrorCode::INVALID_REQUEST,
+                            "malformed request payload");
+            send_frame(frame_kind::goodbye, 0, wire::to_bytes(b));
+            ::shutdown(conn_fd_, SHUT_RDWR);
+            return;
+          }
           if (mode_ == script::close_on_request) {
             ::shutdown(conn_fd_, SHUT_RDWR);
             return;
@@ -258,4 +266,20 @@ TEST_CASE("wire connection: open_session returns a connected connection actor") 
   REQUIRE(r);
   CHECK(*r == "via open_session");
   caf::anon_send_exit(*s, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("wire connection: a goodbye fails the request in flight with the broker's code and reason") {
+  scripted_server server{script::goodbye_on_request};
+  fixture f;
+  auto c = f.connect(server.port());
+  REQUIRE_FALSE(f.ready(c));
+  auto r = f.ask(c, "");
+  REQUIRE_FALSE(r);
+  auto d = decode_error(r.error());
+  CHECK(d.code == schema::ErrorCode::INVALID_REQUEST);
+  CHECK(d.message.find("malformed request payload") != std::string::npos);
+  // Gone: a request to it now fails at once, it does not wait out its timeout.
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(f.ask(c, "again"));
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
 }

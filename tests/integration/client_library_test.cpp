@@ -10,6 +10,7 @@
 
 #include "protocol/atoms.hpp"
 #include "protocol/client_system.hpp"
+#include "protocol/errors.hpp"
 #include "client/actors.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
@@ -76,7 +77,7 @@ TEST_CASE("keyed records keep per-key order across partitions and come back inta
   CHECK(total == static_cast<std::int64_t>(received + 2 * described.partitions.size()));
 }
 
-TEST_CASE("malformed and misrouted requests get error responses; the session keeps serving") {
+TEST_CASE("malformed requests end their connection with invalidRequest; misrouted ones get error responses") {
   temp_dir dir;
   broker_process broker(dir.path() / "data", dir.path());
   {
@@ -88,24 +89,35 @@ TEST_CASE("malformed and misrouted requests get error responses; the session kee
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
   auto [host, port] = client::parse_broker(broker.address());
-  auto session = client::open_session(system, host, port, caf::actor_cast<caf::actor>(self));
-  REQUIRE(session);
+  auto open = [&] {
+    auto session = client::open_session(system, host, port, caf::actor_cast<caf::actor>(self));
+    REQUIRE(session);
+    return *session;
+  };
 
-  auto ask = [&](std::vector<char> request) {
+  // The code of the response, or of the error the connection failed with.
+  auto ask_on = [&](const caf::actor& session, std::vector<char> request) {
     schema::ErrorCode code = schema::ErrorCode::INTERNAL;
-    self->request(*session, std::chrono::seconds{10}, request_atom::value, std::move(request))
+    self->request(session, std::chrono::seconds{10}, request_atom::value, std::move(request))
       .receive(
         [&](std::vector<char>& r) {
           wire::message_reader reader(r);
           code = reader.root<schema::Response>().getError().getCode();
         },
-        [&](caf::error& e) { FAIL(system.render(e)); });
+        [&](caf::error& e) { code = decode_error(e).code; });
     return code;
   };
 
-  CHECK(ask({}) == schema::ErrorCode::INVALID_REQUEST);
-  CHECK(ask(std::vector<char>(24, '\x55')) == schema::ErrorCode::INVALID_REQUEST);
-  CHECK(ask(std::vector<char>(13, '\x01')) == schema::ErrorCode::INVALID_REQUEST);
+  // A payload that is no Request: the broker says goodbye (invalidRequest)
+  // and closes that connection; it keeps serving new ones.
+  CHECK(ask_on(open(), {}) == schema::ErrorCode::INVALID_REQUEST);
+  CHECK(ask_on(open(), std::vector<char>(24, '\x55')) == schema::ErrorCode::INVALID_REQUEST);
+  CHECK(ask_on(open(), std::vector<char>(13, '\x01')) == schema::ErrorCode::INVALID_REQUEST);
+
+  // Well-formed requests the broker refuses: error responses, and the
+  // connection keeps serving.
+  auto session = open();
+  auto ask = [&](std::vector<char> request) { return ask_on(session, std::move(request)); };
 
   capnp::MallocMessageBuilder bad_batch;
   auto p = bad_batch.initRoot<schema::Request>().initProduce();
@@ -113,7 +125,9 @@ TEST_CASE("malformed and misrouted requests get error responses; the session kee
   p.setAcks(schema::Acks::ALL);
   std::vector<char> garbage(128, 'g');
   p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(garbage.data()), garbage.size()));
-  CHECK(ask(wire::to_bytes(bad_batch)) == schema::ErrorCode::CORRUPT_BATCH);
+  // (Its garbage header claims a 1.7 GB batch: refused by size or as corrupt.)
+  const auto bad = ask(wire::to_bytes(bad_batch));
+  CHECK((bad == schema::ErrorCode::CORRUPT_BATCH || bad == schema::ErrorCode::RECORD_TOO_LARGE));
 
   capnp::MallocMessageBuilder no_partition;
   auto f = no_partition.initRoot<schema::Request>().initFetch();

@@ -29,11 +29,6 @@ std::vector<std::string> cluster_tls_flags(const std::string& cert = "broker") {
           "--cluster-tls-ca=" + ca_file("ca.crt")};
 }
 
-// The BASP port. Until the client listener moves to --listen (issue 11's
-// switch), BASP is what --listen serves.
-std::string cluster_address(broker_process& broker) {
-  return broker.address();
-}
 
 // Waits until the server closes a raw connection (recv 0 or an error);
 // false if it is still open at the deadline.
@@ -57,8 +52,10 @@ bool closed_by_server(int fd, std::chrono::milliseconds timeout) {
 
 TEST_CASE("cluster TLS: only a certificate of the cluster CA gets through the handshake") {
   temp_dir dir;
-  broker_process broker(dir.path() / "data", dir.path(), cluster_tls_flags());
-  auto address = cluster_address(broker);
+  // A static cluster of one: it has a cluster listener (BASP), which is
+  // what TLS protects; a single node without peers publishes none.
+  static_cluster cluster(dir.path(), 1, cluster_tls_flags());
+  auto address = cluster.cluster_address(1);
 
   // A certificate of the CA: the handshake completes and BASP speaks (CAF's
   // server handshake message is the first plaintext).
@@ -88,8 +85,11 @@ TEST_CASE("cluster TLS: only a certificate of the cluster CA gets through the ha
 
 TEST_CASE("cluster TLS: a plain TCP client's BASP header claiming 2 GiB is never parsed and RSS stays small") {
   temp_dir dir;
-  broker_process broker(dir.path() / "data", dir.path(), cluster_tls_flags());
-  auto address = cluster_address(broker);
+  // A static cluster of one: it has a cluster listener (BASP), which is
+  // what TLS protects; a single node without peers publishes none.
+  static_cluster cluster(dir.path(), 1, cluster_tls_flags());
+  auto& broker = cluster.node(1);
+  auto address = cluster.cluster_address(1);
   const long before = rss_kib(broker.process().pid());
   REQUIRE(before > 0);
 
