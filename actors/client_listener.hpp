@@ -1,5 +1,5 @@
 #pragma once
-// The framed client listener (--client-listen): an io::broker that accepts
+// The framed client listener (heraldd --listen): an io::broker that accepts
 // TCP connections and forks one connection actor (actors/client_connection)
 // per client, within the connection caps. Speaks only Herald's framing
 // (protocol/frame.hpp); never BASP.

@@ -160,13 +160,9 @@ struct broker_on_tmpfs {
     disk = std::make_unique<test::tmpfs_mount>(dir.path(), 160ull << 20);
     if (!disk->mounted())
       return;
-    auto port_file = dir.path() / "client.port";
-    flags.insert(flags.end(), {"--client-listen=127.0.0.1:0", "--client-port-file=" + port_file.string(),
-                               "--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
+    flags.insert(flags.end(), {"--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
     broker = std::make_unique<test::broker_process>(disk->path() / "data", dir.path(), flags);
-    auto text = test::read_file(port_file);
-    REQUIRE(!text.empty());
-    client_address = text.substr(0, text.size() - 1);
+    client_address = broker->address();  // --listen: the framed client listener
   }
   bool up() const { return broker != nullptr; }
 };
@@ -271,7 +267,7 @@ TEST_CASE("quota system: heraldd refuses bad quota flags at start") {
   test::temp_dir dir;
   auto run = [&](const std::string& flags) {
     return test::run_shell(test::heraldd_path() + " --data-dir " + (dir.path() / "d").string() +
-                             " --client-listen 127.0.0.1:0 " + flags,
+                             " --listen 127.0.0.1:0 " + flags,
                            dir.path() / "out", dir.path() / "err");
   };
   auto err = [&] { return test::read_file(dir.path() / "err"); };
@@ -283,5 +279,4 @@ TEST_CASE("quota system: heraldd refuses bad quota flags at start") {
   CHECK(err().find("unknown quota 'write'") != std::string::npos);
   CHECK(run("--quota-produce-bytes-per-sec -1") != 0);  // not taken as 2^64-1
   CHECK(run("--quota-fetch-bytes-per-sec 99999999999999") != 0);
-  CHECK(run("--client-listen '' --quota-fetch-bytes-per-sec 1000") != 0);
 }

@@ -99,14 +99,9 @@ struct scram_broker {
   std::string client_address;
 
   scram_broker() {
-    auto port_file = dir.path() / "client.port";
-    broker = std::make_unique<broker_process>(
-      dir.path() / "data", dir.path(),
-      std::vector<std::string>{"--client-listen=127.0.0.1:0", "--client-port-file=" + port_file.string(),
-                               "--sasl-mechanisms=SCRAM-SHA-256"});
-    auto text = read_file(port_file);
-    REQUIRE(!text.empty());
-    client_address = text.substr(0, text.size() - 1);
+    broker = std::make_unique<broker_process>(dir.path() / "data", dir.path(),
+                                              std::vector<std::string>{"--sasl-mechanisms=SCRAM-SHA-256"});
+    client_address = broker->address();  // --listen: the framed client listener
   }
 };
 

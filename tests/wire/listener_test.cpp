@@ -173,13 +173,8 @@ struct broker_with_listener {
   std::string client_address;
 
   explicit broker_with_listener(std::vector<std::string> flags = {}) {
-    auto port_file = dir.path() / "client.port";
-    flags.push_back("--client-listen=127.0.0.1:0");
-    flags.push_back("--client-port-file=" + port_file.string());
     broker = std::make_unique<test::broker_process>(dir.path() / "data", dir.path(), flags);
-    auto text = test::read_file(port_file);  // written before --port-file
-    REQUIRE(!text.empty());
-    client_address = text.substr(0, text.size() - 1);
+    client_address = broker->address();  // --listen: the framed client listener
   }
 };
 
@@ -274,14 +269,14 @@ TEST_CASE("heraldd refuses absurd client-listener limits at start") {
   test::temp_dir dir;
   auto run = [&](const std::string& flags) {
     return test::run_shell(test::heraldd_path() + " --data-dir " + (dir.path() / "d").string() +
-                             " --client-listen 127.0.0.1:0 " + flags,
+                             " --listen 127.0.0.1:0 " + flags,
                            dir.path() / "out", dir.path() / "err");
   };
   CHECK(run("--max-frame-bytes 100") != 0);
   CHECK(run("--max-frame-bytes 1000000 --max-batch-bytes 1000000") != 0);
   CHECK(test::read_file(dir.path() / "err").find("leaves no room") != std::string::npos);
   CHECK(run("--frame-timeout-ms 0") != 0);
-  CHECK(run("--client-listen nonsense") != 0);
+  CHECK(run("--listen nonsense") != 0);
   CHECK(run("--max-connections 2 --max-connections-per-ip 5") != 0);
   CHECK(test::read_file(dir.path() / "err").find("exceeds --max-connections") != std::string::npos);
 }
