@@ -44,6 +44,7 @@ struct pending {
   request_route route;
   std::function<void(caf::expected<bytes>)> done;
   std::set<std::string> tried;  // brokers that failed it (any-broker requests)
+  std::string last_failure;     // "HOST:PORT: why" of the latest of them (a refusal's reason)
   bool probe = false;
 };
 
@@ -159,6 +160,7 @@ void drop_link(self_ptr self, const std::string& address, const std::string& why
   for (auto& p : l.waiting) {
     if (!p.route.to_leader) {
       p.tried.insert(address);
+      p.last_failure = address + ": " + why;
       send_any(self, std::move(p));  // another broker will do
     } else {
       fail(p, ErrorCode::PARTITION_UNAVAILABLE, "cannot connect to broker " + address + ": " + why);
@@ -263,7 +265,8 @@ void send_any(self_ptr self, pending p) {
   std::string tried;
   for (const auto& a : p.tried)
     tried += (tried.empty() ? "" : ", ") + a;
-  fail(p, ErrorCode::PARTITION_UNAVAILABLE, "no broker reachable (tried " + tried + ")");
+  fail(p, ErrorCode::PARTITION_UNAVAILABLE,
+       "no broker reachable (tried " + tried + ")" + (p.last_failure.empty() ? "" : "; last: " + p.last_failure));
 }
 
 // Routes of `topic` are read again (metadata, and describeTopic when the

@@ -1,0 +1,178 @@
+// Quotas and connection caps through the client library (issue 11 item 5):
+// the producer honours the broker's throttle_ms, so a principal limited to
+// 1 MiB/s sustains 1 MiB/s within 10% over 10 s while a broker without the
+// quota takes the same producer far faster; a client over the per-IP cap is
+// refused with a message that says so.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+
+#include <capnp/message.h>
+
+#include "client/blocking.hpp"
+#include "protocol/frame.hpp"
+#include "schema/wire.capnp.h"
+#include "schema/wire.hpp"
+#include "tests/support/broker.hpp"
+#include "tests/support/tmpfs.hpp"
+
+using namespace herald;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr double MiB = 1024.0 * 1024.0;
+
+// A broker on its own bounded tmpfs.
+struct broker_on_tmpfs {
+  test::temp_dir dir;
+  std::unique_ptr<test::tmpfs_mount> disk;
+  std::unique_ptr<test::broker_process> broker;
+
+  explicit broker_on_tmpfs(std::vector<std::string> flags) {
+    disk = std::make_unique<test::tmpfs_mount>(dir.path(), 160ull << 20);
+    if (!disk->mounted())
+      return;
+    flags.insert(flags.end(), {"--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
+    broker = std::make_unique<test::broker_process>(disk->path() / "data", dir.path(), flags);
+  }
+  bool up() const { return broker != nullptr; }
+};
+
+struct measured {
+  double bytes = 0;  // record values acknowledged within the measured span
+  double seconds = 0;
+  double rate() const { return bytes / seconds; }
+};
+
+// Sends 256 KiB (64 incompressible 4 KiB records) and waits for the
+// acknowledgements, again and again, for `warmup` + `duration` or until
+// `max_bytes`; measures from the first acknowledgement after `warmup`.
+measured produce_steadily(client::connection& conn, const std::string& topic, std::chrono::milliseconds warmup,
+                          std::chrono::milliseconds duration, double max_bytes) {
+  std::mt19937_64 rng{42};
+  std::string value(4096, 'x');
+  client::producer producer{conn};
+  measured m;
+  const auto start = steady::now();
+  auto from = start + warmup;
+  bool counting = false;
+  double sent = 0;
+  while (steady::now() < from + duration && sent < max_bytes) {
+    for (int i = 0; i < 64; ++i) {
+      for (auto& ch : value)
+        ch = static_cast<char>(rng());
+      producer.send(topic, std::nullopt, value);
+    }
+    auto outcome = producer.flush();
+    REQUIRE(outcome.failed == 0);
+    REQUIRE(outcome.acknowledged > 0);
+    sent += 64.0 * 4096;
+    const auto now = steady::now();
+    if (counting) {
+      m.bytes += 64.0 * 4096;
+    } else if (now >= from) {
+      counting = true;
+      from = now;
+    }
+  }
+  m.seconds = std::chrono::duration<double>(steady::now() - from).count();
+  return m;
+}
+
+// A framed connection that did its hello and stays open.
+class held_connection {
+public:
+  explicit held_connection(const std::string& address) {
+    auto colon = address.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    capnp::MallocMessageBuilder b;
+    auto h = b.initRoot<schema::Hello>();
+    h.setMinVersion(1);
+    h.setMaxVersion(1);
+    h.setClientId("holder");
+    auto hello = protocol::encode_frame(protocol::frame_kind::hello, 0, 0, wire::to_bytes(b));
+    REQUIRE(::send(fd_, hello.data(), hello.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size()));
+    // Admitted once hello_reply comes back.
+    protocol::frame_reader reader;
+    protocol::frame f;
+    while (reader.poll(f) != protocol::frame_reader::status::frame) {
+      char buf[4096];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      REQUIRE(n > 0);
+      reader.feed(buf, static_cast<std::size_t>(n), steady::now());
+    }
+    REQUIRE(f.kind == protocol::frame_kind::hello_reply);
+  }
+  ~held_connection() { close(fd_); }
+  held_connection(const held_connection&) = delete;
+  held_connection& operator=(const held_connection&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
+} // namespace
+
+TEST_CASE("quota client: a producer with a 1 MiB/s quota sustains it within 10%; without the quota it is not slowed") {
+  broker_on_tmpfs limited({"--quota-produce-bytes-per-sec=1048576"});
+  if (!limited.up()) {
+    MESSAGE("skipped: mounting a tmpfs needs root");
+    return;
+  }
+  {
+    client::connection conn{limited.broker->address()};
+    conn.create_topic("q", 1, 1);
+    // Past the first burst (1 s of quota), then 10 s measured.
+    auto m = produce_steadily(conn, "q", std::chrono::milliseconds{2000}, std::chrono::milliseconds{10'000}, 1e12);
+    MESSAGE("with a 1 MiB/s quota: " << m.rate() / MiB << " MiB/s over " << m.seconds << " s");
+    CHECK(m.seconds > 9.5);
+    CHECK(m.rate() == doctest::Approx(MiB).epsilon(0.10));
+  }
+
+  broker_on_tmpfs free({});
+  REQUIRE(free.up());
+  client::connection conn{free.broker->address()};
+  conn.create_topic("q", 1, 1);
+  // 32 MiB at most (the disk is a 160 MiB tmpfs).
+  auto m = produce_steadily(conn, "q", std::chrono::milliseconds{0}, std::chrono::milliseconds{10'000}, 32 * MiB);
+  MESSAGE("without a quota: " << m.rate() / MiB << " MiB/s");
+  CHECK(m.rate() > 3 * MiB);
+}
+
+TEST_CASE("quota client: a client over --max-connections-per-ip is refused with a message that says so") {
+  test::temp_dir dir;
+  test::broker_process broker(dir.path() / "data", dir.path(), {"--max-connections-per-ip=1"});
+  // Another program on this IP holds the one connection allowed.
+  auto holder = std::make_unique<held_connection>(broker.address());
+  try {
+    client::connection conn{broker.address()};  // connects (and is refused) here
+    conn.metadata();
+    FAIL("a second connection from the same IP was served");
+  } catch (const client::error& e) {
+    MESSAGE("refused: " << std::string{e.what()});
+    CHECK(std::string{e.what()}.find("too many connections from 127.0.0.1 (limit 1 per IP)") != std::string::npos);
+  }
+  // Once it is gone, a client gets in.
+  holder.reset();
+  CHECK(test::eventually([&] {
+    try {
+      client::connection conn{broker.address()};
+      return !conn.metadata().brokers.empty();
+    } catch (const client::error&) {
+      return false;
+    }
+  }));
+}
