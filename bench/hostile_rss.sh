@@ -14,6 +14,10 @@
 #                         interim of issue 11 when BASP still had --listen
 #   --auto                --client-listen when this heraldd has that flag (the tests
 #                         use it, so they need no edit when --listen becomes framed)
+#   --cluster-target      the raw patterns target the BASP cluster listener of a broker
+#                         started as node 1 of a static cluster whose node 2 is absent
+#                         (--cluster-listen, after issue 11's switch); add
+#                         --cluster-tls-* flags after -- for the mutual-TLS case
 #   --patterns "a b"      a subset (default: all)
 #   --hold-ms MS          how long each pattern holds (default 5000; slowloris:
 #                         --slowloris-ms, default 40000 to outlast a 30 s frame timeout)
@@ -37,6 +41,7 @@ slow_ms=40000
 check=0
 conns=0
 client_listen=0
+cluster_target=0
 expect_closed=""
 expect_goodbye=""
 want_listeners=""
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --patterns) patterns=$2; shift 2 ;;
     --client-listen) client_listen=1; shift ;;
     --auto) client_listen=auto; shift ;;
+    --cluster-target) cluster_target=1; shift ;;
     --hold-ms) hold_ms=$2; shift 2 ;;
     --slowloris-ms) slow_ms=$2; shift 2 ;;
     --check) check=$2; shift 2 ;;
@@ -82,6 +88,15 @@ listeners() {
 }
 field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" $2 | head -1; }
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+# A loopback port nobody listens on now (the cluster flags need fixed ports).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    awk -v h=$(printf '%04X' $p) '$4 == "0A" && substr($2, length($2) - 3) == h {f = 1} END {exit f}' /proc/net/tcp \
+      && { echo $p; return; }
+  done
+}
 # One record through the broker and back; prints "ok <ms>" or "FAIL <ms>".
 normal_client() {  # addr, tag
   local t0=$(now_ms) out
@@ -96,7 +111,13 @@ for p in $patterns; do
   d=$root/$p; mkdir -p $d
   if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o size=64m tmpfs $d; fi
   cl=(); [ $client_listen = 1 ] && cl=(--client-listen 127.0.0.1:0 --client-port-file $d/cport)
-  prlimit --as=$((4 << 30)) $heraldd --data-dir $d/data --listen 127.0.0.1:0 --port-file $d/port \
+  listen=127.0.0.1:0
+  if [ $cluster_target = 1 ]; then
+    cp=$(free_port); kp=$(free_port); listen=127.0.0.1:$cp
+    cl=(--node-id 1 --cluster-listen 127.0.0.1:$kp --peer 1=127.0.0.1:$cp/127.0.0.1:$kp
+        --peer 2=127.0.0.1:$(free_port)/127.0.0.1:$(free_port))
+  fi
+  prlimit --as=$((4 << 30)) $heraldd --data-dir $d/data --listen $listen --port-file $d/port \
     --disk-reserve-bytes 0 "${cl[@]}" "${extra[@]}" > $d/log 2>&1 &
   pid=$!
   for i in $(seq 200); do [ -s $d/port ] && break; sleep 0.05; done
@@ -104,7 +125,8 @@ for p in $patterns; do
   taddr=$addr; [ $client_listen = 1 ] && taddr=$(head -1 $d/cport)
   # The client library speaks whatever --listen speaks.
   case $p in sessions|noread-client) taddr=$addr ;; esac
-  $herald --broker $addr topic create hostile --partitions 1 >/dev/null 2>&1
+  [ $cluster_target = 1 ] && taddr=127.0.0.1:$kp
+  $herald --broker $addr topic create hostile --partitions 1 --replication-factor 1 >/dev/null 2>&1
   warm=$(normal_client $addr warmup)
   before=$(rss $pid VmRSS)
   nlisten=$(listeners $pid)
