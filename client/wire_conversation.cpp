@@ -200,7 +200,7 @@ void wire_conversation::on_timer(time_point now) {
     return;
   }
   if (awaiting_broker()) {
-    const auto quiet = now - quiet_since_;
+    const auto quiet = now - quiet_base();
     if (quiet >= std::chrono::milliseconds{settings_.liveness_timeout_ms}) {
       lose(ErrorCode::PARTITION_UNAVAILABLE,
            "nothing heard from broker " + settings_.broker + " for " +
@@ -228,7 +228,7 @@ std::optional<wire_conversation::time_point> wire_conversation::next_timer() con
   if (started_ && !ready_)
     consider(handshake_deadline_);
   if (awaiting_broker()) {
-    consider(quiet_since_ + std::chrono::milliseconds{settings_.liveness_timeout_ms});
+    consider(quiet_base() + std::chrono::milliseconds{settings_.liveness_timeout_ms});
     if (ready_)
       consider((last_ping_ ? *last_ping_ : quiet_since_) + std::chrono::milliseconds{settings_.heartbeat_ms});
   }

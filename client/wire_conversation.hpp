@@ -31,7 +31,9 @@
 //
 // Throttle: a response with throttle_ms > 0 holds every further request of
 // this connection until that much time has passed (Kafka's client does the
-// same); responses to requests already in flight are still taken.
+// same); responses to requests already in flight are still taken. The
+// broker stops reading the socket for as long, so the liveness timeout
+// counts from the end of the pause, not from the last byte heard.
 
 #include <chrono>
 #include <cstdint>
@@ -120,6 +122,10 @@ private:
   // byte received and the moment the first of them went out. (The handshake
   // has its own deadline.)
   bool awaiting_broker() const { return ready_ && !in_flight_.empty(); }
+  // Where the liveness timeout counts from: the broker reads nothing of this
+  // connection until its quota pause ends, so a request sent just before the
+  // throttled answer arrived waits unread that long (silence, not a freeze).
+  time_point quiet_base() const { return std::max(quiet_since_, throttled_until_); }
 
   wire_settings settings_;
   protocol::frame_reader reader_;

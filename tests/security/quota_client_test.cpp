@@ -176,3 +176,34 @@ TEST_CASE("quota client: a client over --max-connections-per-ip is refused with 
     }
   }));
 }
+
+TEST_CASE("quota client: pauses longer than the client's liveness timeout, with requests in flight, lose nothing") {
+  // 4 partitions, one 1 MiB batch in flight on each, at 256 KiB/s: each
+  // answer asks for a pause of seconds while the other batches wait unread.
+  broker_on_tmpfs limited({"--quota-produce-bytes-per-sec=262144", "--max-batch-bytes=2097152"});
+  if (!limited.up()) {
+    MESSAGE("skipped: mounting a tmpfs needs root");
+    return;
+  }
+  client::connection conn{limited.broker->address()};
+  conn.create_topic("p4", 4, 1);
+  client::producer_options options;
+  options.batch_bytes = 1u << 20;
+  options.linger_ms = 50;
+  client::producer producer{conn, options};
+  std::mt19937_64 rng{7};
+  std::string value(4096, 'x');
+  const auto start = steady::now();
+  for (int i = 0; i < 8 * 256; ++i) {  // 8 MiB in all
+    for (auto& ch : value)
+      ch = static_cast<char>(rng());
+    producer.send("p4", std::to_string(i), value);
+  }
+  auto outcome = producer.flush();
+  const double seconds = std::chrono::duration<double>(steady::now() - start).count();
+  MESSAGE("8 MiB at 256 KiB/s in " << seconds << " s; resent " << outcome.resent << ", failed " << outcome.failed
+                                   << " " << outcome.first_error);
+  CHECK(outcome.failed == 0);
+  CHECK(outcome.resent == 0);
+  CHECK(outcome.acknowledged == 8 * 256);
+}

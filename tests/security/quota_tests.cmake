@@ -18,3 +18,8 @@ doctest_discover_tests(quota_system_tests PROPERTIES TIMEOUT 180 LABELS integrat
 add_executable(quota_client_tests security/quota_client_test.cpp)
 target_link_libraries(quota_client_tests PRIVATE herald_client herald_frame herald_test_support herald_test_main)
 doctest_discover_tests(quota_client_tests PROPERTIES TIMEOUT 180 LABELS integration ENVIRONMENT "${HERALD_LSAN_MP_ENV}")
+
+# The client's liveness watch during a quota pause.
+add_executable(quota_client_liveness_tests security/quota_client_liveness_test.cpp)
+target_link_libraries(quota_client_liveness_tests PRIVATE herald_client herald_test_main)
+doctest_discover_tests(quota_client_liveness_tests)
