@@ -207,3 +207,41 @@ TEST_CASE("quota client: pauses longer than the client's liveness timeout, with 
   CHECK(outcome.resent == 0);
   CHECK(outcome.acknowledged == 5 * 256);
 }
+
+TEST_CASE("quota client: a consumer with a 1 MiB/s fetch quota reads at it within 10%") {
+  broker_on_tmpfs limited({"--quota-fetch-bytes-per-sec=1048576"});
+  if (!limited.up()) {
+    MESSAGE("skipped: mounting a tmpfs needs root");
+    return;
+  }
+  client::connection conn{limited.broker->address()};
+  conn.create_topic("f", 1, 1);
+  // 16 MiB written first (produce has no quota here).
+  measured written = produce_steadily(conn, "f", std::chrono::milliseconds{0}, std::chrono::seconds{60}, 16 * MiB);
+  REQUIRE(written.bytes + 64 * 4096 >= 16 * MiB);
+  client::consumer_options options;
+  options.start = client::start_position::earliest;
+  options.fetch_max_bytes = 256u << 10;
+  client::consumer consumer{conn, "f", options};
+  const auto start = steady::now();
+  auto from = start + std::chrono::seconds{2};  // past the first burst
+  bool counting = false;
+  double bytes = 0;
+  while (steady::now() < from + std::chrono::seconds{10}) {
+    auto records = consumer.poll(std::chrono::seconds{5});
+    REQUIRE(!records.empty());
+    const auto now = steady::now();
+    double got = 0;
+    for (const auto& r : records)
+      got += static_cast<double>(r.record.value.size());
+    if (counting) {
+      bytes += got;
+    } else if (now >= from) {
+      counting = true;
+      from = now;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(steady::now() - from).count();
+  MESSAGE("fetched at " << bytes / seconds / MiB << " MiB/s over " << seconds << " s");
+  CHECK(bytes / seconds == doctest::Approx(MiB).epsilon(0.10));
+}
