@@ -22,7 +22,11 @@ namespace {
 using bytes = std::vector<char>;
 using conn_tick_atom = caf::atom_constant<caf::atom("hr_ctick")>;
 using conn_unmute_atom = caf::atom_constant<caf::atom("hr_cunmut")>;  // a quota throttle ends
-constexpr std::size_t read_chunk = 64u << 10;  // per read; bounds a connection's receive buffer
+// Bytes per socket read, which is also the receive buffer CAF keeps per
+// connection: small until the handshake (a hello is ~100 bytes, and
+// thousands of idle or hostile connections each hold one), larger after.
+constexpr std::size_t read_chunk_before_hello = 4u << 10;
+constexpr std::size_t read_chunk = 64u << 10;
 
 struct connection_state {
   std::unique_ptr<connection_logic> logic;
@@ -167,6 +171,7 @@ void apply(self_ptr self, connection_logic::actions& a) {
   if (a.authenticated && !st.session_requested) {
     if (*a.authenticated != "User:ANONYMOUS")
       spdlog::info("client {}: authenticated as {}", st.peer, *a.authenticated);
+    self->configure_read(st.hdl, caf::io::receive_policy::at_most(read_chunk));
     start_session(self, *a.authenticated);
   }
   if (!a.write.empty())
@@ -204,7 +209,7 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
     else
       spdlog::warn("client {}: socket not reachable for TCP keepalive", st.peer);
   }
-  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_before_hello));
   self->ack_writes(hdl, true);
   self->monitor(st.args.node);
   self->set_down_handler([=](caf::down_msg& dm) {

@@ -54,7 +54,7 @@ connection_logic::~connection_logic() {
   // Requests still in flight when the connection goes leave the broker-wide
   // count with it (their responses will find no connection).
   if (budget_)
-    budget_->remove(inflight_request_bytes_);
+    budget_->remove(accounted_);
 }
 
 std::chrono::milliseconds connection_logic::tick_interval() const {
@@ -241,8 +241,6 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
   }
   ++inflight_requests_;
   inflight_request_bytes_ += f.payload.size();
-  if (budget_)
-    budget_->add(f.payload.size());
   out.requests.push_back({f.correlation, std::move(f.payload)});
 }
 
@@ -252,10 +250,10 @@ void connection_logic::on_response(std::uint64_t correlation, std::size_t reques
     --inflight_requests_;
   const auto released = std::min<std::uint64_t>(request_bytes, inflight_request_bytes_);
   inflight_request_bytes_ -= released;
-  if (budget_)
-    budget_->remove(released);
-  if (closing_)
+  if (closing_) {
+    sync_budget();
     return;
+  }
   now_ = now;
   last_received_ = std::max(last_received_, now);  // idle counts from the last activity either way
   emit(out, frame_kind::response, correlation, throttle_ms, response);
@@ -272,6 +270,11 @@ void connection_logic::on_written(std::size_t n, time_point now) {
 
 void connection_logic::on_tick(time_point now, actions& out) {
   now_ = now;
+  on_tick_checks(now, out);
+  sync_budget();
+}
+
+void connection_logic::on_tick_checks(time_point now, actions& out) {
   if (closing_) {
     // The goodbye itself may never drain (a client that does not read).
     if (unwritten_bytes_ > 0 && now - last_write_progress_ >= limits_.frame_timeout)
@@ -292,7 +295,10 @@ void connection_logic::on_tick(time_point now, actions& out) {
     goodbye(timeout, "handshake not complete within " + ms_text(limits_.handshake_timeout), out);
     return;
   }
-  if (auto since = reader_.incomplete_since(); since && !paused_) {
+  // The slowloris clock stops only while this connection's own cap or
+  // throttle keeps it from being read: under the broker-wide budget it runs
+  // on, since partial frames may be what fills the budget.
+  if (auto since = reader_.incomplete_since(); since && !self_paused_) {
     auto start = std::max(*since, resumed_at_);
     if (now - start >= limits_.frame_timeout) {
       goodbye(timeout, "frame incomplete after " + ms_text(limits_.frame_timeout) + " (" +
@@ -306,12 +312,28 @@ void connection_logic::on_tick(time_point now, actions& out) {
   }
 }
 
+std::uint64_t connection_logic::inflight_bytes() const {
+  return (closing_ ? 0 : reader_.buffered_bytes()) + inflight_request_bytes_ + unwritten_bytes_;
+}
+
+void connection_logic::sync_budget() {
+  if (!budget_)
+    return;
+  const auto now_held = inflight_bytes();
+  if (now_held > accounted_)
+    budget_->add(now_held - accounted_);
+  else if (now_held < accounted_)
+    budget_->remove(accounted_ - now_held);
+  accounted_ = now_held;
+}
+
 void connection_logic::update_read_state(time_point now) {
-  const bool pause = inflight_request_bytes_ + unwritten_bytes_ >= limits_.max_inflight_bytes || now < muted_until_ ||
-                     (budget_ && budget_->over());
-  if (paused_ && !pause)
+  sync_budget();
+  const bool self_pause = inflight_bytes() >= limits_.max_inflight_bytes || now < muted_until_;
+  if (self_paused_ && !self_pause)
     resumed_at_ = now;
-  paused_ = pause;
+  self_paused_ = self_pause;
+  paused_ = self_pause || (budget_ && budget_->over());
 }
 
 } // namespace herald::actors

@@ -31,17 +31,18 @@ namespace herald::actors {
 struct connection_limits {
   std::uint32_t max_frame_bytes = protocol::default_max_frame_bytes;  // length-field limit once ready
   std::uint32_t max_inflight_requests = 512;     // beyond: the request is answered `throttled`
-  // Request bytes read but not answered plus response bytes not yet written;
-  // at or over this the socket is not read until under again.
-  std::uint64_t max_inflight_bytes = 128ull << 20;
+  // A frame still arriving, requests not answered and responses not yet
+  // written; at or over this the socket is not read until under again.
+  std::uint64_t max_inflight_bytes = 80ull << 20;
   std::chrono::milliseconds handshake_timeout{10'000};  // hello (and authentication) complete
   std::chrono::milliseconds frame_timeout{30'000};      // a started frame completes; writes drain
   std::chrono::milliseconds idle_timeout{600'000};      // nothing in flight, nothing received
 };
 
-// Bytes of requests queued in the broker, all connections together: while at
-// or over its budget no connection reads its socket. Shared by every
-// connection of a listener; thread-safe.
+// Bytes the client connections hold in the broker, all together: frames
+// still arriving, requests not answered, responses not written. While at or
+// over the budget no connection reads its socket. Shared by every connection
+// of a listener; thread-safe.
 class queued_bytes_budget {
 public:
   explicit queued_bytes_budget(std::uint64_t limit) : limit_(limit) {}
@@ -113,7 +114,9 @@ public:
   std::chrono::milliseconds tick_interval() const;
 
   std::size_t inflight_requests() const { return inflight_requests_; }
-  std::uint64_t inflight_bytes() const { return inflight_request_bytes_ + unwritten_bytes_; }
+  // Bytes this connection holds: a frame still arriving, requests not
+  // answered, responses not written (what its cap and the budget count).
+  std::uint64_t inflight_bytes() const;
   std::uint64_t unwritten_bytes() const { return unwritten_bytes_; }
 
 private:
@@ -126,6 +129,8 @@ private:
   void emit(actions& out, protocol::frame_kind kind, std::uint64_t correlation, std::uint32_t throttle_ms,
             const std::vector<char>& payload);
   void update_read_state(time_point now);
+  void sync_budget();
+  void on_tick_checks(time_point now, actions& out);
 
   connection_limits limits_;
   std::int32_t node_id_;
@@ -146,7 +151,9 @@ private:
   // Reading stopped by us (caps, throttle) pauses the slowloris clock: a
   // frame the server did not read cannot be the client's fault.
   bool paused_ = false;
+  bool self_paused_ = false;  // by this connection's own cap or throttle (not the broker-wide budget)
   time_point resumed_at_{};
+  std::uint64_t accounted_ = 0;  // what this connection holds in budget_
 };
 
 } // namespace herald::actors

@@ -82,8 +82,8 @@ struct options {
   // The framed client listener (actors/client_listener.hpp) and its limits.
   std::uint32_t max_frame_bytes = herald::protocol::default_max_frame_bytes;
   std::uint32_t max_inflight_requests = 512;
-  std::uint64_t max_connection_inflight_bytes = 128ull << 20;
-  std::uint64_t max_queued_request_bytes = 512ull << 20;
+  std::uint64_t max_connection_inflight_bytes = 80ull << 20;
+  std::uint64_t max_queued_request_bytes = 128ull << 20;
   std::uint32_t handshake_timeout_ms = 10'000;
   std::uint32_t frame_timeout_ms = 30'000;
   std::uint32_t idle_timeout_ms = 600'000;
@@ -254,13 +254,13 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1u, 1u << 16))
     ->capture_default_str();
   app.add_option("--max-connection-inflight-bytes", opt.max_connection_inflight_bytes,
-                 "Client listener: request bytes read but not answered plus response bytes not yet written, per "
-                 "connection; at this the connection's socket is not read until under again")
+                 "Client listener: bytes one connection holds (a frame still arriving, requests not answered, "
+                 "responses not written); at this its socket is not read until under again. At least --max-frame-bytes")
     ->check(CLI::Range(std::uint64_t{1} << 16, std::uint64_t{1} << 36))
     ->capture_default_str();
   app.add_option("--max-queued-request-bytes", opt.max_queued_request_bytes,
-                 "Client listener: request bytes read but not answered, all connections together; at this no "
-                 "connection is read until under again")
+                 "Client listener: the same bytes, all connections together (the broker's memory for clients); at "
+                 "this no connection is read until under again. At least --max-frame-bytes")
     ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
     ->capture_default_str();
   app.add_option("--handshake-timeout-ms", opt.handshake_timeout_ms,
@@ -347,6 +347,11 @@ int main(int argc, char** argv) {
                                                       opt.quotas, quota_config);
       !why.empty())
     return fail(why);
+
+  // One frame of the largest size must fit in either budget, or it could never complete.
+  if (opt.max_connection_inflight_bytes < opt.max_frame_bytes || opt.max_queued_request_bytes < opt.max_frame_bytes)
+    return fail("--max-connection-inflight-bytes and --max-queued-request-bytes must be at least --max-frame-bytes (" +
+                std::to_string(opt.max_frame_bytes) + ")");
 
   std::vector<herald::actors::peer_address> peers;
   for (const auto& text : opt.peers) {

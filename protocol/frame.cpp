@@ -142,8 +142,11 @@ std::size_t frame_reader::consume(const char* p, std::size_t n, clock::time_poin
   const auto want = current_->payload_size() - payload_.size();
   const auto take = std::min(n - used, want);
   if (take > 0) {
-    // Capacity follows what has arrived (vector growth at most doubles it),
-    // never the length the header claims.
+    // Capacity follows what has arrived: it at most doubles what is held,
+    // and never exceeds the payload size the header claims.
+    const auto need = payload_.size() + take;
+    if (need > payload_.capacity())
+      payload_.reserve(std::min<std::size_t>(current_->payload_size(), std::max(need, 2 * payload_.capacity())));
     payload_.insert(payload_.end(), p + used, p + used + take);
     used += take;
   }

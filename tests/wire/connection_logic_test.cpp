@@ -269,6 +269,7 @@ TEST_CASE("the broker-wide budget stops reading on every connection while over")
   CHECK_FALSE(fx.logic->want_read());
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), {}, 0, t0, r);
+  fx.logic->on_written(r.write.size(), t0);
   other.tick(t0 + milliseconds{2});
   CHECK(other.logic->want_read());
   // A connection that goes away returns what it held.
@@ -377,4 +378,67 @@ TEST_CASE("write stall: responses not drained for the frame timeout close the co
   CHECK(a.close);
   CHECK(a.write.empty());  // no goodbye: it could not drain either
   CHECK(a.close_reason.find("read none of") != std::string::npos);
+}
+
+TEST_CASE("bytes of a frame still arriving count against the connection's in-flight bytes") {
+  fixture fx;
+  fx.limits.max_inflight_bytes = 10'000;
+  fx.start();
+  fx.handshake();
+  char header[protocol::frame_header_bytes];
+  protocol::encode_header(header, frame_kind::request, 1, 0, 50'000);
+  fx.send(std::vector<char>(header, header + sizeof header));
+  CHECK(fx.logic->want_read());
+  fx.send(std::vector<char>(10'000, 0));
+  CHECK_FALSE(fx.logic->want_read());
+}
+
+TEST_CASE("the broker-wide budget counts partial frames and unwritten responses too") {
+  fixture a;
+  a.budget = std::make_shared<queued_bytes_budget>(10'000);
+  a.start();
+  a.handshake();
+  fixture b;
+  b.budget = a.budget;
+  b.start();
+  b.handshake();
+  char header[protocol::frame_header_bytes];
+  protocol::encode_header(header, frame_kind::request, 1, 0, 50'000);
+  auto partial = std::vector<char>(header, header + sizeof header);
+  partial.resize(partial.size() + 12'000);
+  a.send(partial);
+  b.tick(t0 + milliseconds{1});
+  CHECK_FALSE(b.logic->want_read());
+  CHECK_FALSE(a.logic->want_read());
+  a.logic.reset();
+  CHECK(a.budget->used() == 0);
+  b.tick(t0 + milliseconds{2});
+  CHECK(b.logic->want_read());
+
+  // An unread response holds the budget until written.
+  auto req = metadata_request();
+  b.send(frame_of(frame_kind::request, 1, req));
+  connection_logic::actions r;
+  b.logic->on_response(1, req.size(), std::vector<char>(20'000, 0), 0, t0, r);
+  CHECK(a.budget->over());
+  b.logic->on_written(r.write.size(), t0);
+  CHECK_FALSE(a.budget->over());
+}
+
+TEST_CASE("a partial frame times out while the broker-wide budget stops reading (it may be what fills it)") {
+  fixture fx;
+  fx.limits.frame_timeout = milliseconds{500};
+  fx.budget = std::make_shared<queued_bytes_budget>(1'000);
+  fx.start();
+  fx.handshake();
+  char header[protocol::frame_header_bytes];
+  protocol::encode_header(header, frame_kind::request, 1, 0, 50'000);
+  auto partial = std::vector<char>(header, header + sizeof header);
+  partial.resize(partial.size() + 2'000);
+  fx.send(partial);
+  CHECK_FALSE(fx.logic->want_read());
+  auto a = fx.tick(t0 + milliseconds{500});
+  CHECK(a.close);
+  // Its bytes leave the budget with the goodbye (only the unwritten goodbye remains).
+  CHECK(fx.budget->used() == fx.logic->unwritten_bytes());
 }

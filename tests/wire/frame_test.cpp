@@ -320,3 +320,21 @@ TEST_CASE("wire.capnp: a Hello and a Goodbye survive the flat encoding") {
   CHECK(std::string{herald::wire::to_string(herald::schema::ErrorCode::AUTHENTICATION_FAILED)} ==
         "authentication failed");
 }
+
+TEST_CASE("a payload buffer never holds more capacity than its header claims") {
+  frame_reader reader(default_max_frame_bytes);
+  char header[frame_header_bytes];
+  encode_header(header, frame_kind::request, 1, 0, 100'000);
+  reader.feed(header, sizeof header, clock_type::now());
+  auto chunk = payload_of(10'000, 2);
+  frame f;
+  for (int i = 0; i < 9; ++i) {
+    reader.feed(chunk.data(), chunk.size(), clock_type::now());
+    CHECK(reader.poll(f) == frame_reader::status::need_more);
+    CHECK(reader.buffered_capacity() <= sizeof header + 100'000);
+    CHECK(reader.buffered_capacity() <= sizeof header + 2 * reader.buffered_bytes());
+  }
+  reader.feed(chunk.data(), chunk.size(), clock_type::now());
+  REQUIRE(reader.poll(f) == frame_reader::status::frame);
+  CHECK(f.payload.size() == 100'000);
+}

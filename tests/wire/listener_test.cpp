@@ -277,6 +277,8 @@ TEST_CASE("heraldd refuses absurd client-listener limits at start") {
   CHECK(test::read_file(dir.path() / "err").find("leaves no room") != std::string::npos);
   CHECK(run("--frame-timeout-ms 0") != 0);
   CHECK(run("--listen nonsense") != 0);
+  CHECK(run("--max-connection-inflight-bytes 1048576") != 0);
+  CHECK(test::read_file(dir.path() / "err").find("must be at least --max-frame-bytes") != std::string::npos);
   CHECK(run("--max-connections 2 --max-connections-per-ip 5") != 0);
   CHECK(test::read_file(dir.path() / "err").find("exceeds --max-connections") != std::string::npos);
 }
