@@ -115,14 +115,14 @@ void update_reading(self_ptr self) {
     self->halt(st.hdl);
 }
 
-void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_bytes,
+void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_bytes, std::uint64_t reserve,
                  std::optional<security::quota_kind> charged, bytes response) {
   auto& st = self->state;
   connection_logic::actions a;
   // The quota's pause goes into the frame and mutes reading that long.
   const auto throttle_ms = quota_throttle_ms(st.args.quotas.get(), st.principal, charged, request_bytes,
                                              response.size(), now());
-  st.logic->on_response(correlation, request_bytes, std::move(response), throttle_ms, now(), a);
+  st.logic->on_response(correlation, request_bytes, std::move(response), throttle_ms, now(), a, reserve);
   apply(self, a);
   // Reading resumes when the throttle ends, not at the next periodic tick
   // (up to a second later: that alone would stretch every pause).
@@ -133,15 +133,16 @@ void on_response(self_ptr self, std::uint64_t correlation, std::size_t request_b
 void forward(self_ptr self, connection_logic::outgoing_request r) {
   const auto correlation = r.correlation;
   const auto size = r.payload.size();
+  const auto reserve = r.reserve;
   const auto& quotas = self->state.args.quotas;
   const auto charged = quotas && quotas->enabled() ? quota_kind_of(r.payload) : std::nullopt;
   // The session answers every request within its own deadlines (the
   // partition's, plus a margin), so no second timeout here.
   self->request(self->state.session, caf::infinite, request_atom::value, std::move(r.payload))
-    .then([=](bytes& response) { on_response(self, correlation, size, charged, std::move(response)); },
+    .then([=](bytes& response) { on_response(self, correlation, size, reserve, charged, std::move(response)); },
           [=](caf::error& err) {
             auto d = decode_error(err);
-            on_response(self, correlation, size, charged, wire::error_response(d.code, d.message));
+            on_response(self, correlation, size, reserve, charged, wire::error_response(d.code, d.message));
           });
 }
 
@@ -222,12 +223,13 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
     [=](caf::io::new_data_msg& msg) { on_socket_bytes(self, msg.buf.data(), msg.buf.size()); },
     [=](caf::io::data_transferred_msg& msg) {
       auto& st = self->state;
-      st.logic->on_written(static_cast<std::size_t>(msg.written), now());
+      connection_logic::actions a;
+      st.logic->on_written(static_cast<std::size_t>(msg.written), now(), a);
       if (st.closing && msg.remaining == 0) {
         finish(self, false);
         return;
       }
-      update_reading(self);
+      apply(self, a);
     },
     [=](caf::io::connection_closed_msg&) {
       spdlog::debug("client {}: disconnected", self->state.peer);

@@ -23,7 +23,7 @@ struct client_listener_args {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
   client_connection_args connection;  // node, limits, budget for every connection
-  std::uint64_t max_queued_request_bytes = 128ull << 20;  // broker-wide, all connections (queued_bytes_budget)
+  std::uint64_t max_queued_request_bytes = 96ull << 20;  // broker-wide, all connections (queued_bytes_budget)
   // Total and per-IP connection caps (security/connection_limits); none when null.
   // Over a cap a connection gets a goodbye (throttled, saying which cap) and is closed at once.
   std::shared_ptr<security::connection_limits> connection_caps;

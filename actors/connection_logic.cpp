@@ -226,9 +226,12 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
   // The session decodes the request fully; here only whether it is a Cap'n
   // Proto message at all (segment table and root), so garbage ends the
   // connection instead of reaching the broker.
+  std::uint64_t response_reserve = 0;
   try {
     wire::message_reader reader(f.payload);
-    (void)reader.root<schema::Request>().which();
+    auto request = reader.root<schema::Request>();
+    if (request.which() == schema::Request::FETCH)
+      response_reserve = std::min<std::uint64_t>(request.getFetch().getMaxBytes(), limits_.max_frame_bytes);
   } catch (const kj::Exception& e) {
     goodbye(invalid, std::string{"malformed request payload: "} + e.getDescription().cStr(), out);
     return;
@@ -240,16 +243,37 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
     return;
   }
   ++inflight_requests_;
-  inflight_request_bytes_ += f.payload.size();
-  out.requests.push_back({f.correlation, std::move(f.payload)});
+  held_bytes_ += f.payload.size();
+  held_.push_back({f.correlation, std::move(f.payload), response_reserve});
+  forward_held(out);
+}
+
+void connection_logic::forward_held(actions& out) {
+  sync_budget();
+  while (!held_.empty() && !closing_) {
+    if (budget_ && budget_->over())
+      return;  // bytes in memory over the broker's budget: nothing new is started
+    const auto& next = held_.front();
+    const auto own = (closing_ ? 0 : reader_.buffered_bytes()) + held_bytes_ + forwarded_accounted_ + unwritten_bytes_;
+    // One request always goes when none is out, whatever it may bring.
+    if (forwarded_ > 0 && own + next.reserve > limits_.max_inflight_bytes)
+      return;
+    held_bytes_ -= next.payload.size();
+    ++forwarded_;
+    forwarded_accounted_ += next.payload.size() + next.reserve;
+    out.requests.push_back(std::move(held_.front()));
+    held_.pop_front();
+    sync_budget();
+  }
 }
 
 void connection_logic::on_response(std::uint64_t correlation, std::size_t request_bytes, std::vector<char> response,
-                                   std::uint32_t throttle_ms, time_point now, actions& out) {
+                                   std::uint32_t throttle_ms, time_point now, actions& out, std::uint64_t reserve) {
   if (inflight_requests_ > 0)
     --inflight_requests_;
-  const auto released = std::min<std::uint64_t>(request_bytes, inflight_request_bytes_);
-  inflight_request_bytes_ -= released;
+  if (forwarded_ > 0)
+    --forwarded_;
+  forwarded_accounted_ -= std::min<std::uint64_t>(request_bytes + reserve, forwarded_accounted_);
   if (closing_) {
     sync_budget();
     return;
@@ -259,12 +283,16 @@ void connection_logic::on_response(std::uint64_t correlation, std::size_t reques
   emit(out, frame_kind::response, correlation, throttle_ms, response);
   if (throttle_ms > 0)
     muted_until_ = std::max(muted_until_, now + std::chrono::milliseconds{throttle_ms});
+  sync_budget();
+  forward_held(out);
   update_read_state(now);
 }
 
-void connection_logic::on_written(std::size_t n, time_point now) {
+void connection_logic::on_written(std::size_t n, time_point now, actions& out) {
   unwritten_bytes_ -= std::min<std::uint64_t>(n, unwritten_bytes_);
   last_write_progress_ = now;
+  sync_budget();
+  forward_held(out);
   update_read_state(now);
 }
 
@@ -272,6 +300,8 @@ void connection_logic::on_tick(time_point now, actions& out) {
   now_ = now;
   on_tick_checks(now, out);
   sync_budget();
+  forward_held(out);  // the broker-wide budget may have freed
+  update_read_state(now);
 }
 
 void connection_logic::on_tick_checks(time_point now, actions& out) {
@@ -313,12 +343,15 @@ void connection_logic::on_tick_checks(time_point now, actions& out) {
 }
 
 std::uint64_t connection_logic::inflight_bytes() const {
-  return (closing_ ? 0 : reader_.buffered_bytes()) + inflight_request_bytes_ + unwritten_bytes_;
+  return (closing_ ? 0 : reader_.buffered_bytes()) + held_bytes_ + forwarded_accounted_ + unwritten_bytes_;
 }
+
 
 void connection_logic::sync_budget() {
   if (!budget_)
     return;
+  // Reserved response bytes count too: what the broker may have to hold
+  // for this connection soon, not just what it holds now.
   const auto now_held = inflight_bytes();
   if (now_held > accounted_)
     budget_->add(now_held - accounted_);

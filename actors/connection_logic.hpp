@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,9 +41,11 @@ struct connection_limits {
 };
 
 // Bytes the client connections hold in the broker, all together: frames
-// still arriving, requests not answered, responses not written. While at or
-// over the budget no connection reads its socket. Shared by every connection
-// of a listener; thread-safe.
+// still arriving, requests not answered, responses not written, and the
+// response bytes reserved for fetches in flight (connection_logic::
+// inflight_bytes). While at or over the budget no connection reads its
+// socket or forwards a request it has read. Shared by every connection of a
+// listener; thread-safe.
 class queued_bytes_budget {
 public:
   explicit queued_bytes_budget(std::uint64_t limit) : limit_(limit) {}
@@ -67,10 +70,11 @@ public:
   using time_point = clock::time_point;
 
   // A request to hand to the session actor; its response comes back through
-  // on_response with the same correlation and request_bytes.
+  // on_response with the same correlation, payload size and reserve.
   struct outgoing_request {
     std::uint64_t correlation = 0;
     std::vector<char> payload;  // a client.capnp Request, flat
+    std::uint64_t reserve = 0;  // response bytes it may bring (a fetch's maxBytes), for the cap
   };
 
   // What the shell does after each call, in this order: start a session if
@@ -97,12 +101,14 @@ public:
   connection_logic& operator=(const connection_logic&) = delete;
 
   void on_bytes(const char* data, std::size_t n, time_point now, actions& out);
-  // The session's answer to a request forwarded with `request_bytes` of payload.
-  // throttle_ms (the quota's delay) goes into the frame and mutes reading that long.
+  // The session's answer to a request of `request_bytes` (its payload size)
+  // and `reserve` (its outgoing_request::reserve). throttle_ms (the quota's
+  // delay) goes into the frame and mutes reading that long.
   void on_response(std::uint64_t correlation, std::size_t request_bytes, std::vector<char> response,
-                   std::uint32_t throttle_ms, time_point now, actions& out);
+                   std::uint32_t throttle_ms, time_point now, actions& out, std::uint64_t reserve = 0);
   // The socket accepted `n` bytes of what was written.
-  void on_written(std::size_t n, time_point now);
+  // (Requests held back by the connection's cap may be forwarded now.)
+  void on_written(std::size_t n, time_point now, actions& out);
   // Timeouts; call at least every tick_interval().
   void on_tick(time_point now, actions& out);
 
@@ -114,8 +120,11 @@ public:
   std::chrono::milliseconds tick_interval() const;
 
   std::size_t inflight_requests() const { return inflight_requests_; }
-  // Bytes this connection holds: a frame still arriving, requests not
-  // answered, responses not written (what its cap and the budget count).
+  // What the connection's cap counts: a frame still arriving, requests not
+  // answered, responses not written, and for each forwarded fetch the
+  // response bytes it may bring (its maxBytes), so a client that sends
+  // hundreds of fetches and reads nothing cannot make the broker build
+  // hundreds of responses: requests past the cap wait here, unforwarded.
   std::uint64_t inflight_bytes() const;
   std::uint64_t unwritten_bytes() const { return unwritten_bytes_; }
 
@@ -130,6 +139,7 @@ private:
             const std::vector<char>& payload);
   void update_read_state(time_point now);
   void sync_budget();
+  void forward_held(actions& out);
   void on_tick_checks(time_point now, actions& out);
 
   connection_limits limits_;
@@ -142,8 +152,13 @@ private:
   bool closing_ = false;
   time_point connected_at_;
   time_point last_received_;
+  // Requests read and not answered: held here (not forwarded yet, see
+  // forward_held) or forwarded to the session.
   std::size_t inflight_requests_ = 0;
-  std::uint64_t inflight_request_bytes_ = 0;
+  std::deque<outgoing_request> held_;
+  std::uint64_t held_bytes_ = 0;           // their payload bytes
+  std::size_t forwarded_ = 0;
+  std::uint64_t forwarded_accounted_ = 0;  // their payload bytes plus reserved response bytes
   std::uint64_t unwritten_bytes_ = 0;
   time_point last_write_progress_;
   time_point now_;  // of the call in progress

@@ -83,7 +83,7 @@ struct options {
   std::uint32_t max_frame_bytes = herald::protocol::default_max_frame_bytes;
   std::uint32_t max_inflight_requests = 512;
   std::uint64_t max_connection_inflight_bytes = 80ull << 20;
-  std::uint64_t max_queued_request_bytes = 128ull << 20;
+  std::uint64_t max_queued_request_bytes = 96ull << 20;
   std::uint32_t handshake_timeout_ms = 10'000;
   std::uint32_t frame_timeout_ms = 30'000;
   std::uint32_t idle_timeout_ms = 600'000;

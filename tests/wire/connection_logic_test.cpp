@@ -20,6 +20,13 @@ namespace {
 
 const time_point t0 = time_point{} + std::chrono::hours{1};
 
+// For calls whose actions a test does not look at.
+connection_logic::actions& sink() {
+  static connection_logic::actions a;
+  a = {};
+  return a;
+}
+
 std::vector<char> hello_payload(std::uint16_t min = 1, std::uint16_t max = 1) {
   capnp::MallocMessageBuilder b;
   auto h = b.initRoot<schema::Hello>();
@@ -80,7 +87,7 @@ struct fixture {
   connection_logic::actions handshake() {
     auto a = send(frame_of(frame_kind::hello, 0, hello_payload()));
     REQUIRE(logic->ready());
-    logic->on_written(a.write.size(), t0);
+    logic->on_written(a.write.size(), t0, sink());
     return a;
   }
 };
@@ -247,7 +254,7 @@ TEST_CASE("in-flight bytes over the cap stop reading until answered and written"
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), std::vector<char>(req.size() * 3, 0), 0, t0, r);
   CHECK_FALSE(fx.logic->want_read());  // the response is not written yet
-  fx.logic->on_written(r.write.size(), t0);
+  fx.logic->on_written(r.write.size(), t0, sink());
   CHECK(fx.logic->want_read());
 }
 
@@ -269,7 +276,7 @@ TEST_CASE("the broker-wide budget stops reading on every connection while over")
   CHECK_FALSE(fx.logic->want_read());
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), {}, 0, t0, r);
-  fx.logic->on_written(r.write.size(), t0);
+  fx.logic->on_written(r.write.size(), t0, sink());
   other.tick(t0 + milliseconds{2});
   CHECK(other.logic->want_read());
   // A connection that goes away returns what it held.
@@ -285,7 +292,7 @@ TEST_CASE("throttle_ms goes into the response frame and mutes reading that long"
   fx.send(frame_of(frame_kind::request, 1, req));
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), wire::error_response(schema::ErrorCode::NONE, ""), 250, t0, r);
-  fx.logic->on_written(r.write.size(), t0);
+  fx.logic->on_written(r.write.size(), t0, sink());
   CHECK(written(r).at(0).throttle_ms == 250);
   CHECK_FALSE(fx.logic->want_read());
   fx.tick(t0 + milliseconds{249});
@@ -338,7 +345,7 @@ TEST_CASE("frame timeout does not run while the server itself stopped reading") 
   CHECK_FALSE(fx.tick(t0 + milliseconds{2000}).close);
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), {}, 0, t0 + milliseconds{3000}, r);
-  fx.logic->on_written(r.write.size(), t0 + milliseconds{3000});
+  fx.logic->on_written(r.write.size(), t0 + milliseconds{3000}, sink());
   CHECK(fx.logic->want_read());
   CHECK_FALSE(fx.tick(t0 + milliseconds{3499}).close);
   CHECK(fx.tick(t0 + milliseconds{3500}).close);
@@ -354,7 +361,7 @@ TEST_CASE("idle timeout only with nothing in flight") {
   CHECK_FALSE(fx.tick(t0 + milliseconds{5000}).close);  // a long fetch is not idleness
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), {}, 0, t0 + milliseconds{5000}, r);
-  fx.logic->on_written(r.write.size(), t0 + milliseconds{5000});
+  fx.logic->on_written(r.write.size(), t0 + milliseconds{5000}, sink());
   CHECK_FALSE(fx.tick(t0 + milliseconds{5999}).close);
   auto a = fx.tick(t0 + milliseconds{6000});
   CHECK(a.close);
@@ -372,7 +379,7 @@ TEST_CASE("write stall: responses not drained for the frame timeout close the co
   fx.send(frame_of(frame_kind::request, 1, req), t0);
   connection_logic::actions r;
   fx.logic->on_response(1, req.size(), std::vector<char>(1000, 0), 0, t0 + milliseconds{100}, r);
-  fx.logic->on_written(500, t0 + milliseconds{300});  // partial progress restarts the clock
+  fx.logic->on_written(500, t0 + milliseconds{300}, sink());  // partial progress restarts the clock
   CHECK_FALSE(fx.tick(t0 + milliseconds{799}).close);
   auto a = fx.tick(t0 + milliseconds{800});
   CHECK(a.close);
@@ -421,7 +428,7 @@ TEST_CASE("the broker-wide budget counts partial frames and unwritten responses 
   connection_logic::actions r;
   b.logic->on_response(1, req.size(), std::vector<char>(20'000, 0), 0, t0, r);
   CHECK(a.budget->over());
-  b.logic->on_written(r.write.size(), t0);
+  b.logic->on_written(r.write.size(), t0, sink());
   CHECK_FALSE(a.budget->over());
 }
 
@@ -441,4 +448,85 @@ TEST_CASE("a partial frame times out while the broker-wide budget stops reading 
   CHECK(a.close);
   // Its bytes leave the budget with the goodbye (only the unwritten goodbye remains).
   CHECK(fx.budget->used() == fx.logic->unwritten_bytes());
+}
+
+namespace {
+std::vector<char> fetch_request(std::uint32_t max_bytes) {
+  capnp::MallocMessageBuilder b;
+  auto f = b.initRoot<schema::Request>().initFetch();
+  f.setTopic("t");
+  f.setMaxBytes(max_bytes);
+  return wire::to_bytes(b);
+}
+} // namespace
+
+TEST_CASE("fetches past the connection's cap wait unforwarded until responses drain (a client that never reads)") {
+  fixture fx;
+  fx.limits.max_inflight_bytes = 10'000;
+  fx.start();
+  fx.handshake();
+  auto req = fetch_request(4'000);
+  std::vector<char> bytes;
+  for (std::uint64_t c = 1; c <= 5; ++c) {
+    auto f = frame_of(frame_kind::request, c, req);
+    bytes.insert(bytes.end(), f.begin(), f.end());
+  }
+  auto a = fx.send(bytes);
+  // Each fetch may bring 4000 bytes: two fit under 10000, the rest wait.
+  REQUIRE(a.requests.size() == 2);
+  CHECK(a.requests[0].reserve == 4'000);
+  CHECK(fx.logic->inflight_requests() == 5);
+  // A response that is not written keeps the others waiting.
+  connection_logic::actions r;
+  fx.logic->on_response(1, req.size(), std::vector<char>(4'000, 0), 0, t0, r, 4'000);
+  CHECK(r.requests.empty());
+  connection_logic::actions w;
+  fx.logic->on_written(r.write.size(), t0, w);
+  REQUIRE(w.requests.size() == 1);
+  CHECK(w.requests[0].correlation == 3);
+}
+
+TEST_CASE("while the broker-wide budget is over, requests already read wait unforwarded") {
+  fixture a;
+  a.budget = std::make_shared<queued_bytes_budget>(5'000);
+  a.start();
+  a.handshake();
+  fixture b;
+  b.budget = a.budget;
+  b.start();
+  b.handshake();
+  // b holds an unwritten response that fills the budget.
+  auto req = metadata_request();
+  b.send(frame_of(frame_kind::request, 1, req));
+  connection_logic::actions r;
+  b.logic->on_response(1, req.size(), std::vector<char>(6'000, 0), 0, t0, r);
+  CHECK(a.budget->over());
+  auto sent = a.send(frame_of(frame_kind::request, 9, req));
+  CHECK(sent.requests.empty());
+  b.logic->on_written(r.write.size(), t0, sink());
+  auto t = a.tick(t0 + milliseconds{1});
+  REQUIRE(t.requests.size() == 1);
+  CHECK(t.requests[0].correlation == 9);
+}
+
+TEST_CASE("a forwarded fetch's response reserve counts in the broker-wide budget") {
+  fixture fx;
+  fx.budget = std::make_shared<queued_bytes_budget>(10'000);
+  fx.start();
+  fx.handshake();
+  auto req = fetch_request(4'000);
+  std::vector<char> bytes;
+  for (std::uint64_t c = 1; c <= 4; ++c) {
+    auto f = frame_of(frame_kind::request, c, req);
+    bytes.insert(bytes.end(), f.begin(), f.end());
+  }
+  auto a = fx.send(bytes);
+  CHECK(a.requests.size() == 3);  // the third takes the budget over; the fourth waits
+  CHECK(fx.budget->over());
+  CHECK_FALSE(fx.logic->want_read());
+  connection_logic::actions r;
+  fx.logic->on_response(1, req.size(), {}, 0, t0, r, 4'000);
+  fx.logic->on_written(r.write.size(), t0, r);
+  REQUIRE(r.requests.size() == 1);
+  CHECK(r.requests[0].correlation == 4);
 }
