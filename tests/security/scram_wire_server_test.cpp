@@ -108,7 +108,7 @@ struct fixture {
   connection_logic::actions send(const std::vector<char>& bytes, time_point now = t0) {
     connection_logic::actions a;
     logic.on_bytes(bytes.data(), bytes.size(), now, a);
-    logic.on_written(a.write.size(), now);
+    logic.on_written(a.write.size(), now, a);
     return a;
   }
 
