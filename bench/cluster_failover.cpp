@@ -1,7 +1,7 @@
 // A cluster on ZooKeeper, end to end: R3 produce throughput on a 12-partition
 // topic across brokers, then failover time over repeated leader kills.
 //
-//   cluster_failover [--brokers N] [--records R] [--record-bytes B] [--kills K]
+//   cluster_failover [--brokers N] [--records R] [--record-bytes B] [--kills K] [--freeze]
 //
 // Starts a real ZooKeeper and N heraldd processes (tests/support/zk_cluster,
 // temp dirs, free ports; fsync=always on the test's disk), creates the topic
@@ -15,6 +15,9 @@
 //      next record to partition 0 (sent at once; the client refreshes
 //      metadata and retries) is measured. The broker is restarted and the
 //      partition given time to have all three replicas again before the next kill.
+//      With --freeze the leader is paused (SIGSTOP) instead, a frozen broker
+//      whose sockets stay open: the client notices only by its own liveness
+//      (client/wire_conversation.hpp); it is resumed (SIGCONT) afterwards.
 // Prints a table and p50/max. Never run by CTest: figures, not pass/fail.
 
 #include <algorithm>
@@ -72,12 +75,14 @@ int run(int argc, char** argv) {
   std::uint64_t records = 100'000;
   std::size_t record_bytes = 1024;
   int kills = 10;
+  bool freeze = false;
   const std::uint32_t partitions = 12;
   CLI::App app{"Herald on ZooKeeper: R3 produce throughput and leader failover time"};
   app.add_option("--brokers", brokers, "Brokers to start (at least 3)")->check(CLI::Range(3, 9))->capture_default_str();
   app.add_option("--records", records, "Records for the throughput phase")->capture_default_str();
   app.add_option("--record-bytes", record_bytes, "Value size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   app.add_option("--kills", kills, "Leader kills to time")->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_flag("--freeze", freeze, "Pause the leader (SIGSTOP) instead of killing it; resume it afterwards");
   CLI11_PARSE(app, argc, argv);
   if (auto why = test::zookeeper_server::unavailable_reason(); !why.empty()) {
     std::cerr << "cluster_failover: " << why << " (run deploy/install-deps.sh)\n";
@@ -155,19 +160,25 @@ int run(int argc, char** argv) {
       std::cerr << "kill " << k << ": warm-up write failed; stopping\n";
       break;
     }
-    c.kill9(victim);
+    if (freeze)
+      c.pause(victim);
+    else
+      c.kill9(victim);
     const auto killed = clock_type::now();
     p.send(topic, key0, "after-kill-" + std::to_string(k));
     // flush() counts every record this producer sent: the warm one and this.
     const auto out = p.flush();
     const bool acked = out.acknowledged == 2 && out.failed == 0;
     const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - killed).count();
+    if (freeze)
+      c.resume(victim);  // (before asking for leaders: a frozen broker answers nobody)
     const int now_leader = c.leaders(topic, partitions)[0];
-    std::printf("| kill %2d | broker %d led partition 0 | %s after %7.1f ms | new leader %d |%s\n", k, victim,
-                acked ? "acknowledged" : "FAILED", ms, now_leader,
+    std::printf("| %s %2d | broker %d led partition 0 | %s after %7.1f ms | new leader %d |%s\n",
+                freeze ? "freeze" : "kill", k, victim, acked ? "acknowledged" : "FAILED", ms, now_leader,
                 out.first_error.empty() ? "" : (" " + out.first_error).c_str());
     if (acked) times.push_back(ms);
-    c.start(victim);
+    if (!freeze)
+      c.start(victim);
     if (!c.wait_registered(ids, 60s)) {
       std::cerr << "kill " << k << ": broker " << victim << " did not come back; stopping\n";
       break;
@@ -192,9 +203,9 @@ int run(int argc, char** argv) {
   }
   if (times.empty()) return 1;
   std::sort(times.begin(), times.end());
-  std::printf("failover (SIGKILL of partition 0's leader -> next acks=all write acknowledged), %zu kills: "
+  std::printf("failover (%s of partition 0's leader -> next acks=all write acknowledged), %zu runs: "
               "p50 %.0f ms, max %.0f ms, min %.0f ms\n",
-              times.size(), times[times.size() / 2], times.back(), times.front());
+              freeze ? "SIGSTOP" : "SIGKILL", times.size(), times[times.size() / 2], times.back(), times.front());
   return times.size() == static_cast<std::size_t>(kills) ? 0 : 1;
 }
 
