@@ -251,12 +251,17 @@ void connection_logic::handle(protocol::frame& f, time_point, actions& out) {
 void connection_logic::forward_held(actions& out) {
   sync_budget();
   while (!held_.empty() && !closing_) {
-    if (budget_ && budget_->over())
-      return;  // bytes in memory over the broker's budget: nothing new is started
+    // Over the broker's budget nothing new is started, except one request
+    // of a connection that has none out: whoever fills the budget (partial
+    // frames, unread responses) holds bytes and waits, a client that holds
+    // nothing is still served.
+    const bool nothing_out = forwarded_ == 0 && unwritten_bytes_ == 0;
+    if (budget_ && budget_->over() && !nothing_out)
+      return;
     const auto& next = held_.front();
     const auto own = (closing_ ? 0 : reader_.buffered_bytes()) + held_bytes_ + forwarded_accounted_ + unwritten_bytes_;
     // One request always goes when none is out, whatever it may bring.
-    if (forwarded_ > 0 && own + next.reserve > limits_.max_inflight_bytes)
+    if (!nothing_out && own + next.reserve > limits_.max_inflight_bytes)
       return;
     held_bytes_ -= next.payload.size();
     ++forwarded_;
@@ -366,7 +371,8 @@ void connection_logic::update_read_state(time_point now) {
   if (self_paused_ && !self_pause)
     resumed_at_ = now;
   self_paused_ = self_pause;
-  paused_ = self_pause || (budget_ && budget_->over());
+  // The same under the broker-wide budget: only connections that hold bytes stop reading.
+  paused_ = self_pause || (budget_ && budget_->over() && inflight_bytes() > 0);
 }
 
 } // namespace herald::actors

@@ -415,8 +415,9 @@ TEST_CASE("the broker-wide budget counts partial frames and unwritten responses 
   partial.resize(partial.size() + 12'000);
   a.send(partial);
   b.tick(t0 + milliseconds{1});
-  CHECK_FALSE(b.logic->want_read());
+  CHECK(a.budget->over());
   CHECK_FALSE(a.logic->want_read());
+  CHECK(b.logic->want_read());  // b holds nothing: it may still read
   a.logic.reset();
   CHECK(a.budget->used() == 0);
   b.tick(t0 + milliseconds{2});
@@ -501,8 +502,12 @@ TEST_CASE("while the broker-wide budget is over, requests already read wait unfo
   connection_logic::actions r;
   b.logic->on_response(1, req.size(), std::vector<char>(6'000, 0), 0, t0, r);
   CHECK(a.budget->over());
-  auto sent = a.send(frame_of(frame_kind::request, 9, req));
-  CHECK(sent.requests.empty());
+  auto two = frame_of(frame_kind::request, 8, req);
+  auto nine = frame_of(frame_kind::request, 9, req);
+  two.insert(two.end(), nine.begin(), nine.end());
+  auto sent = a.send(two);
+  REQUIRE(sent.requests.size() == 1);  // a had none out: its first goes, the second waits
+  CHECK(sent.requests[0].correlation == 8);
   b.logic->on_written(r.write.size(), t0, sink());
   auto t = a.tick(t0 + milliseconds{1});
   REQUIRE(t.requests.size() == 1);
@@ -529,4 +534,52 @@ TEST_CASE("a forwarded fetch's response reserve counts in the broker-wide budget
   fx.logic->on_written(r.write.size(), t0, r);
   REQUIRE(r.requests.size() == 1);
   CHECK(r.requests[0].correlation == 4);
+}
+
+TEST_CASE("over the broker-wide budget a connection that holds nothing still reads and gets one request served") {
+  fixture hog;
+  hog.budget = std::make_shared<queued_bytes_budget>(10'000);
+  hog.start();
+  hog.handshake();
+  fixture normal;
+  normal.budget = hog.budget;
+  normal.start();
+  normal.handshake();
+  char header[protocol::frame_header_bytes];
+  protocol::encode_header(header, frame_kind::request, 1, 0, 50'000);
+  auto partial = std::vector<char>(header, header + sizeof header);
+  partial.resize(partial.size() + 12'000);
+  hog.send(partial);
+  CHECK(hog.budget->over());
+  CHECK_FALSE(hog.logic->want_read());
+  normal.tick(t0 + milliseconds{1});
+  CHECK(normal.logic->want_read());
+  auto req = metadata_request();
+  auto a = normal.send(frame_of(frame_kind::request, 5, req), t0);
+  REQUIRE(a.requests.size() == 1);
+  // Now it holds a request: it waits like everyone else until under.
+  CHECK_FALSE(normal.logic->want_read());
+  auto b = normal.send(frame_of(frame_kind::request, 6, req));
+  CHECK(b.requests.empty());
+}
+
+TEST_CASE("answered but unread responses keep further fetches waiting: no trickle past the cap") {
+  fixture fx;
+  fx.limits.max_inflight_bytes = 10'000;
+  fx.start();
+  fx.handshake();
+  auto req = fetch_request(4'000);
+  std::vector<char> bytes;
+  for (std::uint64_t c = 1; c <= 4; ++c) {
+    auto f = frame_of(frame_kind::request, c, req);
+    bytes.insert(bytes.end(), f.begin(), f.end());
+  }
+  REQUIRE(fx.send(bytes).requests.size() == 2);
+  connection_logic::actions r;
+  fx.logic->on_response(1, req.size(), std::vector<char>(6'000, 0), 0, t0, r, 4'000);
+  fx.logic->on_response(2, req.size(), std::vector<char>(6'000, 0), 0, t0, r, 4'000);
+  // Nothing is out, but 12000 response bytes are unwritten: the rest waits.
+  CHECK(r.requests.empty());
+  fx.logic->on_written(r.write.size(), t0, r);
+  CHECK(r.requests.size() == 2);
 }
