@@ -7,6 +7,7 @@
 
 #include "schema/wire.capnp.h"
 #include "schema/wire.hpp"
+#include "security/sasl_client.hpp"
 
 namespace herald::client {
 
@@ -15,6 +16,9 @@ using protocol::frame_kind;
 
 wire_conversation::wire_conversation(wire_settings settings, time_point now)
   : settings_(std::move(settings)), quiet_since_(now) {}
+wire_conversation::~wire_conversation() = default;
+wire_conversation::wire_conversation(wire_conversation&&) noexcept = default;
+wire_conversation& wire_conversation::operator=(wire_conversation&&) noexcept = default;
 
 void wire_conversation::start(time_point now) {
   if (started_ || lost_)
@@ -92,10 +96,11 @@ void wire_conversation::on_bytes(const char* data, std::size_t n, time_point now
 void wire_conversation::on_frame(protocol::frame& f, time_point now) {
   switch (f.kind) {
     case frame_kind::hello_reply:
-      if (ready_) {
+      if (hello_answered_) {
         lose(ErrorCode::INVALID_REQUEST, "a second hello_reply from the broker");
         return;
       }
+      hello_answered_ = true;
       on_hello_reply(f, now);
       return;
     case frame_kind::response: {
@@ -137,8 +142,12 @@ void wire_conversation::on_frame(protocol::frame& f, time_point now) {
       return;
     }
     case frame_kind::sasl_reply:
-      // SASL rounds come with authentication (client/options.hpp); until
-      // then no sasl frame was sent, so no reply is due.
+      if (sasl_) {
+        on_sasl_reply(f, now);
+        return;
+      }
+      lose(ErrorCode::INVALID_REQUEST, "a sasl_reply from the broker, but no SASL exchange is going on");
+      return;
     case frame_kind::hello:
     case frame_kind::sasl:
     case frame_kind::request:
@@ -162,22 +171,82 @@ void wire_conversation::on_hello_reply(const protocol::frame& f, time_point now)
              std::to_string(protocol::protocol_version));
       return;
     }
-    if (r.getSaslMechanisms().size() > 0) {
-      std::string mechanisms;
-      for (auto m : r.getSaslMechanisms())
-        mechanisms += (mechanisms.empty() ? "" : ", ") + std::string{m.cStr()};
-      lose(ErrorCode::AUTHENTICATION_FAILED,
-           "broker " + settings_.broker + " requires SASL authentication (" + mechanisms +
-             ") and this client has no credentials configured");
-      return;
-    }
     node_id_ = r.getNodeId();
     max_frame_bytes_ = r.getMaxFrameBytes() >= protocol::frame_min_length ? r.getMaxFrameBytes()
                                                                          : protocol::default_max_frame_bytes;
+    principal_ = r.getPrincipal().cStr();
+    if (r.getSaslMechanisms().size() > 0) {
+      std::vector<std::string> offered;
+      std::string mechanisms;
+      for (auto m : r.getSaslMechanisms()) {
+        offered.emplace_back(m.cStr());
+        mechanisms += (mechanisms.empty() ? "" : ", ") + offered.back();
+      }
+      if (settings_.sasl_user.empty()) {
+        lose(ErrorCode::AUTHENTICATION_FAILED,
+             "broker " + settings_.broker + " requires SASL authentication (" + mechanisms +
+               ") and this client has no user configured");
+        return;
+      }
+      sasl_ = std::make_unique<security::sasl_client>(settings_.sasl_user, settings_.sasl_password);
+      auto first = sasl_->start(offered);
+      if (!first) {
+        lose(ErrorCode::AUTHENTICATION_FAILED,
+             "authentication to broker " + settings_.broker + " failed: " + sasl_->error());
+        return;
+      }
+      send_sasl(first->mechanism, first->payload);
+      return;  // ready once the exchange is done
+    }
   } catch (const kj::Exception& e) {
     lose(ErrorCode::INVALID_REQUEST, std::string{"hello_reply does not decode: "} + e.getDescription().cStr());
     return;
   }
+  become_ready(now);
+}
+
+void wire_conversation::send_sasl(const std::string& mechanism, const std::string& payload) {
+  capnp::MallocMessageBuilder builder;
+  auto step = builder.initRoot<schema::SaslStep>();
+  step.setMechanism(mechanism);
+  step.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(payload.data()), payload.size()));
+  protocol::append_frame(output_, frame_kind::sasl, 0, 0, wire::to_bytes(builder));
+}
+
+void wire_conversation::on_sasl_reply(const protocol::frame& f, time_point now) {
+  std::optional<security::sasl_client::step> next;
+  std::string principal;
+  try {
+    wire::message_reader reader(f.payload);
+    auto r = reader.root<schema::SaslReply>();
+    std::string error;
+    if (r.getError().getCode() != ErrorCode::NONE) {
+      error = r.getError().getMessage().cStr();
+      if (error.empty())
+        error = wire::to_string(r.getError().getCode());
+    }
+    auto payload = r.getPayload();
+    next = sasl_->on_reply(error, {reinterpret_cast<const char*>(payload.begin()), payload.size()}, r.getDone());
+    principal = r.getPrincipal().cStr();
+  } catch (const kj::Exception& e) {
+    lose(ErrorCode::INVALID_REQUEST, std::string{"sasl_reply does not decode: "} + e.getDescription().cStr());
+    return;
+  }
+  if (sasl_->failed()) {
+    lose(ErrorCode::AUTHENTICATION_FAILED, "authentication to broker " + settings_.broker + " as user '" +
+                                             settings_.sasl_user + "' failed: " + sasl_->error());
+    return;
+  }
+  if (next) {
+    send_sasl(next->mechanism, next->payload);
+    return;
+  }
+  sasl_.reset();
+  principal_ = principal;
+  become_ready(now);
+}
+
+void wire_conversation::become_ready(time_point now) {
   // Responses (a fetch's batches) may be as large as the broker lets frames be.
   reader_.set_max_length(std::max(max_frame_bytes_, protocol::default_max_frame_bytes));
   ready_ = true;

@@ -29,6 +29,12 @@
 // slow link), but a frozen broker stops draining once the socket buffers
 // fill.
 //
+// Authentication: when the hello_reply lists SASL mechanisms, the
+// conversation runs the SASL rounds (sasl / sasl_reply frames) before it is
+// ready; the handshake deadline covers them. A refusal, a broker that cannot
+// prove it knows the credential, or no user configured: lost with
+// authenticationFailed and the reason.
+//
 // Throttle: a response with throttle_ms > 0 holds every further request of
 // this connection until that much time has passed (Kafka's client does the
 // same); responses to requests already in flight are still taken. The
@@ -38,6 +44,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -45,6 +52,10 @@
 
 #include "protocol/frame.hpp"
 #include "schema/client.capnp.h"
+
+namespace herald::security {
+class sasl_client;
+}
 
 namespace herald::client {
 
@@ -54,6 +65,10 @@ struct wire_settings {
   std::uint32_t handshake_timeout_ms = 5'000;
   std::uint32_t heartbeat_ms = 500;
   std::uint32_t liveness_timeout_ms = 2'000;
+  // SASL (security/sasl_client.hpp): used when the broker's hello_reply asks
+  // for it; without a user such a broker cannot be used (authenticationFailed).
+  std::string sasl_user = {};
+  std::string sasl_password = {};
 };
 
 class wire_conversation {
@@ -71,6 +86,9 @@ public:
   };
 
   wire_conversation(wire_settings settings, time_point now);
+  ~wire_conversation();
+  wire_conversation(wire_conversation&&) noexcept;
+  wire_conversation& operator=(wire_conversation&&) noexcept;
 
   // The socket is connected: queues the hello.
   void start(time_point now);
@@ -103,6 +121,8 @@ public:
   const std::string& lost_reason() const { return lost_reason_; }
   std::int32_t node_id() const { return node_id_; }
   std::uint32_t max_frame_bytes() const { return max_frame_bytes_; }
+  // The broker's principal for this connection ("" until ready).
+  const std::string& principal() const { return principal_; }
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t held() const { return held_.size(); }
 
@@ -114,6 +134,9 @@ private:
 
   void on_frame(protocol::frame& f, time_point now);
   void on_hello_reply(const protocol::frame& f, time_point now);
+  void on_sasl_reply(const protocol::frame& f, time_point now);
+  void send_sasl(const std::string& mechanism, const std::string& payload);
+  void become_ready(time_point now);
   void send_request(std::uint64_t correlation, const std::vector<char>& request, time_point now);
   void release_held(time_point now);
   void fail(std::uint64_t correlation, schema::ErrorCode code, std::string message);
@@ -136,10 +159,13 @@ private:
   std::uint64_t next_correlation_ = 1;
   bool started_ = false;
   bool ready_ = false;
+  bool hello_answered_ = false;
+  std::unique_ptr<security::sasl_client> sasl_;  // while authenticating
   bool lost_ = false;
   schema::ErrorCode lost_code_ = schema::ErrorCode::NONE;
   std::string lost_reason_;
   std::int32_t node_id_ = -1;
+  std::string principal_;
   std::uint32_t max_frame_bytes_ = protocol::pre_auth_max_frame;
   time_point handshake_deadline_{};
   time_point quiet_since_{};               // liveness baseline
