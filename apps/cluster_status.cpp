@@ -77,7 +77,8 @@ std::size_t status_report::under_replicated() const {
     std::count_if(partitions.begin(), partitions.end(), [](const partition_row& p) { return p.under_replicated; }));
 }
 
-cluster_snapshot gather(client::connection& first, const std::string& first_address) {
+cluster_snapshot gather(client::connection& first, const std::string& first_address,
+                        const client::cluster_options& settings) {
   cluster_snapshot snap;
   snap.metadata = first.metadata();
   for (const auto& b : snap.metadata.brokers) {
@@ -90,7 +91,7 @@ cluster_snapshot gather(client::connection& first, const std::string& first_addr
     client::connection* conn = &first;
     try {
       if (address_of(b) != first_address) {
-        own = std::make_unique<client::connection>(address_of(b));
+        own = std::make_unique<client::connection>(address_of(b), settings);
         conn = own.get();
       }
       for (const auto& t : snap.metadata.topics) {
@@ -241,8 +242,9 @@ std::string render(const status_report& report) {
   return out.str();
 }
 
-int run_status(client::connection& first, const std::string& first_address, std::int64_t max_lag_ms) {
-  const auto report = build_report(gather(first, first_address), max_lag_ms);
+int run_status(client::connection& first, const std::string& first_address, std::int64_t max_lag_ms,
+               const client::cluster_options& settings) {
+  const auto report = build_report(gather(first, first_address, settings), max_lag_ms);
   std::fputs(render(report).c_str(), stdout);
   return report.leaderless() > 0 ? 1 : 0;
 }

@@ -33,7 +33,9 @@ struct cluster_snapshot {
 
 // Asks `first` for metadata, then every broker it lists for a describe of
 // every topic (reusing `first` for the broker at `first_address`).
-cluster_snapshot gather(client::connection& first, const std::string& first_address);
+// settings: for the connections to the other brokers (credentials).
+cluster_snapshot gather(client::connection& first, const std::string& first_address,
+                        const client::cluster_options& settings = {});
 
 struct replica_view {
   std::int32_t node = -1;
@@ -79,6 +81,7 @@ std::string render(const status_report& report);
 
 // The command: gathers, prints the report on stdout; 1 when some partition
 // has no leader (for scripts), else 0.
-int run_status(client::connection& first, const std::string& first_address, std::int64_t max_lag_ms);
+int run_status(client::connection& first, const std::string& first_address, std::int64_t max_lag_ms,
+               const client::cluster_options& settings = {});
 
 }  // namespace herald::cli

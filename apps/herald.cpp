@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -23,6 +24,20 @@ namespace {
 
 using namespace herald;
 using clock_type = std::chrono::steady_clock;
+
+// The first line of a password file, without its line end; nullopt when the
+// file cannot be read or the line is empty.
+std::optional<std::string> read_password_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    return std::nullopt;
+  if (!line.empty() && line.back() == '\r')
+    line.pop_back();
+  if (line.empty())
+    return std::nullopt;
+  return line;
+}
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
@@ -186,6 +201,15 @@ int main(int argc, char** argv) {
   std::string broker = "127.0.0.1:9092";
   app.add_option("--broker", broker,
                  "Broker HOST:PORT to start from, or a comma-separated list; the others are found from metadata")->envname("HERALD_BROKER")->capture_default_str();
+  // SASL SCRAM-SHA-256 for brokers that require it. The password only ever
+  // comes from a file: a command line is visible to every local user.
+  std::string user;
+  std::string password_file;
+  app.add_option("--user", user, "SASL user name (SCRAM-SHA-256), for brokers started with --sasl-mechanisms")
+    ->envname("HERALD_USER");
+  app.add_option("--password-file", password_file,
+                 "File whose first line is the SASL user's password (never give a password on the command line)")
+    ->envname("HERALD_PASSWORD_FILE");
 
   auto* topic = app.add_subcommand("topic", "Create, list, describe and delete topics");
   topic->require_subcommand(1);
@@ -290,8 +314,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  client::cluster_options login;
+  if (!user.empty() || !password_file.empty()) {
+    if (user.empty() || password_file.empty()) {
+      std::cerr << "herald: --user and --password-file go together" << std::endl;
+      return 2;
+    }
+    auto password = read_password_file(password_file);
+    if (!password) {
+      std::cerr << "herald: --password-file " << password_file << ": cannot read a password from it" << std::endl;
+      return 2;
+    }
+    login.sasl_user = user;
+    login.sasl_password = std::move(*password);
+  }
+
   try {
-    client::connection conn{broker};
+    client::connection conn{broker, login};
     if (create->parsed()) {
       std::optional<cluster::topic_config> config;
       if (segment_bytes != 0 || max_batch_bytes != 0 || !fsync.empty() || retention_ms != 0 || retention_bytes != 0 ||
@@ -344,7 +383,7 @@ int main(int argc, char** argv) {
       std::cout << "partition " << topic_name << "/" << partition_id << " is moving; herald topic describe "
                 << topic_name << " shows its replicas\n";
     } else if (cluster_status->parsed()) {
-      return cli::run_status(conn, broker, max_lag_ms);
+      return cli::run_status(conn, broker, max_lag_ms, login);
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {

@@ -88,8 +88,8 @@ struct connection::impl {
   caf::actor session;
   std::shared_ptr<std::atomic<bool>> reachable = std::make_shared<std::atomic<bool>>(true);
 
-  impl(const std::string& addresses, routing mode) : system((configure_client_system(cfg), cfg)) {
-    cluster_options options;
+  impl(const std::string& addresses, routing mode, cluster_options options)
+    : system((configure_client_system(cfg), cfg)) {
     options.bootstrap = parse_broker_list(addresses);
     options.pinned = mode == routing::pinned;
     const auto patience = std::chrono::milliseconds{options.connect_timeout_ms} *
@@ -103,6 +103,9 @@ struct connection::impl {
     if (failure) {
       caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
       auto d = decode_error(failure);
+      // A refusal of our credentials is not a reachability problem: say so.
+      if (d.code == ErrorCode::AUTHENTICATION_FAILED)
+        throw error(d.code, d.message);
       throw error(ErrorCode::PARTITION_UNAVAILABLE, "cannot connect to broker " + addresses + ": " + d.message);
     }
   }
@@ -134,7 +137,10 @@ struct connection::impl {
 };
 
 connection::connection(const std::string& broker_addresses, routing mode)
-  : impl_(std::make_unique<impl>(broker_addresses, mode)) {}
+  : impl_(std::make_unique<impl>(broker_addresses, mode, cluster_options{})) {}
+
+connection::connection(const std::string& broker_addresses, const cluster_options& options, routing mode)
+  : impl_(std::make_unique<impl>(broker_addresses, mode, options)) {}
 
 connection::~connection() = default;
 

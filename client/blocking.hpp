@@ -92,6 +92,9 @@ public:
     pinned,   // every request to the first broker given, leader or not (tools, tests)
   };
   explicit connection(const std::string& broker_addresses, routing mode = routing::leaders);
+  // The same with connection settings (credentials for SASL, timeouts);
+  // options.bootstrap and options.pinned are set from the arguments.
+  connection(const std::string& broker_addresses, const cluster_options& options, routing mode = routing::leaders);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;

@@ -168,6 +168,20 @@ void drop_link(self_ptr self, const std::string& address, const std::string& why
   }
 }
 
+// The broker refused our credentials: what waited for that link fails with
+// authenticationFailed and the broker's reason, instead of trying the next
+// broker (which shares the same users) and ending in "no broker reachable".
+void refuse_waiting(self_ptr self, const std::string& address, const caf::actor& connection,
+                    const std::string& why) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end() || i->second.connection != connection)
+    return;
+  auto waiting = std::move(i->second.waiting);
+  i->second.waiting.clear();
+  for (auto& p : waiting)
+    fail(p, ErrorCode::AUTHENTICATION_FAILED, why);
+}
+
 void on_connected(self_ptr self, const std::string& address, const caf::actor& connection) {
   auto i = self->state.links.find(address);
   if (i == self->state.links.end() || i->second.connection != connection)
@@ -200,6 +214,8 @@ void open_link(self_ptr self, const std::string& address) {
   w.conversation.liveness_timeout_ms = o.liveness_timeout_ms;
   w.conversation.client_id = o.client_id;
   w.notify_owner = true;  // (wire_lost_atom): drop the link before anything else is sent to it
+  w.conversation.sasl_user = o.sasl_user;
+  w.conversation.sasl_password = o.sasl_password;
   auto connection = spawn_wire_connection(self->system(), std::move(w), caf::actor_cast<caf::actor>(self));
   self->monitor(connection);
   self->state.links[address].connection = connection;
@@ -207,7 +223,12 @@ void open_link(self_ptr self, const std::string& address) {
   const auto timeout = std::chrono::milliseconds{2 * o.connect_timeout_ms} + std::chrono::seconds{5};
   self->request(connection, timeout, caf::connect_atom::value)
     .then([=]() { on_connected(self, address, connection); },
-          [=](caf::error& err) { drop_link(self, address, decode_error(err).message, connection); });
+          [=](caf::error& err) {
+            auto d = decode_error(err);
+            if (d.code == ErrorCode::AUTHENTICATION_FAILED)
+              refuse_waiting(self, address, connection, d.message);
+            drop_link(self, address, d.message, connection);
+          });
 }
 
 void send_to(self_ptr self, const std::string& address, pending p) {
@@ -433,7 +454,10 @@ caf::behavior cluster_session(self_ptr self, cluster_options options, std::share
       for (auto& [address, l] : self->state.links) {
         if (l.connection && l.connection == sender) {
           const auto address_copy = address;
-          drop_link(self, address_copy, decode_error(why).message, sender);
+          auto d = decode_error(why);
+          if (d.code == ErrorCode::AUTHENTICATION_FAILED)
+            refuse_waiting(self, address_copy, sender, d.message);
+          drop_link(self, address_copy, d.message, sender);
           return;
         }
       }

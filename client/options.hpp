@@ -54,6 +54,11 @@ struct cluster_options {
   std::uint32_t liveness_timeout_ms = 2'000;
   std::string client_id = "herald-client";  // in the hello, for the broker's logs
   // Security settings of the connections (TLS, SASL) come here.
+  // SASL SCRAM-SHA-256 (security/sasl_client.hpp), used with brokers whose
+  // listener requires it; a broker that requires it while sasl_user is empty
+  // refuses with authenticationFailed.
+  std::string sasl_user;
+  std::string sasl_password;
 };
 
 enum class start_position { earliest, latest };
