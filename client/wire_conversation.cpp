@@ -192,7 +192,7 @@ void wire_conversation::on_hello_reply(const protocol::frame& f, time_point now)
       auto first = sasl_->start(offered);
       if (!first) {
         lose(ErrorCode::AUTHENTICATION_FAILED,
-             "authentication to broker " + settings_.broker + " failed: " + sasl_->error());
+             "broker " + settings_.broker + ", user '" + settings_.sasl_user + "': " + sasl_->error());
         return;
       }
       send_sasl(first->mechanism, first->payload);
@@ -233,8 +233,9 @@ void wire_conversation::on_sasl_reply(const protocol::frame& f, time_point now) 
     return;
   }
   if (sasl_->failed()) {
-    lose(ErrorCode::AUTHENTICATION_FAILED, "authentication to broker " + settings_.broker + " as user '" +
-                                             settings_.sasl_user + "' failed: " + sasl_->error());
+    // (The code already says "authentication failed".)
+    lose(ErrorCode::AUTHENTICATION_FAILED,
+         "broker " + settings_.broker + ", user '" + settings_.sasl_user + "': " + sasl_->error());
     return;
   }
   if (next) {

@@ -14,14 +14,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <stdexcept>
 
 #include <capnp/message.h>
 
+#include "client/blocking.hpp"
 #include "protocol/frame.hpp"
 #include "schema/wire.capnp.h"
 #include "schema/wire.hpp"
 #include "security/sasl_client.hpp"
+#include "security/scram.hpp"
+#include "security/user_store.hpp"
 #include "tests/support/broker.hpp"
 
 using namespace herald;
@@ -92,16 +96,30 @@ private:
   protocol::frame_reader reader_{protocol::default_max_frame_bytes};
 };
 
-// A broker whose client listener requires SCRAM-SHA-256.
+// A broker whose client listener requires SCRAM-SHA-256, with user alice
+// (password "wonderland") in its data directory, a super-user (ACLs are not
+// what these tests are about).
 struct scram_broker {
   temp_dir dir;
   std::unique_ptr<broker_process> broker;
   std::string client_address;
 
   scram_broker() {
-    broker = std::make_unique<broker_process>(dir.path() / "data", dir.path(),
-                                              std::vector<std::string>{"--sasl-mechanisms=SCRAM-SHA-256"});
+    auto data = dir.path() / "data";
+    std::filesystem::create_directories(data);
+    auto credential = security::make_credential("wonderland");
+    REQUIRE(credential);
+    std::ofstream(data / "users") << security::encode_users({{"alice", security::encode_credential(*credential)}});
+    broker = std::make_unique<broker_process>(
+      data, dir.path(), std::vector<std::string>{"--sasl-mechanisms=SCRAM-SHA-256"});
     client_address = broker->address();  // --listen: the framed client listener
+  }
+
+  static client::cluster_options login(std::string user, std::string password) {
+    client::cluster_options o;
+    o.sasl_user = std::move(user);
+    o.sasl_password = std::move(password);
+    return o;
   }
 };
 
@@ -202,4 +220,44 @@ TEST_CASE("SCRAM system: an unknown user is refused like a wrong password; the l
   CHECK(eventually([&] { return b.broker->log().find("SCRAM: unknown user 'mallory'") != std::string::npos; }));
   raw_client other(b.client_address);
   CHECK(hello(other) == std::vector<std::string>{"SCRAM-SHA-256"});
+}
+
+TEST_CASE("SCRAM system: the client library is refused with authenticationFailed for a wrong password, an unknown user, no user") {
+  scram_broker b;
+  for (auto [user, password] : {std::pair{"alice", "guess"}, std::pair{"mallory", "wonderland"}}) {
+    try {
+      client::connection conn{b.client_address, scram_broker::login(user, password)};
+      conn.list_topics();
+      FAIL("served user " << user << " with a wrong password");
+    } catch (const client::error& e) {
+      CHECK(e.code() == schema::ErrorCode::AUTHENTICATION_FAILED);
+      CHECK(std::string{e.what()} == "authentication failed: broker " + b.client_address + ", user '" + user +
+                                       "': the broker refused: unknown user or wrong password");
+    }
+  }
+  try {
+    client::connection conn{b.client_address};
+    conn.list_topics();
+    FAIL("served a client without credentials");
+  } catch (const client::error& e) {
+    CHECK(e.code() == schema::ErrorCode::AUTHENTICATION_FAILED);
+    CHECK_MESSAGE(std::string{e.what()}.find("requires SASL authentication (SCRAM-SHA-256) and this client has no user "
+                                             "configured") != std::string::npos,
+                  e.what());
+  }
+  CHECK(eventually([&] { return b.broker->log().find("SCRAM: unknown user 'mallory'") != std::string::npos; }));
+}
+
+TEST_CASE("SCRAM system: herald --user U --password-file F is refused with the broker's reason") {
+  scram_broker b;
+  auto wrong = b.dir.path() / "wrong.password";
+  std::ofstream(wrong) << "guess\n";
+  auto out = b.dir.path() / "cli.out";
+  auto err = b.dir.path() / "cli.err";
+  CHECK(run_cli(b.client_address, "--user alice --password-file " + wrong.string() + " topic list", out, err) != 0);
+  CHECK_MESSAGE(read_file(err).find("unknown user or wrong password") != std::string::npos, read_file(err));
+  CHECK(run_cli(b.client_address, "topic list", out, err) != 0);
+  CHECK_MESSAGE(read_file(err).find("no user configured") != std::string::npos, read_file(err));
+  CHECK(run_cli(b.client_address, "--user alice topic list", out, err) != 0);
+  CHECK(read_file(err).find("--user and --password-file go together") != std::string::npos);
 }

@@ -146,8 +146,8 @@ TEST_CASE("wire SASL: a wrong password or unknown user loses the connection with
     REQUIRE(c.lost());
     CHECK(!c.ready());
     CHECK(c.lost_code() == ErrorCode::AUTHENTICATION_FAILED);
-    CHECK(c.lost_reason() == "authentication to broker b:1 as user '" + std::string(user) +
-                                 "' failed: the broker refused: unknown user or wrong password");
+    CHECK(c.lost_reason() ==
+          "broker b:1, user '" + std::string(user) + "': the broker refused: unknown user or wrong password");
     auto done = c.take_completions();
     REQUIRE(done.size() == 1);
     CHECK(done[0].correlation == a);
