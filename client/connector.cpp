@@ -99,26 +99,33 @@ connect_result connect_with_timeout(const std::string& host, std::uint16_t port,
 
 namespace {
 
-caf::behavior connector(caf::event_based_actor* self) {
-  return {
-    [=](caf::connect_atom, const std::string& host, std::uint16_t port,
-        std::uint32_t timeout_ms) -> caf::result<owned_fd_ptr> {
-      self->quit();  // one-shot: the answer below is still delivered
-      auto r = connect_with_timeout(host, port, std::chrono::milliseconds{timeout_ms});
-      if (r.fd < 0)
-        return make_herald_error(schema::ErrorCode::PARTITION_UNAVAILABLE,
-                                 "cannot connect to " + host + ":" + std::to_string(port) + ": " + r.error);
-      return std::make_shared<owned_fd>(r.fd);
-    },
-  };
-}
+// A class, not a function: CAF 0.17 mishandles spawning a function that
+// takes no arguments besides self (UBSan: a null reference in its init).
+class connector : public caf::event_based_actor {
+public:
+  using caf::event_based_actor::event_based_actor;
+
+  caf::behavior make_behavior() override {
+    return {
+      [this](caf::connect_atom, const std::string& host, std::uint16_t port,
+             std::uint32_t timeout_ms) -> caf::result<owned_fd_ptr> {
+        quit();  // one-shot: the answer below is still delivered
+        auto r = connect_with_timeout(host, port, std::chrono::milliseconds{timeout_ms});
+        if (r.fd < 0)
+          return make_herald_error(schema::ErrorCode::PARTITION_UNAVAILABLE,
+                                   "cannot connect to " + host + ":" + std::to_string(port) + ": " + r.error);
+        return std::make_shared<owned_fd>(r.fd);
+      },
+    };
+  }
+};
 
 } // namespace
 
 caf::actor spawn_connector(caf::actor_system& system) {
   // Detached: the blocking connect occupies its own thread, never a
   // scheduler worker or the middleman's.
-  return system.spawn<caf::detached>(connector);
+  return system.spawn<connector, caf::detached>();
 }
 
 } // namespace herald::client
