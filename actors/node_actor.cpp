@@ -94,7 +94,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     for (const auto& [name, topic] : self->state.args.metadata->topics())
       start_topic(self, topic);
   }
-  publish_routes(self);
+  start_security(self);  // publishes the routes with the first authorizer
   connect_peers(self);
   start_raft_clock(self);
 
@@ -136,7 +136,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
   return {
     [=](hello_atom, const caf::actor& owner) -> caf::actor {
       auto& st = self->state;
-      auto session = spawn_session(self, owner, st.routes, session_limits{});
+      auto session = spawn_session(self, owner, st.routes, session_limits{}, session_identity{});
       st.sessions.insert(session);
       return session;
     },
@@ -209,6 +209,7 @@ caf::behavior node_actor(node_ptr self, node_args args) {
     },
     [=](zk_view_atom, zk_view_ptr& view) { on_cluster_view(self, std::move(view)); },
     [=](zk_status_atom, bool available) { on_cluster_status(self, available); },
+    [=](zk_security_atom, zk_security_ptr& view) { on_security_view(self, std::move(view)); },
     [=](zk_fatal_atom, const std::string& why) {
       shutdown_node(self, caf::make_error(caf::sec::runtime_error, why));
     },
@@ -308,6 +309,7 @@ void publish_routes(node_ptr self) {
   auto table = std::make_shared<routing_table>();
   table->partitions = st.partitions;
   table->disk = st.disk;
+  table->authz = st.authz;
   if (st.zk_mode())
     for (const auto& [name, actors] : st.partitions) {
       auto& marks = table->elsewhere[name];

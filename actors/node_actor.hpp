@@ -22,8 +22,10 @@
 //
 // Protocol:
 //   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
+//                                         (principal User:ANONYMOUS)
 //   (hello_atom, actor owner, string principal, string client address) -> actor
 //                                         the same for a framed-listener connection
+//                                         (its authenticated principal)
 //   (request_atom, bytes) -> bytes        admin and metadata requests
 //   (address_atom, string host, uint16 port, string cluster_host, uint16 cluster_port)
 //                                         where clients reach this node, and
@@ -62,12 +64,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <caf/fwd.hpp>
 
 #include "cluster/topic.hpp"
+#include "security/authorizer.hpp"
+#include "security/user_store.hpp"
 
 namespace herald::cluster {
 class local_metadata_store;
@@ -123,6 +128,19 @@ struct node_args {
   std::uint16_t cluster_advertise_port = 0;
   std::chrono::milliseconds zk_session_timeout{6000};
   std::chrono::milliseconds replica_grace{60'000};  // the controller's (CTL)
+
+  // Authorization (actors/node_security.cpp, docs/security.md).
+  security::authorizer_mode authorizer = security::authorizer_mode::auto_;
+  std::set<std::string> super_users;
+  // SASL or mTLS configured on the client listener: `auto` enforces then.
+  bool authentication_configured = false;
+  // Without ZooKeeper: the data directory's ACLs and users as loaded at
+  // start (security/local_store.hpp).
+  std::vector<security::acl_entry> acls;
+  security::user_map users;
+  // The users' SCRAM credentials, kept current by the node for whoever
+  // runs SCRAM (connection actors, any thread). Null: the node makes one.
+  std::shared_ptr<security::credential_store> credentials;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

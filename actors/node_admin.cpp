@@ -309,6 +309,8 @@ void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp,
       return;
     wire::message_reader reader(request);
     auto req = reader.root<schema::Request>();
+    if (handle_security_request(self, request, req, rp, from_peer))
+      return;
     switch (req.which()) {
       case schema::Request::METADATA: rp.deliver(metadata_response(self, req.getMetadata())); return;
       case schema::Request::CREATE_TOPIC:

@@ -24,6 +24,8 @@
 #include "replication/replica_origin.hpp"
 #include "schema/client.capnp.h"
 #include "schema/raft_batch.hpp"
+#include "security/authorizer.hpp"
+#include "security/user_store.hpp"
 
 namespace herald::actors {
 
@@ -77,6 +79,13 @@ struct node_state {
   };
   std::vector<view_wait> view_waits;
   caf::error fatal;              // the reason the node stops, when not a signal
+
+  // Authorization (node_security.cpp): the ACLs and users in force (the
+  // data directory's, or ZooKeeper's once its first security view came).
+  std::vector<security::acl_entry> acls;
+  security::user_map users;
+  bool security_known = false;   // ZooKeeper mode: a security view arrived
+  security::authorizer_ptr authz;
   bool zk_mode() const { return !args.zookeeper.empty(); }
 
   // The replica ids of every partition: all nodes of the static cluster.
@@ -145,6 +154,18 @@ void reassign_partition(node_ptr self, schema::ReassignPartitionRequest::Reader 
 // A partition's voters in ZooKeeper mode: the view's replicas, or (before
 // the view) the ones cached when the replica was started.
 std::vector<std::uint64_t> cluster_replica_ids(node_ptr self, const std::string& topic, std::uint32_t partition);
+
+// node_security.cpp: ACLs and users.
+// Loads the start-up ACLs/users (from args) and publishes the first snapshot.
+void start_security(node_ptr self);
+// Rebuilds the authorizer from the state and publishes it with the routes.
+void publish_authorizer(node_ptr self);
+// alterAcls, describeAcls, alterUsers, describeUsers; false when `req` is
+// none of them. `from_peer`: applied by a peer of a static cluster already.
+bool handle_security_request(node_ptr self, const bytes& request, schema::Request::Reader req, bytes_promise& rp,
+                             bool from_peer);
+// ZooKeeper mode: /herald/acls and /herald/users as the ZooKeeper actor read them.
+void on_security_view(node_ptr self, zk_security_ptr view);
 
 // node_peers.cpp: connections to the other nodes of the static cluster.
 void connect_peers(node_ptr self);

@@ -18,6 +18,9 @@
 namespace herald::cluster {
 class disk_guard;
 }
+namespace herald::security {
+class authorizer;
+}
 
 namespace herald::actors {
 
@@ -32,6 +35,10 @@ struct routing_table {
   // partition held elsewhere is answered notLeader with that hint, not
   // "offline". Absent topic: every partition is held here.
   std::map<std::string, std::vector<std::int32_t>> elsewhere;
+  // Who may do what (security/authorizer.hpp): replaced with the table
+  // whenever ACLs change, so a session authorizes without asking anyone.
+  // Null: allow everything.
+  std::shared_ptr<const security::authorizer> authz;
 };
 
 using routing_ptr = std::shared_ptr<const routing_table>;

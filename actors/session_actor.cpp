@@ -10,6 +10,7 @@
 #include "protocol/errors.hpp"
 #include "cluster/disk_guard.hpp"
 #include "schema/wire.hpp"
+#include "security/request_access.hpp"
 
 namespace herald::actors {
 
@@ -79,12 +80,23 @@ bytes not_hosted_here(const std::string& topic, std::uint32_t partition, std::in
   return wire::to_bytes(builder);
 }
 
-void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp) {
+// filter_topics: a metadata answer, cut down to what the principal may describe.
+void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp,
+             bool filter_topics = false) {
   ++self->state.in_flight;
   self->request(dest, timeout, request_atom::value, std::move(request))
     .then(
       [=](bytes& response) mutable {
         --self->state.in_flight;
+        const auto& st = self->state;
+        if (filter_topics && st.routes->authz) {
+          try {
+            response = security::filter_metadata(*st.routes->authz, st.identity.principal, std::move(response));
+          } catch (const kj::Exception& e) {
+            response = wire::error_response(ErrorCode::INTERNAL,
+                                            std::string{"malformed metadata answer: "} + e.getDescription().cStr());
+          }
+        }
         rp.deliver(std::move(response));
       },
       [=](caf::error& err) mutable {
@@ -120,16 +132,26 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
         return rp;
       }
       std::optional<route> r;
+      bool filter_topics = false;
       try {
         wire::message_reader reader(request);
-        r = route_of(reader.root<schema::Request>());
+        auto req = reader.root<schema::Request>();
+        if (st.routes->authz) {
+          auto allowed = security::authorize(*st.routes->authz, st.identity.principal, req);
+          if (!allowed) {
+            rp.deliver(wire::error_response(ErrorCode::AUTHORIZATION_FAILED, allowed.reason));
+            return rp;
+          }
+          filter_topics = req.which() == schema::Request::METADATA;
+        }
+        r = route_of(req);
       } catch (const kj::Exception& e) {
         rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST,
                                         std::string{"malformed request: "} + e.getDescription().cStr()));
         return rp;
       }
       if (!r) {
-        forward(self, st.node, std::move(request), partition_answer_margin, rp);
+        forward(self, st.node, std::move(request), partition_answer_margin, rp, filter_topics);
         return rp;
       }
       auto topic = st.routes->partitions.find(r->topic);

@@ -5,6 +5,12 @@
 // the node actor for admin and metadata requests. It dies with its client
 // (it monitors the owner actor the client named in its hello) and bounds the requests in flight for it.
 //
+// Authorization: every request is checked for the session's principal
+// against the routing snapshot's authorizer (security/request_access.hpp)
+// before it goes anywhere; a refusal is answered authorizationFailed, naming
+// principal, operation and resource. Metadata answers list only the topics
+// the principal may describe.
+//
 // Protocol: (request_atom, bytes request) -> bytes response
 // Every request is answered, a produce with acks=none too (by the partition,
 // once it proposed the batch or refused it, e.g. notLeader on a follower).

@@ -10,6 +10,8 @@
 
 #include "cluster/zk_records.hpp"
 #include "cluster/zk_session.hpp"
+#include "security/acl.hpp"
+#include "security/user_store.hpp"
 #include "storage/atomic_file.hpp"
 
 namespace herald {
@@ -70,6 +72,8 @@ struct zk_actor_state {
   std::map<std::string, std::int32_t> topic_versions;
   bool dirty = false;
   bool flush_queued = false;
+  zk_security security;          // /herald/acls and /herald/users as last read
+  bool security_dirty = false;
 
   static inline const char* name = "herald.zk";
 
@@ -85,6 +89,19 @@ using zk_ptr = caf::stateful_actor<zk_actor_state>*;
 
 bool retriable(const cluster::zk_status& s) {
   return s.connection_loss() || s.session_expired() || s.code == -7 /* ZOPERATIONTIMEOUT */;
+}
+
+void queue_flush(zk_ptr self) {
+  auto& st = self->state;
+  if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, zk_flush_atom::value);
+  }
+}
+
+void mark_security_dirty(zk_ptr self) {
+  self->state.security_dirty = true;
+  queue_flush(self);
 }
 
 void mark_dirty(zk_ptr self) {
@@ -215,6 +232,82 @@ bool read_brokers(zk_ptr self) {
     mark_dirty(self);
   }
   return true;
+}
+
+// /herald/acls, watched (an exists watch while it is absent).
+bool read_acls(zk_ptr self) {
+  auto& st = self->state;
+  auto got = st.session->get(st.paths.acls(), true);
+  std::string text;
+  if (got.status.no_node()) {
+    auto watched = st.session->exists(st.paths.acls(), true);
+    if (!watched.ok())
+      return false;
+    if (watched.value)  // created meanwhile: read it
+      return read_acls(self);
+  } else if (!got.ok()) {
+    return false;
+  } else {
+    text = std::move(got.value.data);
+  }
+  if (text != st.security.acls) {
+    st.security.acls = std::move(text);
+    mark_security_dirty(self);
+  }
+  return true;
+}
+
+// One /herald/users/<name>, watched.
+bool read_user(zk_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto got = st.session->get(st.paths.user(name), true);
+  if (got.status.no_node()) {
+    if (st.security.users.erase(name) > 0)
+      mark_security_dirty(self);
+    return true;
+  }
+  if (!got.ok())
+    return false;
+  auto rec = security::decode_user_record(got.value.data);
+  if (!rec.ok() || rec.name != name) {
+    spdlog::error("ZooKeeper node {} is unreadable, ignoring it: {}", st.paths.user(name),
+                  rec.ok() ? "its name field is " + rec.name : rec.error);
+    if (st.security.users.erase(name) > 0)
+      mark_security_dirty(self);
+    return true;
+  }
+  auto& slot = st.security.users[name];
+  if (slot != rec.credential) {
+    slot = std::move(rec.credential);
+    mark_security_dirty(self);
+  }
+  return true;
+}
+
+bool read_users(zk_ptr self) {
+  auto& st = self->state;
+  auto names = st.session->children(st.paths.users(), true);
+  if (!names.ok())
+    return false;
+  std::set<std::string> present(names.value.begin(), names.value.end());
+  for (auto i = st.security.users.begin(); i != st.security.users.end();) {
+    if (present.count(i->first) == 0) {
+      i = st.security.users.erase(i);
+      mark_security_dirty(self);
+    } else {
+      ++i;
+    }
+  }
+  for (const auto& name : present)
+    if (!read_user(self, name))
+      return false;
+  return true;
+}
+
+void send_security(zk_ptr self) {
+  auto& st = self->state;
+  st.security_dirty = false;
+  self->send(st.args.node, zk_security_atom::value, std::make_shared<const zk_security>(st.security));
 }
 
 void set_controller(zk_ptr self, cluster::broker_id id) {
@@ -395,13 +488,15 @@ void setup(zk_ptr self) {
   auto& st = self->state;
   if (st.ready || st.fatal || !st.session || st.state != zk_state::connected)
     return;
-  if (!ensure_path(self, st.paths.brokers()) || !ensure_path(self, st.paths.topics()))
+  if (!ensure_path(self, st.paths.brokers()) || !ensure_path(self, st.paths.topics()) ||
+      !ensure_path(self, st.paths.users()))
     return;
   if (!check_cluster_id(self) || !register_broker(self))
     return;
-  if (!read_brokers(self) || !read_topics(self) || !elect(self))
+  if (!read_brokers(self) || !read_topics(self) || !read_acls(self) || !read_users(self) || !elect(self))
     return;
   st.ready = true;
+  st.security_dirty = true;  // the node hears of ACLs and users at least once per session
   spdlog::info("joined the cluster through ZooKeeper {} as broker {} ({} live broker(s), {} topic(s), controller {})",
                st.args.connect, st.args.self.id, st.view.live_brokers.size(), st.view.topics.size(),
                st.view.controller);
@@ -424,6 +519,12 @@ void on_watch(zk_ptr self, cluster::zk_event type, const std::string& path) {
     ok = read_topic(self, path.substr(st.paths.topics().size() + 1));
   else if (path == st.paths.controller())
     ok = elect(self);
+  else if (path == st.paths.acls())
+    ok = read_acls(self);
+  else if (path == st.paths.users())
+    ok = read_users(self);
+  else if (path.starts_with(st.paths.users() + "/"))
+    ok = read_user(self, path.substr(st.paths.users().size() + 1));
   if (!ok)
     st.ready = false;  // re-read everything once the session is back
   (void)type;
@@ -474,6 +575,111 @@ outcome update_topic(zk_ptr self, const std::string& name, const zk_topic_update
   return {zk_failed, "topic " + name + " kept changing under 20 attempts to update it"};
 }
 
+// Adds and removes ACL lines in /herald/acls: read, change, write back with
+// the version read (created when absent), again on a conflict.
+std::tuple<std::int32_t, std::string, std::uint32_t, std::uint32_t>
+update_acls(zk_ptr self, const std::vector<std::string>& add, const std::vector<std::string>& remove) {
+  auto& st = self->state;
+  if (!writable(self)) {
+    auto [code, message] = unavailable("not connected");
+    return {code, message, 0, 0};
+  }
+  std::vector<security::acl_entry> adds, removes;
+  for (const auto& line : add) {
+    auto a = security::parse_acl(line);
+    if (!a.ok())
+      return {zk_refused, a.error, 0, 0};
+    adds.push_back(std::move(a.value));
+  }
+  for (const auto& line : remove) {
+    auto a = security::parse_acl(line);
+    if (!a.ok())
+      return {zk_refused, a.error, 0, 0};
+    removes.push_back(std::move(a.value));
+  }
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto got = st.session->get(st.paths.acls());
+    std::int32_t version = -1;
+    std::string text;
+    if (got.ok()) {
+      version = got.value.version;
+      text = std::move(got.value.data);
+    } else if (!got.status.no_node()) {
+      auto [code, message] = failed(got.status);
+      return {code, message, 0, 0};
+    }
+    auto current = security::decode_acls(text);
+    if (!current.ok())
+      return {zk_failed, "ZooKeeper node " + st.paths.acls() + " is unreadable (" + current.error +
+                           "); repair it with zkCli before changing ACLs", 0, 0};
+    std::set<security::acl_entry> acls(current.value.begin(), current.value.end());
+    std::uint32_t added = 0, removed = 0;
+    for (const auto& a : adds)
+      added += acls.insert(a).second ? 1 : 0;
+    for (const auto& a : removes)
+      removed += static_cast<std::uint32_t>(acls.erase(a));
+    if (added == 0 && removed == 0)
+      return {zk_ok, "", 0, 0};
+    auto next = security::encode_acls({acls.begin(), acls.end()});
+    if (next.size() > cluster::zk::max_record_bytes)
+      return {zk_refused, "too many ACLs: their text would exceed " + std::to_string(cluster::zk::max_record_bytes) +
+                            " bytes (ZooKeeper's node limit)", 0, 0};
+    auto written = version < 0 ? st.session->create(st.paths.acls(), next).status
+                               : st.session->set(st.paths.acls(), next, version).status;
+    if (written.ok()) {
+      if (read_acls(self))
+        send_security(self);
+      return {zk_ok, "", added, removed};
+    }
+    if (!written.bad_version() && !written.node_exists()) {
+      auto [code, message] = failed(written);
+      return {code, message, 0, 0};
+    }
+  }
+  return {zk_failed, st.paths.acls() + " kept changing under 20 attempts to update it", 0, 0};
+}
+
+std::tuple<std::int32_t, std::string, std::uint32_t, std::uint32_t>
+update_users(zk_ptr self, const std::vector<std::string>& names, const std::vector<std::string>& credentials,
+             const std::vector<std::string>& remove) {
+  auto& st = self->state;
+  if (!writable(self)) {
+    auto [code, message] = unavailable("not connected");
+    return {code, message, 0, 0};
+  }
+  if (names.size() != credentials.size())
+    return {zk_refused, "as many credentials as user names, please", 0, 0};
+  std::uint32_t upserted = 0, removed = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto data = security::encode_user_record(names[i], credentials[i]);
+    auto made = st.session->create(st.paths.user(names[i]), data);
+    if (made.status.node_exists()) {
+      auto set = st.session->set(st.paths.user(names[i]), data, -1);
+      if (!set.ok()) {
+        auto [code, message] = failed(set.status);
+        return {code, message, upserted, removed};
+      }
+    } else if (!made.ok()) {
+      auto [code, message] = failed(made.status);
+      return {code, message, upserted, removed};
+    }
+    ++upserted;
+  }
+  for (const auto& name : remove) {
+    auto gone = st.session->remove(st.paths.user(name), -1);
+    if (gone.no_node())
+      continue;
+    if (!gone.ok()) {
+      auto [code, message] = failed(gone);
+      return {code, message, upserted, removed};
+    }
+    ++removed;
+  }
+  if (read_users(self))
+    send_security(self);
+  return {zk_ok, "", upserted, removed};
+}
+
 caf::behavior zk_actor(zk_ptr self, zk_args args) {
   auto& st = self->state;
   st.args = std::move(args);
@@ -497,7 +703,7 @@ caf::behavior zk_actor(zk_ptr self, zk_args args) {
         case zk_state::connected:
           spdlog::info("ZooKeeper {} connected (session 0x{:x})", st.args.connect, st.session->session_id());
           if (st.ready) {  // the same session resumed: watches still stand, but catch up on what changed
-            if (!read_brokers(self) || !read_topics(self) || !elect(self))
+            if (!read_brokers(self) || !read_topics(self) || !read_acls(self) || !read_users(self) || !elect(self))
               st.ready = false;
             else
               announce(self, true);
@@ -549,10 +755,14 @@ caf::behavior zk_actor(zk_ptr self, zk_args args) {
     [=](zk_flush_atom) {
       auto& st = self->state;
       st.flush_queued = false;
-      if (!st.dirty || !st.ready)
+      if (!st.ready)
         return;
-      st.dirty = false;
-      self->send(st.args.node, zk_view_atom::value, std::make_shared<const cluster::cluster_view>(st.view));
+      if (st.dirty) {
+        st.dirty = false;
+        self->send(st.args.node, zk_view_atom::value, std::make_shared<const cluster::cluster_view>(st.view));
+      }
+      if (st.security_dirty)
+        send_security(self);
     },
     [=](zk_create_atom, const zk_topic_ptr& topic) -> outcome {
       auto& st = self->state;
@@ -590,6 +800,12 @@ caf::behavior zk_actor(zk_ptr self, zk_args args) {
     },
     [=](zk_update_atom, const std::string& name, const zk_topic_update& fn) -> outcome {
       return update_topic(self, name, fn);
+    },
+    [=](zk_acls_atom, const std::vector<std::string>& add, const std::vector<std::string>& remove)
+      -> std::tuple<std::int32_t, std::string, std::uint32_t, std::uint32_t> { return update_acls(self, add, remove); },
+    [=](zk_users_atom, const std::vector<std::string>& names, const std::vector<std::string>& credentials,
+        const std::vector<std::string>& remove) -> std::tuple<std::int32_t, std::string, std::uint32_t, std::uint32_t> {
+      return update_users(self, names, credentials, remove);
     },
     [=](zk_settled_atom, const std::string& topic, std::uint32_t partition, std::uint64_t epoch) {
       auto [code, message] = update_topic(self, topic, [=](cluster::topic_record& rec) -> std::string {

@@ -42,6 +42,20 @@
 //                                           (CAS), again on a conflict; fn
 //                                           returning a non-empty string
 //                                           refuses (outcome refused)
+//     (zk_acls_atom, vector<string> add, vector<string> remove)  ACL lines
+//                                           (security/acl.hpp) added to and
+//                                           removed from /herald/acls (a CAS
+//                                           update, created when absent);
+//                                           answered (outcome, message,
+//                                           uint32 added, uint32 removed)
+//     (zk_users_atom, vector<string> names, vector<string> credentials,
+//      vector<string> remove)               /herald/users/<name> written or
+//                                           removed; answered (outcome,
+//                                           message, uint32 upserted, uint32 removed)
+//   to the node: (zk_security_atom, zk_security_ptr) after every change of
+//     /herald/acls or /herald/users (watched), and at once after a write
+//     above, before its answer (so the node's sessions know the change
+//     before the client hears of it)
 //   (zk_settled_atom, std::string topic, uint32 partition, uint64 epoch)
 //       fire and forget: settled=true for that partition if its epoch is
 //       still `epoch` (a CAS update).
@@ -50,6 +64,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -69,6 +84,9 @@ using zk_create_atom = caf::atom_constant<caf::atom("zk_create")>;
 using zk_delete_atom = caf::atom_constant<caf::atom("zk_delete")>;
 using zk_update_atom = caf::atom_constant<caf::atom("zk_update")>;
 using zk_settled_atom = caf::atom_constant<caf::atom("zk_settled")>;
+using zk_security_atom = caf::atom_constant<caf::atom("zk_secur")>;
+using zk_acls_atom = caf::atom_constant<caf::atom("zk_acls")>;
+using zk_users_atom = caf::atom_constant<caf::atom("zk_users")>;
 
 } // namespace herald
 
@@ -78,6 +96,15 @@ using zk_view_ptr = std::shared_ptr<const cluster::cluster_view>;
 using zk_topic_ptr = std::shared_ptr<const cluster::topic_record>;
 // Edits a topic record in place; returns "" to write it, else why not.
 using zk_topic_update = std::function<std::string(cluster::topic_record&)>;
+
+// /herald/acls and /herald/users as read (cluster/zk_records.hpp): the ACL
+// text undecoded (the node decodes it, keeping the ACLs it has when the
+// text is damaged) and each user's credential.
+struct zk_security {
+  std::string acls;
+  std::map<std::string, std::string> users;
+};
+using zk_security_ptr = std::shared_ptr<const zk_security>;
 
 enum zk_outcome : std::int32_t {
   zk_ok = 0,
@@ -106,3 +133,4 @@ caf::actor spawn_zk_actor(caf::actor_system& system, zk_args args);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::zk_view_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::zk_topic_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::zk_topic_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::actors::zk_security_ptr)

@@ -16,6 +16,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "apps/acl_commands.hpp"
 #include "apps/cluster_status.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
@@ -281,6 +282,8 @@ int main(int argc, char** argv) {
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
 
+  cli::acl_commands acl{app};
+
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
   produce->add_option("topic", pa.topic, "Topic")->required();
@@ -384,6 +387,8 @@ int main(int argc, char** argv) {
                 << topic_name << " shows its replicas\n";
     } else if (cluster_status->parsed()) {
       return cli::run_status(conn, broker, max_lag_ms, login);
+    } else if (acl.parsed()) {
+      return acl.run(conn);
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {

@@ -41,6 +41,7 @@
 #include "security/sasl_server.hpp"
 #include "security/sasl_user_lookup.hpp"
 #include "security/quota.hpp"
+#include "security/local_store.hpp"
 #include "storage/atomic_file.hpp"
 #include "security/tls_context.hpp"
 #include "storage/dir_lock.hpp"
@@ -95,6 +96,8 @@ struct options {
   std::uint64_t quota_produce_bytes_per_sec = 0;
   std::uint64_t quota_fetch_bytes_per_sec = 0;
   std::vector<std::string> quotas;
+  std::string authorizer = "auto";
+  std::string super_users;
 };
 
 // "--peer ID=HOST:CLIENTPORT/HOST:CLUSTERPORT" for every node of a static
@@ -295,6 +298,13 @@ int main(int argc, char** argv) {
   app.add_option("--quota", opt.quotas,
                  "Client listener: PRINCIPAL=produce:N,fetch:M, a principal's own quotas instead of the defaults "
                  "(a part left out keeps the default, 0 exempts; repeat the flag), e.g. User:alice=produce:1048576");
+  app.add_option("--authorizer", opt.authorizer,
+                 "ACL checks (docs/security.md): auto (once any ACL exists or clients authenticate), on (default deny "
+                 "from the start), off")
+    ->check(CLI::IsMember({"auto", "on", "off"}))
+    ->capture_default_str();
+  app.add_option("--super-users", opt.super_users,
+                 "Principals allowed everything whatever the ACLs say, comma-separated: User:admin,User:ops");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -382,6 +392,9 @@ int main(int argc, char** argv) {
     return fail("--peer and --zookeeper need --cluster-listen HOST:PORT: other brokers connect there, never to "
                 "the client listener");
   }
+  auto super_users = herald::security::parse_super_users(opt.super_users);
+  if (!super_users.ok())
+    return fail("--super-users: " + super_users.error);
   std::string advertise_host;
   std::uint16_t advertise_port = 0;
   std::string cluster_advertise_host;
@@ -428,6 +441,15 @@ int main(int argc, char** argv) {
   auto metadata = herald::cluster::local_metadata_store::open(opt.data_dir, opt.node_id);
   if (!metadata)
     return fail("cannot load metadata: " + metadata.error().message);
+  // Without ZooKeeper the data directory holds ACLs and users; with it,
+  // ZooKeeper does (files left from a single-node past are not used).
+  herald::security::local_security local_security;
+  if (opt.zookeeper.empty()) {
+    local_security = herald::security::load_local_security(opt.data_dir);
+    if (!local_security.error.empty())
+      return fail("cannot load ACLs and users: " + local_security.error +
+                  " (refusing to start without them rather than open everything up)");
+  }
 
   // Signals are taken by sigwait below; block them before CAF starts its
   // threads so that every thread inherits the mask.
@@ -472,6 +494,13 @@ int main(int argc, char** argv) {
   args.cluster_advertise_port = cluster_advertise_port;
   args.zk_session_timeout = std::chrono::milliseconds{opt.zk_session_timeout_ms};
   args.replica_grace = std::chrono::milliseconds{opt.replica_grace_ms};
+  args.authorizer = *herald::security::parse_authorizer_mode(opt.authorizer);
+  args.super_users = std::move(super_users.value);
+  args.acls = std::move(local_security.acls);
+  args.users = std::move(local_security.users);
+  args.credentials = credentials;  // kept current by the node, read by SASL
+  // Clients authenticate: `--authorizer auto` enforces ACLs from the start.
+  args.authentication_configured = !sasl_mechanisms.empty();
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   // The cluster listener (BASP, over mutual TLS when configured) for the

@@ -195,6 +195,14 @@ void connection::reassign_partition(const std::string& topic, std::uint32_t part
   impl_->call(wire::to_bytes(builder), [](schema::Response::Reader) {});
 }
 
+std::vector<char> connection::admin_request(std::vector<char> request) {
+  return impl_->call(std::move(request), [](schema::Response::Reader r) {
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(r);
+    return wire::to_bytes(copy);
+  });
+}
+
 std::vector<topic_status> connection::list_topics() {
   capnp::MallocMessageBuilder builder;
   builder.initRoot<schema::Request>().initMetadata();

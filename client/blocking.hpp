@@ -117,6 +117,10 @@ public:
   // one partition's replicas (the move completes in the background).
   void alter_topic_partitions(const std::string& name, std::uint32_t partitions);
   void reassign_partition(const std::string& topic, std::uint32_t partition, const std::vector<std::int32_t>& replicas);
+  // Any admin request (schema/client.capnp Request, encoded): sent where the
+  // calls above go; returns the encoded Response. Throws `error` on an error
+  // response, like them. (herald acl/user use it.)
+  std::vector<char> admin_request(std::vector<char> request);
 
 private:
   friend class producer;

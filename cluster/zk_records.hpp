@@ -10,6 +10,8 @@
 //   <prefix>/herald/controller          ephemeral   controller record
 //   <prefix>/herald/controller_epoch    persistent  decimal epoch, e.g. "7"
 //   <prefix>/herald/topics/<name>       persistent  topic record
+//   <prefix>/herald/acls                persistent  every ACL (below); absent: none
+//   <prefix>/herald/users/<name>        persistent  one SCRAM user (below)
 //
 // ENCODING. Every record is UTF-8/ASCII text: lines "key=value", each ended by
 // one '\n' (0x0a). The key is the bytes before the first '=' of the line
@@ -73,6 +75,26 @@
 //   ...
 //   partition.0=replicas:1,2,3 epoch:0 settled:true
 //   partition.1=replicas:2,3,1 epoch:0 settled:true
+//
+// acls (one node for the whole set, so that a change of several ACLs is one
+// atomic compare-and-set on the node's version, and a broker reads them all
+// with one watch; ~50 bytes an ACL: about 20000 fit in max_record_bytes):
+//   version=1
+//   <acl>            one line per ACL, in the text form of security/acl.hpp
+//                    ("<allow|deny> <principal> <operation> <type>:<pattern>"),
+//                    sorted, no duplicates. Unlike the records above, these
+//                    lines are not key=value and repeat.
+// Encoded and decoded by security::encode_acls / decode_acls. Example:
+//   version=1
+//   allow User:alice produce topic:orders
+//   deny User:* delete topic:*
+//
+// user record (/herald/users/<name>; security/user_store.hpp
+// encode_user_record / decode_user_record; <name> as in the path):
+//   version=1
+//   name=<user name: 1..255 of [A-Za-z0-9._@-]>
+//   scram_sha_256=<the SCRAM credential's one-line text form (security/scram.hpp)>
+// The broker never holds a password: the client computes the credential.
 
 #include <cstddef>
 #include <cstdint>
@@ -133,6 +155,9 @@ struct paths {
   std::string controller_epoch() const { return root() + "/controller_epoch"; }
   std::string topics() const { return root() + "/topics"; }
   std::string topic(const std::string& name) const { return topics() + "/" + name; }
+  std::string acls() const { return root() + "/acls"; }
+  std::string users() const { return root() + "/users"; }
+  std::string user(const std::string& name) const { return users() + "/" + name; }
 };
 
 // Splits "host:port[,host:port...][/chroot]" into the hosts part and the

@@ -227,6 +227,90 @@ struct ReassignPartitionRequest {
   replicas @2 :List(Int32);  # live broker ids, as many as the replication factor; first = preferred leader
 }
 
+# Authorization (docs/security.md, security/acl.hpp). An ACL: `permission`
+# for `principal` ("User:<name>" or "User:*") to do `operation` to resources
+# of `resourceType` whose name `pattern` covers (literal, "prefix*" or "*";
+# the cluster resource is "cluster").
+enum AclPermission {
+  allow @0;
+  deny @1;
+}
+
+enum AclOperation {
+  create @0;
+  delete @1;
+  produce @2;
+  consume @3;
+  describe @4;
+  alter @5;
+  all @6;
+}
+
+enum ResourceType {
+  topic @0;
+  group @1;
+  cluster @2;
+}
+
+struct Acl {
+  permission @0 :AclPermission;
+  principal @1 :Text;
+  operation @2 :AclOperation;
+  resourceType @3 :ResourceType;
+  pattern @4 :Text;
+}
+
+# Adds and removes ACLs in one change (needs alter on the cluster once
+# authorization is on). Every entry is checked first: one bad entry refuses
+# the whole request (invalidRequest) and nothing changes. Adding one that
+# exists, or removing one that does not, is no error (counted in the response).
+struct AlterAclsRequest {
+  add @0 :List(Acl);
+  remove @1 :List(Acl);
+}
+
+struct AlterAclsResponse {
+  added @0 :UInt32;     # entries that were not there before
+  removed @1 :UInt32;   # entries that were there
+}
+
+# Every ACL (needs describe on the cluster once authorization is on);
+# `principal` non-empty: only that principal's (and User:*'s).
+struct DescribeAclsRequest {
+  principal @0 :Text;
+}
+
+struct DescribeAclsResponse {
+  acls @0 :List(Acl);
+  enforcing @1 :Bool;          # whether this broker checks ACLs now
+  superUsers @2 :List(Text);   # this broker's --super-users
+}
+
+# SCRAM users. The credential is computed by the client from the password
+# (security/scram.hpp make_credential, its one-line text form): the password
+# never travels. Needs alter on the cluster once authorization is on.
+struct UserCredential {
+  name @0 :Text;
+  scramSha256 @1 :Text;
+}
+
+struct AlterUsersRequest {
+  upsert @0 :List(UserCredential);   # added, or the credential replaced
+  remove @1 :List(Text);             # user names
+}
+
+struct AlterUsersResponse {
+  upserted @0 :UInt32;
+  removed @1 :UInt32;   # names that existed
+}
+
+# User names only, never credentials (needs describe on the cluster).
+struct DescribeUsersRequest {}
+
+struct DescribeUsersResponse {
+  names @0 :List(Text);
+}
+
 struct Request {
   union {
     produce @0 :ProduceRequest;
@@ -239,6 +323,10 @@ struct Request {
     restartPartition @7 :RestartPartitionRequest;
     alterTopic @8 :AlterTopicRequest;
     reassignPartition @9 :ReassignPartitionRequest;
+    alterAcls @10 :AlterAclsRequest;
+    describeAcls @11 :DescribeAclsRequest;
+    alterUsers @12 :AlterUsersRequest;
+    describeUsers @13 :DescribeUsersRequest;
   }
 }
 
@@ -251,5 +339,9 @@ struct Response {
     listOffsets @4 :ListOffsetsResponse;
     metadata @5 :MetadataResponse;
     describeTopic @6 :TopicInfo;
+    alterAcls @7 :AlterAclsResponse;
+    describeAcls @8 :DescribeAclsResponse;
+    alterUsers @9 :AlterUsersResponse;
+    describeUsers @10 :DescribeUsersResponse;
   }
 }
