@@ -243,8 +243,10 @@ void publish_authorizer(node_ptr self) {
   if (!st.security_known && mode != security::authorizer_mode::off)
     mode = security::authorizer_mode::on;
   const bool was = st.authz && st.authz->enforcing();
-  st.authz = std::make_shared<const security::authorizer>(st.acls, st.args.super_users, mode,
-                                                          st.args.authentication_configured);
+  auto authz = std::make_shared<security::authorizer>(st.acls, st.args.super_users, mode,
+                                                      st.args.authentication_configured);
+  authz->set_pending(!st.security_known && mode != security::authorizer_mode::off);
+  st.authz = std::move(authz);
   if (st.authz->enforcing() != was && st.security_known)
     spdlog::info("authorization is {} ({} ACL(s), {} super-user(s), --authorizer={})",
                  st.authz->enforcing() ? "enforced" : "off", st.acls.size(), st.args.super_users.size(),

@@ -139,7 +139,8 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
         if (st.routes->authz) {
           auto allowed = security::authorize(*st.routes->authz, st.identity.principal, req);
           if (!allowed) {
-            rp.deliver(wire::error_response(ErrorCode::AUTHORIZATION_FAILED, allowed.reason));
+            rp.deliver(wire::error_response(
+              allowed.retriable ? ErrorCode::CLUSTER_UNAVAILABLE : ErrorCode::AUTHORIZATION_FAILED, allowed.reason));
             return rp;
           }
           filter_topics = req.which() == schema::Request::METADATA;

@@ -99,7 +99,8 @@ struct parsed_acl {
 parsed_acl parse_acl(std::string_view line);
 
 // A whole ACL set as one text: "version=1\n" then one ACL per line, each
-// ended by '\n', sorted, no duplicates (encode sorts and drops duplicates;
+// ended by '\n', sorted (by permission allow < deny, principal bytewise,
+// operation in the order of the enum above, type, pattern), no duplicates (encode sorts and drops duplicates;
 // decode accepts any order and drops duplicates). An empty input (a node
 // or file that was never written) is the empty set. A larger version, a
 // missing one or a bad line is refused with the line's number.

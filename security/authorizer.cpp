@@ -60,6 +60,8 @@ bool authorizer::allowed(std::string_view principal, operation op, const resourc
 decision authorizer::check(std::string_view principal, operation op, const resource& on) const {
   if (allowed(principal, op, on))
     return {};
+  if (pending_)
+    return {false, "the ACLs are not known yet (this broker has not read them from ZooKeeper); retry", true};
   std::string what = on.type == resource_type::cluster ? std::string{"the cluster"}
                                                         : std::string{to_string(on.type)} + " " + on.name;
   return {false, std::string{principal} + " may not " + std::string{to_string(op)} + " " + what +

@@ -37,6 +37,7 @@ std::optional<authorizer_mode> parse_authorizer_mode(std::string_view text);
 struct decision {
   bool allowed = true;
   std::string reason;  // refused: a sentence naming principal, operation and resource
+  bool retriable = false;  // refused only because the ACLs are not known yet (pending)
   explicit operator bool() const { return allowed; }
 };
 
@@ -48,6 +49,10 @@ public:
 
   // Whether checks apply at all (rule 1).
   bool enforcing() const { return enforcing_; }
+  // A broker on ZooKeeper before it has read the ACLs: it enforces with none
+  // (only super-users pass), and says the refusal is retriable.
+  void set_pending(bool pending) { pending_ = pending; }
+  bool pending() const { return pending_; }
   bool allowed(std::string_view principal, operation op, const resource& on) const;
   // The same, with the refusal worded for the client.
   decision check(std::string_view principal, operation op, const resource& on) const;
@@ -59,6 +64,7 @@ private:
   std::vector<acl_entry> acls_;
   std::set<std::string> super_users_;
   bool enforcing_ = false;
+  bool pending_ = false;
 };
 
 using authorizer_ptr = std::shared_ptr<const authorizer>;

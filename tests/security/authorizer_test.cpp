@@ -104,6 +104,18 @@ TEST_CASE("a refusal names principal, operation and resource") {
   CHECK(a.check("User:bob", operation::alter, resource::cluster()).reason.find("the cluster") != std::string::npos);
 }
 
+TEST_CASE("a pending authorizer (ACLs not read yet) lets super-users through and refuses others retriably") {
+  authorizer a{{}, {"User:admin"}, authorizer_mode::on, false};
+  a.set_pending(true);
+  CHECK(a.check("User:admin", operation::alter, resource::cluster()).allowed);
+  auto d = a.check("User:bob", operation::produce, resource::topic("t"));
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retriable);
+  CHECK(d.reason.find("not known yet") != std::string::npos);
+  authorizer b{{}, {}, authorizer_mode::on, false};
+  CHECK_FALSE(b.check("User:bob", operation::produce, resource::topic("t")).retriable);
+}
+
 TEST_CASE("super-user lists and modes parse") {
   auto s = parse_super_users("User:admin,User:ops");
   REQUIRE(s.ok());
