@@ -18,6 +18,7 @@
 
 #include "apps/acl_commands.hpp"
 #include "apps/cluster_status.hpp"
+#include "apps/user_commands.hpp"
 #include "client/blocking.hpp"
 #include "schema/wire.hpp"
 
@@ -283,6 +284,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
 
   cli::acl_commands acl{app};
+  cli::user_commands user{app};
 
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
@@ -389,6 +391,8 @@ int main(int argc, char** argv) {
       return cli::run_status(conn, broker, max_lag_ms, login);
     } else if (acl.parsed()) {
       return acl.run(conn);
+    } else if (user.parsed()) {
+      return user.run(conn);
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {

@@ -115,3 +115,36 @@ TEST_CASE("heraldd refuses a bad --super-users list and a damaged ACL file") {
   CHECK(contains(err, "cannot load ACLs"));
   CHECK(contains(err, "line 2"));
 }
+
+TEST_CASE("herald user add stores a SCRAM credential, never the password; list shows names; remove removes") {
+  temp_dir dir;
+  auto out = dir.path() / "out", err = dir.path() / "err";
+  auto pw = dir.path() / "alice.pw";
+  std::ofstream(pw) << "correct horse battery staple\n";
+  broker_process broker(dir.path() / "data", dir.path());
+  REQUIRE(run_cli(broker.address(), "user add alice --password-file " + pw.string(), out, err) == 0);
+  CHECK(contains(out, "user alice added (principal User:alice)"));
+  const auto stored = read_file(dir.path() / "data" / "users");
+  CHECK(stored.starts_with("version=1\nalice SCRAM-SHA-256:iterations="));
+  CHECK(stored.find("horse") == std::string::npos);
+  REQUIRE(run_cli(broker.address(), "user add bob --password-file " + pw.string() + " --iterations 4096", out, err) == 0);
+  CHECK(read_file(dir.path() / "data" / "users").find("bob SCRAM-SHA-256:iterations=4096,") != std::string::npos);
+  REQUIRE(run_cli(broker.address(), "user list", out, err) == 0);
+  CHECK(read_file(out) == "alice\nbob\n");
+  REQUIRE(run_cli(broker.address(), "user remove alice", out, err) == 0);
+  CHECK(contains(out, "removed user alice"));
+  REQUIRE(run_cli(broker.address(), "user remove alice", out, err) == 0);
+  CHECK(contains(out, "no such user: alice"));
+  REQUIRE(run_cli(broker.address(), "user list", out, err) == 0);
+  CHECK(read_file(out) == "bob\n");
+  CHECK(run_cli(broker.address(), "user add bad/name --password-file " + pw.string(), out, err) == 1);
+  CHECK(contains(err, "user name"));
+  CHECK(run_cli(broker.address(), "user add carol --password-file " + (dir.path() / "missing").string(), out, err) == 2);
+  CHECK(contains(err, "cannot read --password-file"));
+  // Once authorization is on, managing users needs alter on the cluster.
+  REQUIRE(run_cli(broker.address(), "acl add --principal User:ops --operation alter --cluster", out, err) == 0);
+  CHECK(run_cli(broker.address(), "user remove bob", out, err) == 1);
+  CHECK(contains(err, "User:ANONYMOUS may not alter the cluster"));
+  CHECK(run_cli(broker.address(), "user list", out, err) == 1);
+  CHECK(contains(err, "User:ANONYMOUS may not describe the cluster"));
+}
