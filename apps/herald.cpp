@@ -284,7 +284,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
 
   cli::acl_commands acl{app};
-  cli::user_commands user{app};
+  cli::user_commands users{app};
 
   produce_args pa;
   auto* produce = app.add_subcommand("produce", "Produce one record per stdin line");
@@ -391,8 +391,8 @@ int main(int argc, char** argv) {
       return cli::run_status(conn, broker, max_lag_ms, login);
     } else if (acl.parsed()) {
       return acl.run(conn);
-    } else if (user.parsed()) {
-      return user.run(conn);
+    } else if (users.parsed()) {
+      return users.run(conn);
     } else if (produce->parsed()) {
       return run_produce(conn, pa);
     } else if (consume->parsed()) {
