@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "security/tls_write_ledger.hpp"
 #include "tests/security/tls_test_support.hpp"
 
 using namespace herald::security;
@@ -222,4 +223,21 @@ TEST_CASE("tls: contexts refuse bad files with messages naming them") {
   CHECK(parse_tls_client_auth("required", mode));
   CHECK(mode == tls_client_auth::required);
   CHECK_FALSE(parse_tls_client_auth("yes", mode));
+}
+
+TEST_CASE("tls write ledger: socket progress in ciphertext maps back to the plaintext it carried") {
+  herald::security::tls_write_ledger ledger;
+  ledger.sent(0, 300);     // a handshake flight
+  ledger.sent(100, 129);   // one record
+  ledger.sent(1000, 1100); // a bigger write
+  CHECK(ledger.pending_ciphertext() == 1529);
+  CHECK(ledger.written(300) == 0);
+  CHECK(ledger.written(100) == 77); // 100 * 100 / 129, rounded down
+  CHECK(ledger.written(29) == 23);  // the rest of the record, exactly
+  std::size_t total = 0;
+  for (int i = 0; i < 11; ++i)
+    total += ledger.written(100);
+  CHECK(total == 1000);
+  CHECK(ledger.pending_ciphertext() == 0);
+  CHECK(ledger.written(50) == 0); // more than was sent: nothing to report
 }
