@@ -14,6 +14,8 @@
 #include "protocol/errors.hpp"
 #include "schema/wire.hpp"
 #include "security/sasl_server.hpp"
+#include "security/tls_channel.hpp"
+#include "security/tls_write_ledger.hpp"
 
 namespace herald::actors {
 
@@ -40,6 +42,12 @@ struct connection_state {
   bool reading = true;
   bool closing = false;
   bool done = false;  // quit() called
+  // TLS between the socket and the frames, when the listener has it.
+  std::unique_ptr<security::tls_channel> tls;
+  security::tls_write_ledger tls_ledger;  // socket progress -> plaintext written
+  std::uint64_t tls_plain_in = 0;          // plaintext handed to the channel
+  std::uint64_t tls_plain_accounted = 0;   // ... of which the ledger knows the ciphertext
+  bool tls_principal_told = false;
   static inline const char* name = "herald.client_connection";
 };
 
@@ -77,14 +85,64 @@ void apply(self_ptr self, connection_logic::actions& a);
 
 // --- the socket boundary: every byte in and out passes here (TLS slots in between) ---
 
+void finish(self_ptr self, bool hard);
+
+// Whatever TLS has to send (handshake, records, alerts) to the socket; the
+// ledger learns which plaintext it carries.
+void flush_tls(self_ptr self) {
+  auto& st = self->state;
+  auto& buf = self->wr_buf(st.hdl);
+  const auto before = buf.size();
+  st.tls->take_ciphertext(buf);
+  const std::uint64_t encrypted = st.tls_plain_in - st.tls->pending_plaintext();
+  st.tls_ledger.sent(encrypted - st.tls_plain_accounted, buf.size() - before);
+  st.tls_plain_accounted = encrypted;
+  if (buf.size() != before)
+    self->flush(st.hdl);
+}
+
 void write_socket(self_ptr self, const char* data, std::size_t n) {
-  self->write(self->state.hdl, n, data);
-  self->flush(self->state.hdl);
+  auto& st = self->state;
+  if (st.tls) {
+    st.tls->write_plaintext(data, n);  // held until the handshake is done
+    st.tls_plain_in += n;
+    flush_tls(self);
+    return;
+  }
+  self->write(st.hdl, n, data);
+  self->flush(st.hdl);
 }
 
 void on_socket_bytes(self_ptr self, const char* data, std::size_t n) {
+  auto& st = self->state;
+  if (!st.tls) {
+    connection_logic::actions a;
+    st.logic->on_bytes(data, n, now(), a);
+    apply(self, a);
+    return;
+  }
+  st.tls->feed_ciphertext(data, n);
+  flush_tls(self);
+  if (st.tls->failed()) {
+    // The alert (if any) is on its way; nothing of this client reached the frames.
+    spdlog::info("client {}: TLS refused: {}", st.peer, st.tls->error());
+    finish(self, false);
+    return;
+  }
+  if (st.tls->handshake_done() && !st.tls_principal_told) {
+    st.tls_principal_told = true;
+    auto principal = st.tls->peer_principal();
+    spdlog::debug("client {}: {} established, principal {}", st.peer, st.tls->protocol_version(),
+                  principal.empty() ? "User:ANONYMOUS (no client certificate)" : principal);
+    if (!principal.empty())
+      st.logic->set_transport_principal(std::move(principal));
+  }
+  std::vector<char> plain;
+  st.tls->take_plaintext(plain);
+  if (plain.empty())
+    return;
   connection_logic::actions a;
-  self->state.logic->on_bytes(data, n, now(), a);
+  st.logic->on_bytes(plain.data(), plain.size(), now(), a);
   apply(self, a);
 }
 
@@ -204,6 +262,8 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
   st.logic = std::make_unique<connection_logic>(st.args.limits, st.args.node_id, now(), st.args.budget);
   if (!st.args.sasl_mechanisms.empty())
     st.logic->require_sasl(security::sasl_server(st.args.sasl_mechanisms, st.args.sasl_lookup));
+  if (st.args.tls)
+    st.tls = std::make_unique<security::tls_channel>(st.args.tls->current());
   if (st.args.keepalive) {
     if (auto fd = native_fd(self); fd >= 0)
       set_keepalive(fd);
@@ -224,7 +284,8 @@ caf::behavior client_connection(self_ptr self, caf::io::connection_handle hdl, c
     [=](caf::io::data_transferred_msg& msg) {
       auto& st = self->state;
       connection_logic::actions a;
-      st.logic->on_written(static_cast<std::size_t>(msg.written), now(), a);
+      auto written = static_cast<std::size_t>(msg.written);
+      st.logic->on_written(st.tls ? st.tls_ledger.written(written) : written, now(), a);
       if (st.closing && msg.remaining == 0) {
         finish(self, false);
         return;

@@ -25,6 +25,7 @@
 
 #include "actors/connection_logic.hpp"
 #include "security/scram_server.hpp"
+#include "security/tls_context.hpp"
 
 namespace herald::security {
 class quota_registry;
@@ -46,6 +47,10 @@ struct client_connection_args {
   security::scram_credential_lookup sasl_lookup;
   // Produce/fetch byte quotas per principal (security/quota.hpp); may be empty.
   std::shared_ptr<security::quota_registry> quotas;
+  // TLS on the listener (--tls-cert ...): every connection takes the holder's
+  // current context when it starts (a reloaded certificate applies to new
+  // connections); null: plaintext.
+  std::shared_ptr<security::tls_context_holder> tls;
 };
 
 } // namespace herald::actors

@@ -128,7 +128,7 @@ void connection_logic::on_hello(const protocol::frame& f, actions& out) {
     goodbye(static_cast<std::uint16_t>(ErrorCode::UNSUPPORTED_VERSION), why, out);
     return;
   }
-  const std::string principal = "User:ANONYMOUS";
+  const std::string principal = transport_principal_.empty() ? "User:ANONYMOUS" : transport_principal_;
   wire::set_error(reply.initError(), ErrorCode::NONE, "");
   reply.setVersion(protocol::protocol_version);
   reply.setPrincipal(principal);

@@ -101,6 +101,9 @@ public:
   connection_logic& operator=(const connection_logic&) = delete;
 
   void on_bytes(const char* data, std::size_t n, time_point now, actions& out);
+  // The principal the transport proved (mTLS: "User:<certificate CN>"),
+  // before the hello; without one the connection is User:ANONYMOUS.
+  void set_transport_principal(std::string principal) { transport_principal_ = std::move(principal); }
   // The session's answer to a request of `request_bytes` (its payload size)
   // and `reserve` (its outgoing_request::reserve). throttle_ms (the quota's
   // delay) goes into the frame and mutes reading that long.
@@ -144,6 +147,7 @@ private:
 
   connection_limits limits_;
   std::int32_t node_id_;
+  std::string transport_principal_;
   std::shared_ptr<queued_bytes_budget> budget_;
   protocol::frame_reader reader_;
   phase phase_ = phase::awaiting_hello;

@@ -80,6 +80,10 @@ struct options {
   std::uint32_t zk_session_timeout_ms = 6000;
   std::uint32_t replica_grace_ms = 60'000;
   herald::actors::cluster_tls_settings cluster_tls;
+  // TLS on the client listener (security/tls_context.hpp).
+  herald::security::tls_server_options tls;
+  std::string tls_client_auth = "none";
+  std::uint32_t tls_reload_check_ms = 60'000;
   // The framed client listener (actors/client_listener.hpp) and its limits.
   std::uint32_t max_frame_bytes = herald::protocol::default_max_frame_bytes;
   std::uint32_t max_inflight_requests = 512;
@@ -305,6 +309,20 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--super-users", opt.super_users,
                  "Principals allowed everything whatever the ACLs say, comma-separated: User:admin,User:ops");
+  app.add_option("--tls-cert", opt.tls.cert_file,
+                 "TLS on the client listener: this broker's certificate (PEM, then any intermediates; with --tls-key)");
+  app.add_option("--tls-key", opt.tls.key_file, "TLS on the client listener: its private key (PEM)");
+  app.add_option("--tls-ca", opt.tls.ca_file, "TLS on the client listener: the CA (PEM) client certificates must come from");
+  app.add_option("--tls-client-auth", opt.tls_client_auth,
+                 "TLS on the client listener: none, optional (a certificate, if sent, must verify and names the "
+                 "principal) or required (clients without one are refused)")
+    ->check(CLI::IsMember({"none", "optional", "required"}))
+    ->capture_default_str();
+  app.add_option("--tls-reload-check-ms", opt.tls_reload_check_ms,
+                 "TLS on the client listener: how often new connections look for changed certificate files "
+                 "(SIGHUP reloads at once)")
+    ->check(CLI::Range(0u, 86'400'000u))
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -430,6 +448,18 @@ int main(int argc, char** argv) {
 
   if (auto why = herald::actors::check_cluster_tls(opt.cluster_tls); !why.empty())
     return fail(why);
+  std::shared_ptr<herald::security::tls_context_holder> client_tls;
+  herald::security::parse_tls_client_auth(opt.tls_client_auth, opt.tls.client_auth);
+  if (!opt.tls.cert_file.empty() || !opt.tls.key_file.empty() || !opt.tls.ca_file.empty()) {
+    if (opt.tls.cert_file.empty() || opt.tls.key_file.empty())
+      return fail("TLS on the client listener needs --tls-cert and --tls-key");
+    client_tls = std::make_shared<herald::security::tls_context_holder>(
+      opt.tls, std::chrono::milliseconds{opt.tls_reload_check_ms});
+    if (!client_tls->ok())
+      return fail("--tls-*: " + client_tls->error());
+  } else if (opt.tls.client_auth != herald::security::tls_client_auth::none) {
+    return fail("--tls-client-auth needs --tls-cert, --tls-key and --tls-ca");
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(opt.data_dir, ec);
@@ -525,6 +555,7 @@ int main(int argc, char** argv) {
   la.max_queued_request_bytes = opt.max_queued_request_bytes;
   la.connection.node = node;
   la.connection.node_id = opt.node_id;
+  la.connection.tls = client_tls;
   la.connection.limits.max_frame_bytes = opt.max_frame_bytes;
   la.connection.limits.max_inflight_requests = opt.max_inflight_requests;
   la.connection.limits.max_inflight_bytes = opt.max_connection_inflight_bytes;
