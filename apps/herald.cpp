@@ -213,6 +213,18 @@ int main(int argc, char** argv) {
                  "File whose first line is the SASL user's password (never give a password on the command line)")
     ->envname("HERALD_PASSWORD_FILE");
 
+  // TLS to the brokers (docs/security.md): on with any of these.
+  bool tls = false;
+  security::tls_client_options tls_options;
+  app.add_flag("--tls", tls, "Connect with TLS, checking brokers against the system's CAs (or --tls-ca)");
+  app.add_option("--tls-ca", tls_options.ca_file, "TLS: the CA file (PEM) brokers' certificates are checked against")
+    ->envname("HERALD_TLS_CA");
+  app.add_option("--tls-cert", tls_options.cert_file, "TLS: a client certificate (PEM), for brokers that ask for one")
+    ->envname("HERALD_TLS_CERT");
+  app.add_option("--tls-key", tls_options.key_file, "TLS: the client certificate's key (PEM)")->envname("HERALD_TLS_KEY");
+  app.add_option("--tls-server-name", tls_options.server_name,
+                 "TLS: the name brokers' certificates must carry (default: the host connected to)");
+
   auto* topic = app.add_subcommand("topic", "Create, list, describe and delete topics");
   topic->require_subcommand(1);
   std::string topic_name;
@@ -335,6 +347,8 @@ int main(int argc, char** argv) {
   }
 
   try {
+    login.tls = tls || !tls_options.ca_file.empty() || !tls_options.cert_file.empty();
+    login.tls_options = tls_options;
     client::connection conn{broker, login};
     if (create->parsed()) {
       std::optional<cluster::topic_config> config;

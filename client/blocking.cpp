@@ -88,8 +88,10 @@ struct connection::impl {
   caf::actor session;
   std::shared_ptr<std::atomic<bool>> reachable = std::make_shared<std::atomic<bool>>(true);
 
-  impl(const std::string& addresses, routing mode, cluster_options options)
-    : system((configure_client_system(cfg), cfg)) {
+  cluster_options options;
+
+  impl(const std::string& addresses, routing mode, cluster_options settings)
+      : system((configure_client_system(cfg), cfg)), options(std::move(settings)) {
     options.bootstrap = parse_broker_list(addresses);
     options.pinned = mode == routing::pinned;
     const auto patience = std::chrono::milliseconds{options.connect_timeout_ms} *
@@ -141,6 +143,12 @@ connection::connection(const std::string& broker_addresses, routing mode)
 
 connection::connection(const std::string& broker_addresses, const cluster_options& options, routing mode)
   : impl_(std::make_unique<impl>(broker_addresses, mode, options)) {}
+connection::connection(const std::string& broker_addresses, routing mode, cluster_options settings)
+  : impl_(std::make_unique<impl>(broker_addresses, mode, std::move(settings))) {}
+
+const cluster_options& connection::settings() const {
+  return impl_->options;
+}
 
 connection::~connection() = default;
 

@@ -64,6 +64,10 @@ struct cluster_state {
   std::map<std::string, link> links;                     // by HOST:PORT
   std::map<std::string, std::vector<pending>> awaiting;  // by topic: waiting for a refresh
   std::uint64_t next_id = 0;
+  // TLS (options.tls): one client context for every broker connection, or
+  // why it could not be made (every connection then fails with that).
+  std::shared_ptr<const security::tls_context> tls;
+  std::string tls_error;
   static inline const char* name = "herald.cluster";
 };
 
@@ -206,7 +210,12 @@ void open_link(self_ptr self, const std::string& address) {
     return;
   }
   const auto& o = self->state.options;
+  if (o.tls && !self->state.tls) {
+    drop_link(self, address, "TLS: " + self->state.tls_error);
+    return;
+  }
   wire_connection_options w;
+  w.tls = self->state.tls;
   w.host = parsed->first;
   w.port = parsed->second;
   w.connect_timeout_ms = o.connect_timeout_ms;
@@ -402,6 +411,8 @@ caf::behavior cluster_session(self_ptr self, cluster_options options, std::share
   self->state.options = std::move(options);
   self->state.reachable = std::move(reachable);
   self->state.candidates = broker_candidates{self->state.options.bootstrap};
+  if (self->state.options.tls)
+    self->state.tls = security::tls_context::make_client(self->state.options.tls_options, self->state.tls_error);
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& [address, l] : self->state.links) {
       if (l.connection && l.connection.address() == dm.source) {

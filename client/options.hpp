@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "schema/client.capnp.h"
+#include "security/tls_context.hpp"
 #include "storage/record_batch.hpp"
 
 namespace herald::client {
@@ -59,6 +60,12 @@ struct cluster_options {
   // refuses with authenticationFailed.
   std::string sasl_user;
   std::string sasl_password;
+  // TLS to every broker when `tls` is true (docs/security.md): the broker's
+  // certificate is checked against tls_options.ca_file (the system's CAs if
+  // empty) and must name the host connected to (or tls_options.server_name);
+  // cert_file/key_file: a client certificate for brokers that ask for one.
+  bool tls = false;
+  security::tls_client_options tls_options;
 };
 
 enum class start_position { earliest, latest };

@@ -10,6 +10,7 @@
 #include "client/connector.hpp"
 #include "protocol/atoms.hpp"
 #include "protocol/errors.hpp"
+#include "security/tls_channel.hpp"
 
 namespace herald::client {
 
@@ -35,6 +36,7 @@ struct wire_state {
   caf::actor owner;
   caf::io::connection_handle hdl;
   bool connected = false;
+  std::unique_ptr<security::tls_channel> tls;  // between the socket and the frames, when on
   std::unordered_map<std::uint64_t, caf::typed_response_promise<bytes>> pending;  // by correlation
   std::vector<caf::typed_response_promise<caf::unit_t>> ready_waiters;
   std::optional<clock_type::time_point> timer_at;  // the earliest wire_tick scheduled
@@ -48,19 +50,47 @@ void pump(self_ptr self);
 
 // --- the socket boundary: every byte in and out passes here ---------------
 
+// What TLS has to send (handshake, records, alerts) goes to the socket.
+void flush_tls(self_ptr self) {
+  auto& st = self->state;
+  auto& buf = self->wr_buf(st.hdl);
+  const auto before = buf.size();
+  st.tls->take_ciphertext(buf);
+  if (buf.size() != before)
+    self->flush(st.hdl);
+}
+
 void write_socket(self_ptr self, const char* data, std::size_t n) {
   auto& st = self->state;
   if (!st.connected || n == 0)
     return;
+  if (st.tls) {
+    st.tls->write_plaintext(data, n);  // held until the handshake is done
+    flush_tls(self);
+    return;
+  }
   auto& buf = self->wr_buf(st.hdl);
   buf.insert(buf.end(), data, data + n);
   self->flush(st.hdl);
 }
 
 void on_socket_bytes(self_ptr self, const char* data, std::size_t n) {
-  if (self->state.ended)
+  auto& st = self->state;
+  if (st.ended)
     return;
-  self->state.conversation->on_bytes(data, n, clock_type::now());
+  if (st.tls) {
+    st.tls->feed_ciphertext(data, n);
+    flush_tls(self);
+    std::vector<char> plain;
+    st.tls->take_plaintext(plain);
+    if (!plain.empty())
+      st.conversation->on_bytes(plain.data(), plain.size(), clock_type::now());
+    if (st.tls->failed() && !st.conversation->lost())
+      st.conversation->close("TLS: " + st.tls->error());
+    pump(self);
+    return;
+  }
+  st.conversation->on_bytes(data, n, clock_type::now());
   pump(self);
 }
 
@@ -127,9 +157,13 @@ void on_connected(self_ptr self, int fd) {
   auto& st = self->state;
   st.hdl = self->add_scribe(fd);
   st.connected = true;
+  if (st.options.tls)
+    st.tls = std::make_unique<security::tls_channel>(st.options.tls, st.options.host);
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(read_chunk));
   self->ack_writes(st.hdl, true);
   st.conversation->start(clock_type::now());
+  if (st.tls)
+    flush_tls(self);  // the ClientHello, even before the hello frame
   pump(self);
 }
 

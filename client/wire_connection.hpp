@@ -25,11 +25,13 @@
 // the socket without touching the frame logic.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
 
 #include "client/wire_conversation.hpp"
+#include "security/tls_context.hpp"
 
 namespace herald::client {
 
@@ -39,6 +41,9 @@ struct wire_connection_options {
   std::uint32_t connect_timeout_ms = 5'000;  // the TCP connect, then again for the hello
   wire_settings conversation;                // (its broker field is set from host and port)
   bool notify_owner = false;                 // send the owner (wire_lost_atom, caf::error) when lost
+  // TLS between the socket and the frames when set (a client context); the
+  // broker's certificate must name `host` unless the context names a server.
+  std::shared_ptr<const security::tls_context> tls;
 };
 
 caf::actor spawn_wire_connection(caf::actor_system& system, wire_connection_options options, caf::actor owner);
