@@ -529,8 +529,10 @@ int main(int argc, char** argv) {
   args.acls = std::move(local_security.acls);
   args.users = std::move(local_security.users);
   args.credentials = credentials;  // kept current by the node, read by SASL
-  // Clients authenticate: `--authorizer auto` enforces ACLs from the start.
-  args.authentication_configured = !sasl_mechanisms.empty();
+  // Clients authenticate (SASL, or client certificates naming principals):
+  // `--authorizer auto` enforces ACLs from the start.
+  args.authentication_configured = !sasl_mechanisms.empty() ||
+                                   (client_tls && opt.tls.client_auth != herald::security::tls_client_auth::none);
   auto node = herald::actors::spawn_node(system, std::move(args));
 
   // The cluster listener (BASP, over mutual TLS when configured) for the

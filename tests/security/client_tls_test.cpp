@@ -108,10 +108,22 @@ TEST_CASE("client TLS: mutual TLS required refuses missing, expired and foreign 
   CHECK_MESSAGE(contains(stranger.err, "the server refused our certificate: unknown CA"), stranger.err);
   CHECK(eventually([&] { return contains(broker.log(), "TLS refused: client certificate signed by an unknown CA"); }));
 
+  // Client certificates name principals, so `--authorizer auto` enforces
+  // ACLs from the start: alice, with no ACL, is refused by name.
   auto alice = run(broker, dir.path(), cli_tls("client-alice") + "topic create alices");
-  CHECK_MESSAGE(alice.status == 0, alice.err);
+  CHECK(alice.status != 0);
+  CHECK_MESSAGE(contains(alice.err, "User:alice"), alice.err);
   // The certificate's CN is the connection's principal, handed to its session.
   CHECK(eventually([&] { return contains(broker.log(), "principal User:alice"); }));
+}
+
+TEST_CASE("client TLS: a client certificate's principal is authorized like any other") {
+  temp_dir dir;
+  auto flags = tls_flags("broker", "required");
+  flags.push_back("--super-users=User:alice");
+  broker_process broker(dir.path() / "data", dir.path(), flags);
+  auto alice = run(broker, dir.path(), cli_tls("client-alice") + "topic create alices");
+  CHECK_MESSAGE(alice.status == 0, alice.err);
 }
 
 TEST_CASE("client TLS: a replaced certificate serves new connections after SIGHUP") {
