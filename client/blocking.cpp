@@ -143,12 +143,6 @@ connection::connection(const std::string& broker_addresses, routing mode)
 
 connection::connection(const std::string& broker_addresses, const cluster_options& options, routing mode)
   : impl_(std::make_unique<impl>(broker_addresses, mode, options)) {}
-connection::connection(const std::string& broker_addresses, routing mode, cluster_options settings)
-  : impl_(std::make_unique<impl>(broker_addresses, mode, std::move(settings))) {}
-
-const cluster_options& connection::settings() const {
-  return impl_->options;
-}
 
 connection::~connection() = default;
 

@@ -95,9 +95,6 @@ public:
   // The same with connection settings (credentials for SASL, timeouts);
   // options.bootstrap and options.pinned are set from the arguments.
   connection(const std::string& broker_addresses, const cluster_options& options, routing mode = routing::leaders);
-  connection(const std::string& broker_addresses, routing mode, cluster_options settings);
-  // The settings it was made with (to open more connections alike).
-  const cluster_options& settings() const;
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
