@@ -244,9 +244,13 @@ void apply(self_ptr self, connection_logic::actions& a) {
   if (a.close) {
     if (!a.close_reason.empty())
       spdlog::info("client {}: closing: {}", st.peer, a.close_reason);
-    if (st.closing || st.logic->unwritten_bytes() == 0) {
+    // Before the TLS handshake is done the goodbye cannot be encrypted, so it
+    // would never drain and the close would wait for the write-stall timeout
+    // (a silent or stalled TLS client outliving the handshake timeout).
+    const bool goodbye_stuck = st.tls && !st.tls->handshake_done();
+    if (st.closing || goodbye_stuck || st.logic->unwritten_bytes() == 0) {
       // Nothing left to send, or a second close (the goodbye did not drain).
-      finish(self, st.closing);
+      finish(self, st.closing || goodbye_stuck);
       return;
     }
     st.closing = true;  // the goodbye drains first (see data_transferred_msg)

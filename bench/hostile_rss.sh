@@ -18,8 +18,15 @@
 #                         started as node 1 of a static cluster whose node 2 is absent
 #                         (--cluster-listen, after issue 11's switch); add
 #                         --cluster-tls-* flags after -- for the mutual-TLS case
+#   --tls CA_DIR          TLS on the client listener (--tls-cert/--tls-key from CA_DIR, made by
+#                         deploy/make-test-ca.sh); the normal client and the client-library
+#                         patterns speak TLS (--tls-ca CA_DIR/ca.crt), the raw ones send their
+#                         bytes before any handshake, the tls-* ones inside it; noread is the
+#                         client library's (a TLS client that stops reading). Default patterns:
+#                         random oversize partial reset tls-silent tls-slowhello tls-stall
+#                         tls-oversize noread sessions
 #   --patterns "a b"      a subset (default: all)
-#   --hold-ms MS          how long each pattern holds (default 5000; slowloris:
+#   --hold-ms MS          how long each pattern holds (default 5000; slowloris, tls-slowhello:
 #                         --slowloris-ms, default 40000 to outlast a 30 s frame timeout)
 #   --connections N       connections (requests, sessions) per pattern (default: each pattern's own)
 #   --check MIB           exit 1 unless every peak < MIB, the broker survived and
@@ -50,11 +57,14 @@ expect_closed=""
 expect_goodbye=""
 want_listeners=""
 during_optional=""
+tls_dir=""
+patterns_set=0
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --proto) proto=$2; shift 2 ;;
-    --patterns) patterns=$2; shift 2 ;;
+    --patterns) patterns=$2; patterns_set=1; shift 2 ;;
+    --tls) tls_dir=$2; shift 2 ;;
     --client-listen) client_listen=1; shift ;;
     --auto) client_listen=auto; shift ;;
     --cluster-target) cluster_target=1; shift ;;
@@ -70,6 +80,12 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+tlsd=(); tlsc=(); tlst=()
+if [ -n "$tls_dir" ]; then
+  tlsd=(--tls-cert $tls_dir/broker.crt --tls-key $tls_dir/broker.key)
+  tlsc=(--tls-ca $tls_dir/ca.crt); tlst=(--tls-ca $tls_dir/ca.crt)
+  [ $patterns_set = 1 ] || patterns="random oversize partial reset tls-silent tls-slowhello tls-stall tls-oversize noread sessions"
+fi
 heraldd=$build/apps/heraldd
 herald=$build/apps/herald
 tool=$build/tests/hostile/hostile_client
@@ -106,8 +122,8 @@ free_port() {
 # One record through the broker and back; prints "ok <ms>" or "FAIL <ms>".
 normal_client() {  # addr, tag
   local t0=$(now_ms) out
-  out=$( (echo "$2" | timeout 10 $herald --broker $1 produce hostile --acks all >/dev/null 2>&1 &&
-          timeout 10 $herald --broker $1 consume hostile --from-beginning --max-messages 1 --timeout-ms 5000) 2>/dev/null)
+  out=$( (echo "$2" | timeout 10 $herald "${tlsc[@]}" --broker $1 produce hostile --acks all >/dev/null 2>&1 &&
+          timeout 10 $herald "${tlsc[@]}" --broker $1 consume hostile --from-beginning --max-messages 1 --timeout-ms 5000) 2>/dev/null)
   local ms=$(( $(now_ms) - t0 ))
   [ -n "$out" ] && echo "ok $ms" || echo "FAIL $ms"
 }
@@ -124,20 +140,22 @@ for p in $patterns; do
         --peer 2=127.0.0.1:$(free_port)/127.0.0.1:$(free_port))
   fi
   prlimit --as=$((4 << 30)) $heraldd --data-dir $d/data --listen $listen --port-file $d/port \
-    --disk-reserve-bytes 0 "${cl[@]}" "${extra[@]}" > $d/log 2>&1 &
+    --disk-reserve-bytes 0 "${cl[@]}" "${tlsd[@]}" "${extra[@]}" > $d/log 2>&1 &
   pid=$!
   for i in $(seq 200); do [ -s $d/port ] && break; sleep 0.05; done
   addr=$(head -1 $d/port)
   taddr=$addr; [ $client_listen = 1 ] && taddr=$(head -1 $d/cport)
   # The client library speaks whatever --listen speaks.
   case $p in sessions|noread-client) taddr=$addr ;; esac
+  [ -n "$tls_dir" ] && [ $p = noread ] && taddr=$addr
   [ $cluster_target = 1 ] && taddr=127.0.0.1:$kp
-  $herald --broker $addr topic create hostile --partitions 1 --replication-factor 1 >/dev/null 2>&1
+  $herald "${tlsc[@]}" --broker $addr topic create hostile --partitions 1 --replication-factor 1 >/dev/null 2>&1
   warm=$(normal_client $addr warmup)
   before=$(rss $pid VmRSS)
   nlisten=$(listeners $pid)
-  hold=$hold_ms; [ $p = slowloris ] && hold=$slow_ms
-  $tool --target $taddr --proto $proto --pattern $p --hold-ms $hold --connections $conns > $d/tool.out 2> $d/tool.err &
+  hold=$hold_ms; case $p in slowloris|tls-slowhello) hold=$slow_ms ;; esac
+  $tool --target $taddr --proto $proto --pattern $p --hold-ms $hold --connections $conns "${tlst[@]}" \
+    > $d/tool.out 2> $d/tool.err &
   tool_pid=$!
   sleep 1
   during=$(normal_client $addr during)

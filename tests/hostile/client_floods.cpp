@@ -16,6 +16,7 @@
 #include <caf/io/all.hpp>
 
 #include "client/actors.hpp"
+#include "client/wire_connection.hpp"
 #include "protocol/atoms.hpp"
 #include "protocol/client_system.hpp"
 #include "schema/wire.hpp"
@@ -24,6 +25,32 @@
 namespace herald::hostile {
 
 namespace {
+
+// open_session, over TLS when tls_ca names the CA to trust (the broker's
+// certificate must name `host`).
+caf::expected<caf::actor> open(caf::actor_system& system, const std::string& host, std::uint16_t port,
+                               const caf::actor& owner, const std::string& tls_ca) {
+  if (tls_ca.empty())
+    return client::open_session(system, host, port, owner);
+  client::wire_connection_options options;
+  options.host = host;
+  options.port = port;
+  security::tls_client_options tls;
+  tls.ca_file = tls_ca;
+  std::string error;
+  options.tls = security::tls_context::make_client(tls, error);
+  if (!options.tls)
+    return caf::make_error(caf::sec::runtime_error, error);
+  auto connection = client::spawn_wire_connection(system, options, owner);
+  caf::scoped_actor self{system};
+  caf::expected<caf::actor> session{caf::sec::runtime_error};
+  self->request(connection, std::chrono::milliseconds{2 * options.connect_timeout_ms} + std::chrono::seconds{5},
+                caf::connect_atom::value)
+    .receive([&]() { session = connection; }, [&](caf::error& err) { session = std::move(err); });
+  if (!session)
+    caf::anon_send_exit(connection, caf::exit_reason::user_shutdown);
+  return session;
+}
 
 // A TCP proxy on 127.0.0.1 in front of the broker. Client bytes always pass;
 // broker bytes pass until stop_reading_broker is set, after which the proxy
@@ -158,14 +185,15 @@ std::vector<char> fetch_request(const std::string& topic, std::uint32_t max_byte
 
 } // namespace
 
-flood_result run_noread(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold) {
+flood_result run_noread(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold,
+                        const std::string& tls_ca) {
   flood_result result;
   caf::actor_system_config cfg;
   configure_client_system(cfg);
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
   proxy px{host, port};
-  auto session = client::open_session(system, "127.0.0.1", px.port(), caf::actor_cast<caf::actor>(self));
+  auto session = open(system, "127.0.0.1", px.port(), caf::actor_cast<caf::actor>(self), tls_ca);
   if (!session) {
     result.note = "cannot connect: " + system.render(session.error());
     return result;
@@ -201,7 +229,8 @@ flood_result run_noread(const std::string& host, std::uint16_t port, int count, 
   return result;
 }
 
-flood_result run_sessions(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold) {
+flood_result run_sessions(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold,
+                          const std::string& tls_ca) {
   flood_result result;
   caf::actor_system_config cfg;
   configure_client_system(cfg);
@@ -209,7 +238,7 @@ flood_result run_sessions(const std::string& host, std::uint16_t port, int count
   caf::scoped_actor self{system};
   std::vector<caf::actor> sessions;
   for (int i = 0; i < count; ++i) {
-    auto s = client::open_session(system, host, port, caf::actor_cast<caf::actor>(self));
+    auto s = open(system, host, port, caf::actor_cast<caf::actor>(self), tls_ca);
     if (!s) {
       result.note = "session " + std::to_string(i) + ": " + system.render(s.error());
       break;

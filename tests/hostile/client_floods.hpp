@@ -7,7 +7,9 @@
 //             each are sent and never read (default 400)
 //   sessions  `count` sessions opened one after another and held (default 2000):
 //             a flood of hellos that the broker must answer
-// No CAF in this header (build speed); the implementation links herald_client.
+// With tls_ca (a CA file) both speak TLS to the broker (its listener has
+// --tls-*). No CAF in this header (build speed); the implementation links
+// herald_client.
 
 #include <chrono>
 #include <string>
@@ -20,7 +22,9 @@ struct flood_result {
   std::string note;
 };
 
-flood_result run_noread(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold);
-flood_result run_sessions(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold);
+flood_result run_noread(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold,
+                        const std::string& tls_ca = "");
+flood_result run_sessions(const std::string& host, std::uint16_t port, int count, std::chrono::milliseconds hold,
+                          const std::string& tls_ca = "");
 
 } // namespace herald::hostile
