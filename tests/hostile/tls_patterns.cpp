@@ -148,7 +148,8 @@ pattern_result slowhello(const target& t, const pattern_options& o) {
   for (int i = 0; i < count(o, 50); ++i)
     s.open();
   std::size_t sent = 0;
-  while (clock_type::now() - s.start < o.hold && sent < hello.size()) {
+  auto open_left = [&] { return std::any_of(s.conns.begin(), s.conns.end(), [](const conn& c) { return !c.closed; }); };
+  while (clock_type::now() - s.start < o.hold && sent < hello.size() && open_left()) {
     for (auto& c : s.conns)
       if (!c.closed)
         s.send(c, &hello[sent], 1);
