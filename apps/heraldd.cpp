@@ -37,6 +37,7 @@
 #include "cluster/topic_limits.hpp"
 #include "cluster/zk_records.hpp"
 #include "protocol/frame.hpp"
+#include "security/cluster_exposure.hpp"
 #include "security/connection_limits.hpp"
 #include "security/sasl_server.hpp"
 #include "security/sasl_user_lookup.hpp"
@@ -80,6 +81,7 @@ struct options {
   std::uint32_t zk_session_timeout_ms = 6000;
   std::uint32_t replica_grace_ms = 60'000;
   herald::actors::cluster_tls_settings cluster_tls;
+  bool cluster_insecure = false;  // plain BASP on a non-loopback --cluster-listen, knowingly
   // TLS on the client listener (security/tls_context.hpp).
   herald::security::tls_server_options tls;
   std::string tls_client_auth = "none";
@@ -247,6 +249,10 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-tls-key", opt.cluster_tls.key_file, "Mutual TLS between brokers: its private key (PEM)");
   app.add_option("--cluster-tls-ca", opt.cluster_tls.ca_file,
                  "Mutual TLS between brokers: the CA whose certificates are brokers (PEM); peers without one are refused");
+  app.add_flag("--cluster-insecure", opt.cluster_insecure,
+               "Allow --cluster-listen on a non-loopback address without --cluster-tls-*: plain BASP, which trusts "
+               "whoever connects (any of them can act as a broker or make this one allocate 2 GiB); only on a "
+               "network that nothing but the brokers reaches");
   app.add_option("--sasl-mechanisms", opt.sasl_mechanisms,
                  "Client listener: clients must authenticate with one of these SASL mechanisms (comma-separated; "
                  "today SCRAM-SHA-256) before any request; users and their credentials come from `herald user` "
@@ -406,6 +412,11 @@ int main(int argc, char** argv) {
     cluster_listen = herald::cluster::parse_host_port(opt.cluster_listen, true);
     if (!cluster_listen)
       return fail("--cluster-listen " + opt.cluster_listen + " is not HOST:PORT");
+    // BASP trusts its peers: off loopback it needs mutual TLS or an explicit --cluster-insecure.
+    if (herald::security::classify_cluster_listener(cluster_listen->first, opt.cluster_tls.enabled(),
+                                                    opt.cluster_insecure) ==
+        herald::security::cluster_exposure::refused)
+      return fail(herald::security::cluster_exposure_refusal(opt.cluster_listen));
   } else if (!opt.peers.empty() || !opt.zookeeper.empty()) {
     return fail("--peer and --zookeeper need --cluster-listen HOST:PORT: other brokers connect there, never to "
                 "the client listener");
@@ -534,6 +545,10 @@ int main(int argc, char** argv) {
   args.authentication_configured = !sasl_mechanisms.empty() ||
                                    (client_tls && opt.tls.client_auth != herald::security::tls_client_auth::none);
   auto node = herald::actors::spawn_node(system, std::move(args));
+  if (cluster_listen && herald::security::classify_cluster_listener(cluster_listen->first, opt.cluster_tls.enabled(),
+                                                                     opt.cluster_insecure) ==
+                          herald::security::cluster_exposure::allowed_insecure)
+    spdlog::warn("{}", herald::security::cluster_exposure_warning(opt.cluster_listen));
 
   // The cluster listener (BASP, over mutual TLS when configured) for the
   // other brokers' node actors; a single node has none.

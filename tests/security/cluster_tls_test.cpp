@@ -10,10 +10,13 @@
 #include <poll.h>
 
 #include <chrono>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "security/cluster_exposure.hpp"
 #include "tests/security/tls_socket.hpp"
 #include "tests/security/tls_test_support.hpp"
 #include "tests/support/broker.hpp"
@@ -146,4 +149,77 @@ TEST_CASE("cluster TLS: heraldd refuses to start with an incomplete or unreadabl
   CHECK(run("--cluster-tls-cert=" + ca_file("broker.crt") + " --cluster-tls-key=" + ca_file("client-bob.key") +
             " --cluster-tls-ca=" + ca_file("ca.crt")) != 0);
   CHECK(read_file(dir.path() / "err").find("does not match certificate") != std::string::npos);
+}
+
+// Without TLS, the cluster listener is for loopback only, unless the
+// operator says the network is trusted (--cluster-insecure, with a warning).
+TEST_CASE("cluster listener exposure: loopback addresses are recognised, only TLS or --cluster-insecure open others") {
+  using herald::security::cluster_exposure;
+  using herald::security::classify_cluster_listener;
+  using herald::security::is_loopback_host;
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LocalHost", "::ffff:127.0.0.1"})
+    CHECK_MESSAGE(is_loopback_host(host), host);
+  for (const char* host : {"0.0.0.0", "::", "[::]", "10.0.0.11", "128.0.0.1", "::2", "broker1.example", "", "[::1"})
+    CHECK_FALSE_MESSAGE(is_loopback_host(host), host);
+  CHECK(classify_cluster_listener("127.0.0.1", false, false) == cluster_exposure::allowed);
+  CHECK(classify_cluster_listener("0.0.0.0", true, false) == cluster_exposure::allowed);
+  CHECK(classify_cluster_listener("0.0.0.0", false, false) == cluster_exposure::refused);
+  CHECK(classify_cluster_listener("0.0.0.0", false, true) == cluster_exposure::allowed_insecure);
+  CHECK(classify_cluster_listener("127.0.0.1", false, true) == cluster_exposure::allowed);  // nothing to warn of
+}
+
+TEST_CASE("cluster listener exposure: heraldd refuses a non-loopback --cluster-listen without TLS and says what to do") {
+  temp_dir dir;
+  const auto peer = " --node-id=1 --peer=1=127.0.0.1:" + std::to_string(free_port()) + "/127.0.0.1:" +
+                    std::to_string(free_port());
+  auto run = [&](const std::string& flags) {
+    return run_shell(heraldd_path() + " --data-dir=" + (dir.path() / "d").string() + " --listen=127.0.0.1:0" + peer +
+                       " " + flags,
+                     dir.path() / "out", dir.path() / "err", 30s);
+  };
+  for (const char* listen : {"0.0.0.0:0", ":::0", "[::]:0", "10.1.2.3:0"}) {
+    CAPTURE(listen);
+    CHECK(run(std::string{"--cluster-listen="} + listen) == 1);
+    const auto err = read_file(dir.path() / "err");
+    CHECK(err.find(std::string{"--cluster-listen "} + listen + " is reachable from the network but has no TLS") !=
+          std::string::npos);
+    CHECK(err.find("--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca") != std::string::npos);
+    CHECK(err.find("deploy/make-test-ca.sh") != std::string::npos);
+    CHECK(err.find("--cluster-insecure") != std::string::npos);
+  }
+  // The config file key says the same as the flag.
+  {
+    std::ofstream conf(dir.path() / "c.conf");
+    conf << "cluster-listen = \"0.0.0.0:0\"\n";
+  }
+  CHECK(run("--config=" + (dir.path() / "c.conf").string()) == 1);
+  CHECK(read_file(dir.path() / "err").find("has no TLS") != std::string::npos);
+}
+
+TEST_CASE("cluster listener exposure: --cluster-insecure starts on 0.0.0.0 with a warning, TLS and loopback need nothing") {
+  temp_dir dir;
+  auto start = [&](const std::string& name, const std::string& cluster_listen, std::vector<std::string> extra) {
+    std::vector<std::string> flags{"--node-id=1", "--cluster-listen=" + cluster_listen,
+                                   "--peer=1=127.0.0.1:" + std::to_string(free_port()) + "/127.0.0.1:" +
+                                     std::to_string(free_port())};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    std::filesystem::create_directories(dir.path() / name);
+    return std::make_unique<broker_process>(dir.path() / name / "data", dir.path() / name, flags);
+  };
+  const std::string warning = "--cluster-insecure: the cluster listener 0.0.0.0:0 runs plain BASP without TLS";
+  {
+    auto b = start("insecure", "0.0.0.0:0", {"--cluster-insecure"});
+    CHECK(b->log().find(warning) != std::string::npos);
+    CHECK(b->stop());
+  }
+  {
+    auto b = start("tls", "0.0.0.0:0", cluster_tls_flags());
+    CHECK(b->log().find("--cluster-insecure") == std::string::npos);
+    CHECK(b->stop());
+  }
+  {
+    auto b = start("loopback", "127.0.0.1:0", {});
+    CHECK(b->log().find("--cluster-insecure") == std::string::npos);
+    CHECK(b->stop());
+  }
 }
