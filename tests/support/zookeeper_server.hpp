@@ -1,6 +1,6 @@
 #pragma once
 // A real standalone ZooKeeper server for a test: its own temp dir and a free
-// loopback port, tickTime=200 (sessions of 400 ms .. 4 s). The java process is
+// loopback port, tickTime=200 (sessions of 400 ms .. 60 s). The java process is
 // killed and reaped on every exit path (destructor), including a failing
 // assertion, and killed by the kernel if the test process itself is killed
 // (parent-death signal). stop() and start() again keep the port and the data directory,
@@ -26,16 +26,22 @@ public:
   zookeeper_server(const zookeeper_server&) = delete;
   zookeeper_server& operator=(const zookeeper_server&) = delete;
 
-  // Starts the server and waits until it answers `ruok` with `imok`; throws
+  // Starts the server and waits until it serves requests (healthy()); throws
   // std::runtime_error (with the server's log) if it does not within timeout.
-  void start(std::chrono::milliseconds timeout = std::chrono::seconds{20});
+  // The timeout is generous: a JVM start on a loaded 2-core machine (an ASan
+  // suite running beside it) took 20 s here.
+  void start(std::chrono::milliseconds timeout = std::chrono::seconds{90});
   // SIGTERM and wait for exit (SIGKILL if it does not exit in time).
   void stop();
   bool running() const { return process_ != nullptr; }
-  // Whether the server answers `ruok` with `imok` right now.
+  // Whether the server serves client requests right now (`srvr` reports its
+  // mode; `ruok` says imok earlier, while it still closes every connection).
   bool healthy() const;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const {
+    published_ = true;
+    return port_;
+  }
   int pid() const { return process_ ? process_->pid() : -1; } // java's, while running
   std::string connect_string() const; // "127.0.0.1:PORT"
   const std::filesystem::path& dir() const { return dir_.path(); } // zoo.cfg, data/, logs
@@ -43,7 +49,10 @@ public:
 private:
   temp_dir dir_;
   uint16_t port_ = 0;
-  int starts_ = 0;
+  int starts_ = 0;  // java processes launched (names their logs)
+  int started_ = 0; // starts that became ready
+  mutable bool published_ = false; // port() or connect_string() was asked: the port must stay
+  void write_config() const;
   std::unique_ptr<child_process> process_;
 };
 
