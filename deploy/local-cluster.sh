@@ -155,10 +155,13 @@ free_port() {
   return 1
 }
 
-zk_ok() { # ruok -> imok
+# Serving: srvr reports the server's mode. (Not ruok: it answers imok as soon
+# as the port listens, while the server still loads its data and closes every
+# client connection; on a loaded machine that lasted 10 s.)
+zk_ok() {
   local port=$1 answer
-  answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf ruok >&3 && timeout 1 cat <&3) 2>/dev/null || true)
-  [ "$answer" = imok ]
+  answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf srvr >&3 && timeout 1 cat <&3) 2>/dev/null || true)
+  [[ "$answer" == *"Mode: "* ]]
 }
 
 start_zookeeper() {
@@ -190,7 +193,10 @@ EOF
     pid=$!
     echo "$pid" >"$zkdir/pid"
     echo "$port" >"$zkdir/port"
-    for _ in $(seq 1 300); do
+    # A JVM start took 20 s on a loaded 2-core machine: wait up to 90 s
+    # while java runs (a taken port makes it exit at once).
+    local deadline=$((SECONDS + 90))
+    while [ $SECONDS -lt $deadline ]; do
       zk_ok "$port" && { echo "== ZooKeeper runs: pid $pid, 127.0.0.1:$port (data $zkdir/data)"; return 0; }
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
