@@ -48,7 +48,9 @@ private:
 class zk_cluster {
 public:
   // Starts ZooKeeper (unless `start_zookeeper` is false: start it later with
-  // zookeeper().start()) and brokers 1..n with `extra_flags`.
+  // zookeeper().start()) and brokers 1..n with `extra_flags`. Brokers'
+  // ZooKeeper sessions time out after 2 s unless extra_flags say
+  // --zk-session-timeout-ms=.
   zk_cluster(int brokers, std::vector<std::string> extra_flags = {}, bool start_zookeeper = true);
   ~zk_cluster();
 
