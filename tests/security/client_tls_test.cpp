@@ -3,13 +3,19 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "tests/security/tls_socket.hpp"
 #include "tests/security/tls_test_support.hpp"
 #include "tests/support/broker.hpp"
 
@@ -144,4 +150,59 @@ TEST_CASE("client TLS: a replaced certificate serves new connections after SIGHU
   auto after = run(broker, dir.path(), cli_tls() + "topic list");
   CHECK(after.status != 0);
   CHECK_MESSAGE(contains(after.err, "server certificate expired"), after.err);
+}
+
+namespace {
+
+// Milliseconds until the server closes `fd` (EOF or reset), reading and
+// dropping what it sends first; -1 if still open after `limit`.
+long long ms_until_closed(int fd, std::chrono::milliseconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + limit;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return -1;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      continue;
+    if (::recv(fd, buf, sizeof buf, 0) <= 0)
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  }
+}
+
+} // namespace
+
+TEST_CASE("client TLS: a TLS handshake that never finishes is closed at the handshake timeout") {
+  // The frame timeout (the write-stall bound) far above the handshake
+  // timeout: a close that waited for an unencryptable goodbye to drain would
+  // come only after it.
+  temp_dir dir;
+  auto flags = tls_flags();
+  flags.insert(flags.end(), {"--handshake-timeout-ms=1000", "--frame-timeout-ms=120000"});
+  broker_process broker(dir.path() / "data", dir.path(), flags);
+  int silent = connect_tcp(broker.address());
+  REQUIRE(silent >= 0);
+  // A real ClientHello, then nothing: the server's flight goes unanswered.
+  std::string error;
+  auto context = herald::security::tls_context::make_client(client_options(), error);
+  REQUIRE_MESSAGE(context, error);
+  herald::security::tls_channel hello(context);
+  std::vector<char> client_hello;
+  hello.take_ciphertext(client_hello);
+  REQUIRE(!client_hello.empty());
+  int stalled = connect_tcp(broker.address());
+  REQUIRE(stalled >= 0);
+  REQUIRE(::send(stalled, client_hello.data(), client_hello.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(client_hello.size()));
+  for (int fd : {silent, stalled}) {
+    auto ms = ms_until_closed(fd, std::chrono::seconds{30});
+    CHECK_MESSAGE(ms >= 0, "still open after 30 s");
+    CHECK(ms < 10'000);
+    ::close(fd);
+  }
+  CHECK(eventually([&] { return contains(broker.log(), "handshake not complete within 1000 ms"); }));
+  // And the listener still serves a real TLS client.
+  CHECK(run(broker, dir.path(), cli_tls() + "topic list").status == 0);
 }
