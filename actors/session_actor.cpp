@@ -32,7 +32,6 @@ struct session_state {
   caf::actor_addr client;
   routing_ptr routes;
   session_limits limits;
-  unsigned in_flight = 0;
   session_identity identity;
   static inline const char* name = "herald.session";
 };
@@ -83,11 +82,9 @@ bytes not_hosted_here(const std::string& topic, std::uint32_t partition, std::in
 // filter_topics: a metadata answer, cut down to what the principal may describe.
 void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp,
              bool filter_topics = false) {
-  ++self->state.in_flight;
   self->request(dest, timeout, request_atom::value, std::move(request))
     .then(
       [=](bytes& response) mutable {
-        --self->state.in_flight;
         const auto& st = self->state;
         if (filter_topics && st.routes->authz) {
           try {
@@ -100,7 +97,6 @@ void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan
         rp.deliver(std::move(response));
       },
       [=](caf::error& err) mutable {
-        --self->state.in_flight;
         auto decoded = decode_error(err);
         rp.deliver(wire::error_response(decoded.code, decoded.message));
       });
@@ -127,10 +123,6 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
     [=](request_atom, bytes& request) -> promise {
       auto& st = self->state;
       auto rp = self->make_response_promise<bytes>();
-      if (st.in_flight >= st.limits.max_in_flight) {
-        rp.deliver(wire::error_response(ErrorCode::THROTTLED, "too many requests in flight on this session"));
-        return rp;
-      }
       std::optional<route> r;
       bool filter_topics = false;
       try {

@@ -3,7 +3,13 @@
 // hello_atom. It decodes each request just far enough to route it (topic and
 // partition) and forwards the original bytes to the partition actor, or to
 // the node actor for admin and metadata requests. It dies with its client
-// (it monitors the owner actor the client named in its hello) and bounds the requests in flight for it.
+// (it monitors the owner actor the client named in its hello).
+//
+// It sets no cap on requests in flight: its only client is one framed
+// connection (actors/connection_logic), which counts every request it read
+// and has not answered (--max-inflight-requests) and every byte it holds, a
+// superset of what reaches the session. A second cap here could only bind
+// below the operator's setting (it was a fixed 512).
 //
 // Authorization: every request is checked for the session's principal
 // against the routing snapshot's authorizer (security/request_access.hpp)
@@ -26,7 +32,6 @@
 namespace herald::actors {
 
 struct session_limits {
-  unsigned max_in_flight = 512;    // beyond this a request gets `throttled`
   // A produce is answered `timeout` when its partition has not answered
   // within the produce's timeoutMs plus this.
   caf::timespan produce_answer_margin = std::chrono::seconds{5};

@@ -314,3 +314,85 @@ TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a go
   REQUIRE(pong);
   CHECK(pong->kind == frame_kind::pong);
 }
+
+namespace {
+
+// A fetch at the log's end that waits `max_wait_ms` for data; a small
+// maxBytes keeps hundreds of them inside the connection's byte cap.
+std::vector<char> waiting_fetch(const std::string& topic, std::int64_t offset, std::uint32_t max_wait_ms) {
+  capnp::MallocMessageBuilder b;
+  auto f = b.initRoot<schema::Request>().initFetch();
+  f.setTopic(topic);
+  f.setPartition(0);
+  f.setOffset(offset);
+  f.setMaxBytes(1024);
+  f.setMaxWaitMs(max_wait_ms);
+  return wire::to_bytes(b);
+}
+
+// A ready connection to a broker with topic "t"; the offset of its log's end.
+std::int64_t ready_with_topic(raw_client& c) {
+  handshake(c);
+  c.send_frame(frame_kind::request, 1, create_topic("t"));
+  auto created = c.next();
+  REQUIRE(created);
+  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+  c.send_frame(frame_kind::request, 2, latest_offset("t"));
+  auto latest = c.next();
+  REQUIRE(latest);
+  REQUIRE(error_of(*latest) == schema::ErrorCode::NONE);
+  wire::message_reader lr(latest->payload);
+  return lr.root<schema::Response>().getListOffsets().getOffset();
+}
+
+} // namespace
+
+// One setting bounds a connection's requests in flight: the session behind
+// it adds no cap of its own (it once throttled at a fixed 512).
+TEST_CASE("framed listener: --max-inflight-requests 1000 lets 800 pipelined requests through unthrottled") {
+  broker_with_listener b({"--max-inflight-requests=1000"});
+  raw_client c(b.client_address);
+  const auto end = ready_with_topic(c);
+  std::vector<char> all;
+  for (std::uint64_t i = 0; i < 800; ++i) {
+    auto frame = protocol::encode_frame(frame_kind::request, 100 + i, 0, waiting_fetch("t", end, 2000));
+    all.insert(all.end(), frame.begin(), frame.end());
+  }
+  c.send_bytes(all);
+  std::map<schema::ErrorCode, int> codes;
+  std::string throttled_why;
+  for (int i = 0; i < 800; ++i) {
+    auto f = c.next();
+    REQUIRE(f);
+    REQUIRE(f->kind == frame_kind::response);
+    auto code = error_of(*f);
+    ++codes[code];
+    if (code == schema::ErrorCode::THROTTLED && throttled_why.empty()) {
+      wire::message_reader r(f->payload);
+      throttled_why = r.root<schema::Response>().getError().getMessage().cStr();
+    }
+  }
+  CHECK_MESSAGE(codes[schema::ErrorCode::THROTTLED] == 0, throttled_why);
+  CHECK(codes[schema::ErrorCode::NONE] == 800);
+}
+
+TEST_CASE("framed listener: with --max-inflight-requests 16 the 17th request gets the connection's throttled answer") {
+  broker_with_listener b({"--max-inflight-requests=16"});
+  raw_client c(b.client_address);
+  const auto end = ready_with_topic(c);
+  for (std::uint64_t i = 0; i < 17; ++i)
+    c.send_frame(frame_kind::request, 100 + i, waiting_fetch("t", end, 3000));
+  // The 17th is answered at once; the 16 wait for data until their maxWaitMs.
+  auto first = c.next();
+  REQUIRE(first);
+  CHECK(first->correlation == 116);
+  REQUIRE(error_of(*first) == schema::ErrorCode::THROTTLED);
+  wire::message_reader r(first->payload);
+  CHECK(std::string{r.root<schema::Response>().getError().getMessage().cStr()} ==
+        "too many requests in flight on this connection (16)");
+  for (int i = 0; i < 16; ++i) {
+    auto f = c.next();
+    REQUIRE(f);
+    CHECK(error_of(*f) == schema::ErrorCode::NONE);
+  }
+}
