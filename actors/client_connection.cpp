@@ -244,6 +244,10 @@ void apply(self_ptr self, connection_logic::actions& a) {
   if (a.close) {
     if (!a.close_reason.empty())
       spdlog::info("client {}: closing: {}", st.peer, a.close_reason);
+    if (a.abort) {
+      finish(self, true);  // ended for the broker-wide budget; it reads nothing, so nothing waits to drain
+      return;
+    }
     // Before the TLS handshake is done the goodbye cannot be encrypted, so it
     // would never drain and the close would wait for the write-stall timeout
     // (a silent or stalled TLS client outliving the handshake timeout).

@@ -28,6 +28,71 @@ std::vector<char> goodbye_payload(ErrorCode code, const std::string& why) {
 
 } // namespace
 
+std::uint64_t queued_bytes_budget::enrol() {
+  std::lock_guard lock(mutex_);
+  const auto id = next_id_++;
+  holders_.emplace(id, holder{});
+  return id;
+}
+
+void queued_bytes_budget::withdraw(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  holders_.erase(id);
+  if (ending_ == id)
+    ending_ = 0;
+}
+
+void queued_bytes_budget::observe(time_point now) {
+  if (!over())
+    over_since_.reset();
+  else if (!over_since_)
+    over_since_ = now;
+}
+
+void queued_bytes_budget::report(std::uint64_t id, std::uint64_t held, time_point last_progress, bool waiting,
+                                 time_point now) {
+  std::lock_guard lock(mutex_);
+  observe(now);
+  auto h = holders_.find(id);
+  if (h == holders_.end())
+    return;
+  h->second = holder{held, last_progress, waiting};
+  if (id == ending_ && held == 0)
+    ending_ = 0;  // it is closing and holds nothing more to choose by: the next may be chosen
+}
+
+bool queued_bytes_budget::should_end(std::uint64_t id, time_point now) {
+  std::lock_guard lock(mutex_);
+  observe(now);
+  if (ending_ != 0 || !over_since_ || now - *over_since_ < stall_grace_)
+    return false;
+  // The largest holder that made no progress for the grace (ties: the oldest
+  // connection), and whether anyone else waits on the budget. Chosen at most
+  // every choice_interval: every connection stopped by the budget asks at
+  // each tick, and a scan visits them all.
+  if (!chosen_at_ || now - *chosen_at_ >= choice_interval) {
+    chosen_at_ = now;
+    candidate_ = 0;
+    const holder* largest = nullptr;
+    for (const auto& [hid, h] : holders_) {
+      if (h.held == 0 || now - h.last_progress < stall_grace_)
+        continue;
+      if (!largest || h.held > largest->held || (h.held == largest->held && hid < candidate_)) {
+        largest = &h;
+        candidate_ = hid;
+      }
+    }
+    candidate_has_company_ = std::any_of(holders_.begin(), holders_.end(), [&](const auto& e) {
+      return e.first != candidate_ && e.second.waiting;
+    });
+  }
+  if (candidate_ != id || !candidate_has_company_)
+    return false;
+  candidate_ = 0;
+  ending_ = id;
+  return true;
+}
+
 std::vector<char> goodbye_frame(std::uint16_t code, const std::string& why) {
   return protocol::encode_frame(frame_kind::goodbye, 0, 0, goodbye_payload(static_cast<ErrorCode>(code), why));
 }
@@ -42,7 +107,10 @@ connection_logic::connection_logic(connection_limits limits, std::int32_t node_i
     last_received_(now),
     last_write_progress_(now),
     now_(now),
-    resumed_at_(now) {
+    resumed_at_(now),
+    last_progress_(now) {
+  if (budget_)
+    budget_id_ = budget_->enrol();
 }
 
 void connection_logic::require_sasl(security::sasl_server server) {
@@ -53,8 +121,10 @@ void connection_logic::require_sasl(security::sasl_server server) {
 connection_logic::~connection_logic() {
   // Requests still in flight when the connection goes leave the broker-wide
   // count with it (their responses will find no connection).
-  if (budget_)
+  if (budget_) {
     budget_->remove(accounted_);
+    budget_->withdraw(budget_id_);
+  }
 }
 
 std::chrono::milliseconds connection_logic::tick_interval() const {
@@ -88,6 +158,8 @@ void connection_logic::on_bytes(const char* data, std::size_t n, time_point now,
     return;
   now_ = now;
   last_received_ = now;
+  if (n > 0)
+    last_progress_ = now;
   reader_.feed(data, n, now);
   protocol::frame f;
   while (!closing_) {
@@ -285,6 +357,7 @@ void connection_logic::on_response(std::uint64_t correlation, std::size_t reques
   }
   now_ = now;
   last_received_ = std::max(last_received_, now);  // idle counts from the last activity either way
+  last_progress_ = std::max(last_progress_, now);
   emit(out, frame_kind::response, correlation, throttle_ms, response);
   if (throttle_ms > 0)
     muted_until_ = std::max(muted_until_, now + std::chrono::milliseconds{throttle_ms});
@@ -296,6 +369,8 @@ void connection_logic::on_response(std::uint64_t correlation, std::size_t reques
 void connection_logic::on_written(std::size_t n, time_point now, actions& out) {
   unwritten_bytes_ -= std::min<std::uint64_t>(n, unwritten_bytes_);
   last_write_progress_ = now;
+  if (n > 0)
+    last_progress_ = std::max(last_progress_, now);
   sync_budget();
   forward_held(out);
   update_read_state(now);
@@ -324,6 +399,19 @@ void connection_logic::on_tick_checks(time_point now, actions& out) {
     out.close = true;
     out.close_reason = "the client read none of " + std::to_string(unwritten_bytes_) + " response bytes for " +
                        ms_text(limits_.frame_timeout);
+    return;
+  }
+  // The broker-wide budget is full and others wait on it: the largest holder
+  // without progress goes now rather than at its own timeout.
+  if (budget_ && budget_->should_end(budget_id_, now)) {
+    const bool reads_nothing = unwritten_bytes_ > 0;
+    const auto held = inflight_bytes();
+    goodbye(static_cast<std::uint16_t>(ErrorCode::THROTTLED),
+            "the broker's memory for clients (" + std::to_string(budget_->limit()) +
+              " bytes) is full and other clients wait; this connection holds the most of it (" +
+              std::to_string(held) + " bytes) with no progress for " + ms_text(budget_->stall_grace()),
+            out);
+    out.abort = reads_nothing;
     return;
   }
   if (phase_ != phase::ready && now - connected_at_ >= limits_.handshake_timeout) {
@@ -373,6 +461,11 @@ void connection_logic::update_read_state(time_point now) {
   self_paused_ = self_pause;
   // The same under the broker-wide budget: only connections that hold bytes stop reading.
   paused_ = self_pause || (budget_ && budget_->over() && inflight_bytes() > 0);
+  if (budget_) {
+    // Waiting: the budget alone is what stops this connection.
+    const bool waiting = !closing_ && !self_pause && budget_->over() && inflight_bytes() > 0;
+    budget_->report(budget_id_, closing_ ? 0 : accounted_, last_progress_, waiting, now);
+  }
 }
 
 } // namespace herald::actors

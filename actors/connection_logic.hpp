@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/frame.hpp"
@@ -46,18 +48,59 @@ struct connection_limits {
 // inflight_bytes). While at or over the budget no connection reads its
 // socket or forwards a request it has read. Shared by every connection of a
 // listener; thread-safe.
+//
+// So that one client cannot hold everyone else up until its own frame or
+// write-stall timeout (30 s by default), the budget also picks a connection
+// to end: once it has been over for `stall_grace` while some other
+// connection waits on it, the connection holding the most bytes among those
+// with no progress for `stall_grace` (no byte read from or written to its
+// client, no response from the broker) is told to go (should_end), one at a
+// time. Connections enrol and report what they hold; reports and the choice
+// take a mutex (once per event of a connection; connections tick at least
+// every 50 ms while the budget stops them).
 class queued_bytes_budget {
 public:
-  explicit queued_bytes_budget(std::uint64_t limit) : limit_(limit) {}
+  using time_point = std::chrono::steady_clock::time_point;
+
+  explicit queued_bytes_budget(std::uint64_t limit, std::chrono::milliseconds stall_grace = std::chrono::milliseconds{1000})
+    : limit_(limit), stall_grace_(stall_grace) {}
   void add(std::uint64_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
   void remove(std::uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
   bool over() const { return used_.load(std::memory_order_relaxed) >= limit_; }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_; }
+  std::chrono::milliseconds stall_grace() const { return stall_grace_; }
+
+  // A connection's handle for report/should_end; withdraw when it goes.
+  std::uint64_t enrol();
+  void withdraw(std::uint64_t id);
+  // What the connection holds now, when it last made progress, and whether
+  // the budget is what stops it (it holds bytes and would read or forward).
+  void report(std::uint64_t id, std::uint64_t held, time_point last_progress, bool waiting, time_point now);
+  // Whether `id` is the connection to end now (see above). True at most once
+  // per connection; the next one is chosen only after it is gone.
+  bool should_end(std::uint64_t id, time_point now);
 
 private:
+  struct holder {
+    std::uint64_t held = 0;
+    time_point last_progress{};
+    bool waiting = false;
+  };
+  void observe(time_point now);  // with mutex_ held
+
   std::uint64_t limit_;
+  std::chrono::milliseconds stall_grace_;
   std::atomic<std::uint64_t> used_{0};
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, holder> holders_;
+  std::uint64_t next_id_ = 1;
+  std::optional<time_point> over_since_;
+  std::uint64_t ending_ = 0;  // told to go, not yet withdrawn (0: none)
+  static constexpr std::chrono::milliseconds choice_interval{20};
+  std::optional<time_point> chosen_at_;
+  std::uint64_t candidate_ = 0;  // the one to end when it next asks (0: none)
+  bool candidate_has_company_ = false;  // someone else waits on the budget
 };
 
 // A whole goodbye frame (code: a schema::ErrorCode), for refusals made
@@ -85,6 +128,9 @@ public:
     std::vector<outgoing_request> requests;
     std::optional<std::string> authenticated;  // the principal: spawn the session now
     bool close = false;
+    // With close: close now, dropping unwritten bytes (a client that reads
+    // nothing, ended for the broker-wide budget: its goodbye would not drain).
+    bool abort = false;
     std::string close_reason;  // for the log
   };
 
@@ -173,6 +219,9 @@ private:
   bool self_paused_ = false;  // by this connection's own cap or throttle (not the broker-wide budget)
   time_point resumed_at_{};
   std::uint64_t accounted_ = 0;  // what this connection holds in budget_
+  std::uint64_t budget_id_ = 0;  // its entry in budget_ (queued_bytes_budget::enrol)
+  // Its client read or wrote, or the broker answered: for the budget's choice.
+  time_point last_progress_;
 };
 
 } // namespace herald::actors

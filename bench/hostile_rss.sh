@@ -36,9 +36,9 @@
 #   --expect-goodbye "a b" with --check: every connection of these patterns got a
 #                         goodbye frame before its close (framed listener)
 #   --during-optional "a b"  with --check: for these patterns the normal client need
-#                         not be served while they run (only after): a client that
-#                         fills the broker-wide budget stalls the others until its
-#                         own timeout ends it (bench/README.md, W1's memory fix)
+#                         not be served while they run (only after); the framed
+#                         listener no longer needs it for bigframes and noread (the
+#                         budget ends its largest stalled holder after 1 s)
 #   --listeners N         with --check: the broker listens on exactly N TCP sockets
 #                         (1: no BASP port beside the client listener; with
 #                         --client-listen the interim BASP --listen adds one)

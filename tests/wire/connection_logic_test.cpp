@@ -583,3 +583,139 @@ TEST_CASE("answered but unread responses keep further fetches waiting: no trickl
   fx.logic->on_written(r.write.size(), t0, r);
   CHECK(r.requests.size() == 2);
 }
+
+namespace {
+// A connection holding `n` bytes of a frame that never completes.
+void start_partial_frame(fixture& fx, std::size_t n, time_point now = t0) {
+  char header[protocol::frame_header_bytes];
+  protocol::encode_header(header, frame_kind::request, 1, 0, 1'000'000);
+  auto partial = std::vector<char>(header, header + sizeof header);
+  partial.resize(partial.size() + n);
+  fx.send(partial, now);
+}
+} // namespace
+
+TEST_CASE("budget full past the stall grace while others wait: the largest holder without progress gets a goodbye") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture hog;
+  hog.budget = budget;
+  hog.start();
+  hog.handshake();
+  fixture normal;
+  normal.budget = budget;
+  normal.start();
+  normal.handshake();
+  start_partial_frame(hog, 12'000);
+  REQUIRE(budget->over());
+  // The normal client's request is served (it had none out), then it waits
+  // on the budget like every holder.
+  auto req = metadata_request();
+  REQUIRE(normal.send(frame_of(frame_kind::request, 5, req), t0).requests.size() == 1);
+  CHECK_FALSE(normal.logic->want_read());
+  normal.tick(t0 + milliseconds{500});
+  CHECK_FALSE(hog.tick(t0 + milliseconds{999}).close);
+  auto ended = hog.tick(t0 + milliseconds{1000});
+  REQUIRE(ended.close);
+  CHECK_FALSE(ended.abort);  // it reads: the goodbye reaches it
+  auto frames = written(ended);
+  REQUIRE(frames.size() == 1);
+  std::string why;
+  CHECK(goodbye_code(frames[0], &why) == schema::ErrorCode::THROTTLED);
+  CHECK(why.find("holds the most of it") != std::string::npos);
+  CHECK(why.find("no progress for 1000 ms") != std::string::npos);
+  // Its partial frame left the budget with the goodbye: the others go on.
+  hog.logic->on_written(ended.write.size(), t0 + milliseconds{1000}, sink());
+  CHECK_FALSE(budget->over());
+  normal.tick(t0 + milliseconds{1001});
+  CHECK(normal.logic->want_read());
+  CHECK_FALSE(normal.tick(t0 + milliseconds{5000}).close);
+}
+
+TEST_CASE("budget full with nobody else waiting: the holder is left to its own timeouts") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture hog;
+  hog.budget = budget;
+  hog.start();
+  hog.handshake();
+  fixture idle;  // connected, holds nothing, wants nothing
+  idle.budget = budget;
+  idle.start();
+  idle.handshake();
+  start_partial_frame(hog, 12'000);
+  idle.tick(t0 + milliseconds{1500});
+  CHECK_FALSE(hog.tick(t0 + milliseconds{1500}).close);
+  CHECK_FALSE(hog.tick(t0 + milliseconds{20'000}).close);
+  CHECK(hog.tick(t0 + milliseconds{30'000}).close);  // the frame timeout, as before
+}
+
+TEST_CASE("budget full: a holder that makes progress is spared, the largest one stalled is ended") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture reader;  // holds the most, but its client reads its responses
+  reader.budget = budget;
+  reader.start();
+  reader.handshake();
+  fixture stalled;
+  stalled.budget = budget;
+  stalled.start();
+  stalled.handshake();
+  fixture normal;
+  normal.budget = budget;
+  normal.start();
+  normal.handshake();
+  auto req = metadata_request();
+  reader.send(frame_of(frame_kind::request, 1, req));
+  connection_logic::actions r;
+  reader.logic->on_response(1, req.size(), std::vector<char>(30'000, 0), 0, t0, r);
+  start_partial_frame(stalled, 6'000);
+  REQUIRE(normal.send(frame_of(frame_kind::request, 5, req), t0).requests.size() == 1);
+  REQUIRE(budget->over());
+  for (int ms = 100; ms <= 1000; ms += 100) {
+    reader.logic->on_written(1'000, t0 + milliseconds{ms}, sink());  // 1000 bytes each 100 ms
+    CHECK_FALSE(reader.tick(t0 + milliseconds{ms}).close);
+    normal.tick(t0 + milliseconds{ms});
+  }
+  CHECK(stalled.tick(t0 + milliseconds{1000}).close);
+  CHECK_FALSE(reader.tick(t0 + milliseconds{1000}).close);
+}
+
+TEST_CASE("budget full: a stalled holder that reads nothing is closed at once, not after its goodbye drains") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture noread;
+  noread.budget = budget;
+  noread.start();
+  noread.handshake();
+  fixture normal;
+  normal.budget = budget;
+  normal.start();
+  normal.handshake();
+  auto req = metadata_request();
+  noread.send(frame_of(frame_kind::request, 1, req));
+  connection_logic::actions r;
+  noread.logic->on_response(1, req.size(), std::vector<char>(20'000, 0), 0, t0, r);
+  REQUIRE(normal.send(frame_of(frame_kind::request, 5, req), t0).requests.size() == 1);
+  REQUIRE(budget->over());
+  normal.tick(t0 + milliseconds{900});
+  auto ended = noread.tick(t0 + milliseconds{1000});
+  CHECK(ended.close);
+  CHECK(ended.abort);
+}
+
+TEST_CASE("budget full: one connection is ended at a time") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture big, small, normal;
+  for (auto* f : {&big, &small, &normal}) {
+    f->budget = budget;
+    f->start();
+    f->handshake();
+  }
+  start_partial_frame(big, 8'000);
+  start_partial_frame(small, 4'000);
+  auto req = metadata_request();
+  REQUIRE(normal.send(frame_of(frame_kind::request, 5, req), t0).requests.size() == 1);
+  normal.tick(t0 + milliseconds{900});
+  CHECK_FALSE(small.tick(t0 + milliseconds{1000}).close);  // not the largest
+  CHECK(big.tick(t0 + milliseconds{1000}).close);
+  // With big's bytes gone the budget is under: small is spared.
+  CHECK_FALSE(budget->over());
+  CHECK_FALSE(small.tick(t0 + milliseconds{2500}).close);
+}

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
+#include <thread>
 #include <stdexcept>
 
 #include <capnp/message.h>
@@ -60,6 +62,18 @@ public:
   }
   void send_frame(frame_kind kind, std::uint64_t correlation, const std::vector<char>& payload) {
     send_bytes(protocol::encode_frame(kind, correlation, 0, payload));
+  }
+
+  // Sends what the socket takes now without blocking, from `offset` on; the
+  // new offset (unchanged when the server reads nothing of ours).
+  std::size_t send_available(const std::vector<char>& bytes, std::size_t offset) {
+    while (offset < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + offset, bytes.size() - offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0)
+        break;
+      offset += static_cast<std::size_t>(n);
+    }
+    return offset;
   }
 
   // The next frame, or nullopt when the server closed the connection or
@@ -395,4 +409,76 @@ TEST_CASE("framed listener: with --max-inflight-requests 16 the 17th request get
     REQUIRE(f);
     CHECK(error_of(*f) == schema::ErrorCode::NONE);
   }
+}
+
+// A client that fills the broker-wide budget with frames it never finishes
+// holds everyone else only until the budget's stall grace (1 s), not until
+// its own frame timeout (30 s): the largest holder with no progress is ended
+// while another connection waits.
+TEST_CASE("framed listener: over the broker-wide budget the largest stalled holder is ended and a waiting client served") {
+  // 66 MiB for all connections; two frames of 64 MiB that never complete fill it.
+  broker_with_listener b({"--max-queued-request-bytes=69206016", "--max-connection-inflight-bytes=69206016"});
+  std::vector<std::unique_ptr<raw_client>> hogs;
+  std::vector<std::vector<char>> frames;
+  std::vector<std::size_t> sent;
+  for (int i = 0; i < 2; ++i) {
+    hogs.push_back(std::make_unique<raw_client>(b.client_address));
+    handshake(*hogs.back());
+    char header[protocol::frame_header_bytes];
+    protocol::encode_header(header, frame_kind::request, 1, 0, 64u << 20);
+    std::vector<char> frame(header, header + sizeof header);
+    frame.resize(frame.size() + (64u << 20) - 1);  // one byte short, for ever
+    frames.push_back(std::move(frame));
+    sent.push_back(0);
+  }
+  // Push until the broker stops reading both (the budget is full).
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - quiet_since < milliseconds{300}) {
+    bool moved = false;
+    for (std::size_t i = 0; i < hogs.size(); ++i) {
+      auto now_at = hogs[i]->send_available(frames[i], sent[i]);
+      moved = moved || now_at != sent[i];
+      sent[i] = now_at;
+    }
+    if (moved)
+      quiet_since = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(milliseconds{10});
+  }
+  REQUIRE(sent[0] + sent[1] > (66u << 20));
+
+  // A client with a long-polling fetch out, which holds its reserve, then a
+  // ping: the ping is read only once the budget has room again.
+  raw_client normal(b.client_address);
+  handshake(normal);
+  normal.send_frame(frame_kind::request, 1, create_topic("t"));
+  auto created = normal.next(milliseconds{10'000});
+  REQUIRE(created);
+  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+  normal.send_frame(frame_kind::request, 2, latest_offset("t"));
+  auto latest = normal.next(milliseconds{10'000});
+  REQUIRE(latest);
+  wire::message_reader lr(latest->payload);
+  const auto end = lr.root<schema::Response>().getListOffsets().getOffset();
+  normal.send_frame(frame_kind::request, 3, fetch("t", end, 20'000));
+  const auto start = std::chrono::steady_clock::now();
+  normal.send_frame(frame_kind::ping, 4, {});
+  auto pong = normal.next(milliseconds{10'000});
+  REQUIRE(pong);
+  CHECK(pong->kind == frame_kind::pong);
+  CHECK(std::chrono::steady_clock::now() - start < milliseconds{5'000});  // the frame timeout is 30 s
+
+  // One hog (the one the broker held more of) got a goodbye that says why.
+  std::optional<protocol::frame> bye;
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds{10'000};
+  while (!bye && std::chrono::steady_clock::now() < deadline)
+    for (auto& hog : hogs)
+      if (!bye)
+        if (auto f = hog->next(milliseconds{50}); f && f->kind == frame_kind::goodbye)
+          bye = std::move(f);
+  REQUIRE(bye);
+  wire::message_reader r(bye->payload);
+  auto e = r.root<schema::Goodbye>().getError();
+  CHECK(e.getCode() == schema::ErrorCode::THROTTLED);
+  CHECK(std::string{e.getMessage().cStr()}.find("holds the most of it") != std::string::npos);
+  CHECK(b.broker->log().find("holds the most of it") != std::string::npos);
 }
