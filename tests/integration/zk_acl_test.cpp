@@ -82,7 +82,7 @@ TEST_CASE("ZooKeeper: ACLs and users changed through one broker are enforced by 
   CHECK(eventually([&] { return user_names(c.address(2)) == std::vector<std::string>{"alice"}; }));
 
   // A restarted broker reads them back from ZooKeeper.
-  REQUIRE(c.stop(2));
+  REQUIRE_MESSAGE(c.stop(2), c.log(2));  // a clean exit (0): the log says why not
   c.start(2);
   CHECK(eventually([&] {
     return run_cli(c.address(2), "topic describe orders", out, err) == 0;
