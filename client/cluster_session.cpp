@@ -51,6 +51,7 @@ struct pending {
 struct link {
   caf::actor connection;        // the wire connection (client/wire_connection.hpp)
   bool open = false;            // false while it connects and says hello
+  std::int32_t node = -1;       // the broker's id, from its hello_reply, once open
   std::deque<pending> waiting;  // for the connection
   std::map<std::uint64_t, pending> in_flight;
   clock_type::time_point last_used = clock_type::now();
@@ -186,12 +187,13 @@ void refuse_waiting(self_ptr self, const std::string& address, const caf::actor&
     fail(p, ErrorCode::AUTHENTICATION_FAILED, why);
 }
 
-void on_connected(self_ptr self, const std::string& address, const caf::actor& connection) {
+void on_connected(self_ptr self, const std::string& address, const caf::actor& connection, std::int32_t node) {
   auto i = self->state.links.find(address);
   if (i == self->state.links.end() || i->second.connection != connection)
     return;
   auto& l = i->second;
   l.open = true;
+  l.node = node;
   self->state.candidates.succeeded(address);
   if (self->state.reachable)
     *self->state.reachable = true;
@@ -231,7 +233,7 @@ void open_link(self_ptr self, const std::string& address) {
   // The connection answers within its connect timeout plus its hello's.
   const auto timeout = std::chrono::milliseconds{2 * o.connect_timeout_ms} + std::chrono::seconds{5};
   self->request(connection, timeout, caf::connect_atom::value)
-    .then([=]() { on_connected(self, address, connection); },
+    .then([=](std::int32_t node) { on_connected(self, address, connection, node); },
           [=](caf::error& err) {
             auto d = decode_error(err);
             if (d.code == ErrorCode::AUTHENTICATION_FAILED)
@@ -240,8 +242,29 @@ void open_link(self_ptr self, const std::string& address) {
           });
 }
 
+// The open link to the broker that metadata places at `address` when the
+// session reached it under another name (bootstrap localhost:PORT, metadata
+// 127.0.0.1:PORT): one connection per broker, not one per name (a broker
+// with --max-connections-per-ip=1 refuses the second).
+std::map<std::string, link>::iterator same_broker_link(self_ptr self, const std::string& address) {
+  auto& st = self->state;
+  for (const auto& [id, at] : st.cache.brokers()) {
+    if (at != address)
+      continue;
+    for (auto l = st.links.begin(); l != st.links.end(); ++l)
+      if (l->second.open && l->second.node == id)
+        return l;
+  }
+  return st.links.end();
+}
+
 void send_to(self_ptr self, const std::string& address, pending p) {
   auto i = self->state.links.find(address);
+  if (i == self->state.links.end())
+    if (auto same = same_broker_link(self, address); same != self->state.links.end()) {
+      send_now(self, same->first, same->second, std::move(p));
+      return;
+    }
   if (i == self->state.links.end()) {
     self->state.links[address].waiting.push_back(std::move(p));
     open_link(self, address);

@@ -38,7 +38,7 @@ struct wire_state {
   bool connected = false;
   std::unique_ptr<security::tls_channel> tls;  // between the socket and the frames, when on
   std::unordered_map<std::uint64_t, caf::typed_response_promise<bytes>> pending;  // by correlation
-  std::vector<caf::typed_response_promise<caf::unit_t>> ready_waiters;
+  std::vector<caf::typed_response_promise<std::int32_t>> ready_waiters;  // get the node id
   std::optional<clock_type::time_point> timer_at;  // the earliest wire_tick scheduled
   bool ended = false;                              // lost: lingering until it exits
   static inline const char* name = "herald.wire";
@@ -126,7 +126,7 @@ void pump(self_ptr self) {
   }
   if (c.ready() && !st.ready_waiters.empty()) {
     for (auto& rp : st.ready_waiters)
-      rp.deliver(caf::unit);
+      rp.deliver(c.node_id());
     st.ready_waiters.clear();
   }
   if (c.lost()) {
@@ -195,12 +195,12 @@ caf::behavior wire_connection(self_ptr self, wire_connection_options options, ca
           });
   return {
     [=](caf::connect_atom) {
-      auto rp = self->make_response_promise<caf::unit_t>();
+      auto rp = self->make_response_promise<std::int32_t>();
       auto& c = *self->state.conversation;
       if (c.lost())
         rp.deliver(make_herald_error(c.lost_code(), c.lost_reason()));
       else if (c.ready())
-        rp.deliver(caf::unit);
+        rp.deliver(c.node_id());
       else
         self->state.ready_waiters.push_back(rp);
       return rp;

@@ -2,7 +2,7 @@
 // One framed connection to one broker (protocol/frame.hpp), as an actor: a
 // CAF io::broker that owns the socket. It stands in for the broker's session
 // actor of the old BASP protocol, with the same interface:
-//   (caf::connect_atom) -> caf::unit_t   once connected and the hello answered
+//   (caf::connect_atom) -> int32_t       once connected and the hello answered: the broker's node id
 //   (request_atom, std::vector<char> request) -> std::vector<char> response
 // Several requests go out at once, each with its correlation id; responses
 // come back in any order and are matched by it. The TCP connect runs on a

@@ -154,7 +154,7 @@ struct fixture {
 
   caf::error ready(const caf::actor& c) {
     caf::error err;
-    self->request(c, 10s, caf::connect_atom::value).receive([] {}, [&](caf::error& e) { err = e; });  // (a delivered unit arrives as an empty message)
+    self->request(c, 10s, caf::connect_atom::value).receive([](std::int32_t) {}, [&](caf::error& e) { err = e; });  // the broker's node id
     return err;
   }
 

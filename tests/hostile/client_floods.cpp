@@ -46,7 +46,7 @@ caf::expected<caf::actor> open(caf::actor_system& system, const std::string& hos
   caf::expected<caf::actor> session{caf::sec::runtime_error};
   self->request(connection, std::chrono::milliseconds{2 * options.connect_timeout_ms} + std::chrono::seconds{5},
                 caf::connect_atom::value)
-    .receive([&]() { session = connection; }, [&](caf::error& err) { session = std::move(err); });
+    .receive([&](std::int32_t) { session = connection; }, [&](caf::error& err) { session = std::move(err); });
   if (!session)
     caf::anon_send_exit(connection, caf::exit_reason::user_shutdown);
   return session;

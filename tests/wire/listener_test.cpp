@@ -482,3 +482,22 @@ TEST_CASE("framed listener: over the broker-wide budget the largest stalled hold
   CHECK(std::string{e.getMessage().cStr()}.find("holds the most of it") != std::string::npos);
   CHECK(b.broker->log().find("holds the most of it") != std::string::npos);
 }
+
+// A client given the broker as localhost:PORT learns it from metadata as
+// 127.0.0.1:PORT: the same broker (its hello_reply's node id), so the
+// session keeps one connection to it and --max-connections-per-ip=1 lets
+// create, describe, produce and consume through.
+TEST_CASE("framed listener: with --max-connections-per-ip=1 a client reaching the broker by another name uses one connection") {
+  broker_with_listener b({"--max-connections-per-ip=1"});
+  const auto by_name = "localhost:" + b.client_address.substr(b.client_address.rfind(':') + 1);
+  const auto out = b.dir.path() / "cli.out";
+  const auto err = b.dir.path() / "cli.err";
+  REQUIRE(test::run_cli(by_name, "topic create t --partitions 2 --replication-factor 1", out, err) == 0);
+  CHECK(test::run_cli(by_name, "topic describe t", out, err) == 0);
+  CHECK(test::run_shell("echo one-connection | " + test::herald_path() + " --broker " + by_name + " produce t",
+                        out, err) == 0);
+  CHECK_MESSAGE(test::read_file(err).find("too many connections") == std::string::npos, test::read_file(err));
+  CHECK(test::run_cli(by_name, "consume t --from-beginning --max-messages 1 --timeout-ms 5000", out, err) == 0);
+  CHECK(test::read_file(out).find("one-connection") != std::string::npos);
+  CHECK(b.broker->log().find("too many connections") == std::string::npos);
+}
