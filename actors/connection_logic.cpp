@@ -357,7 +357,6 @@ void connection_logic::on_response(std::uint64_t correlation, std::size_t reques
   }
   now_ = now;
   last_received_ = std::max(last_received_, now);  // idle counts from the last activity either way
-  last_progress_ = std::max(last_progress_, now);
   emit(out, frame_kind::response, correlation, throttle_ms, response);
   if (throttle_ms > 0)
     muted_until_ = std::max(muted_until_, now + std::chrono::milliseconds{throttle_ms});
@@ -464,7 +463,11 @@ void connection_logic::update_read_state(time_point now) {
   if (budget_) {
     // Waiting: the budget alone is what stops this connection.
     const bool waiting = !closing_ && !self_pause && budget_->over() && inflight_bytes() > 0;
-    budget_->report(budget_id_, closing_ ? 0 : accounted_, last_progress_, waiting, now);
+    // What only its client can move: the rest of a frame it started, the
+    // responses it has not read. Requests at the broker (and their fetch
+    // reserves) are not its fault: a consumer whose long poll waits is never chosen.
+    const auto client_held = closing_ ? 0 : reader_.buffered_bytes() + unwritten_bytes_;
+    budget_->report(budget_id_, client_held, last_progress_, waiting, now);
   }
 }
 

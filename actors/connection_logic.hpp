@@ -52,10 +52,11 @@ struct connection_limits {
 // So that one client cannot hold everyone else up until its own frame or
 // write-stall timeout (30 s by default), the budget also picks a connection
 // to end: once it has been over for `stall_grace` while some other
-// connection waits on it, the connection holding the most bytes among those
-// with no progress for `stall_grace` (no byte read from or written to its
-// client, no response from the broker) is told to go (should_end), one at a
-// time. Connections enrol and report what they hold; reports and the choice
+// connection waits on it, the connection holding the most bytes that only
+// its client can move (a frame it started, responses it has not read)
+// among those whose client neither sent nor read a byte for `stall_grace`
+// is told to go (should_end), one at a time. Requests waiting at the broker
+// never make a connection a candidate (a consumer's long poll is no stall). Connections enrol and report what they hold; reports and the choice
 // take a mutex (once per event of a connection; connections tick at least
 // every 50 ms while the budget stops them).
 class queued_bytes_budget {
@@ -220,7 +221,7 @@ private:
   time_point resumed_at_{};
   std::uint64_t accounted_ = 0;  // what this connection holds in budget_
   std::uint64_t budget_id_ = 0;  // its entry in budget_ (queued_bytes_budget::enrol)
-  // Its client read or wrote, or the broker answered: for the budget's choice.
+  // Its client sent or read a byte: for the budget's choice.
   time_point last_progress_;
 };
 

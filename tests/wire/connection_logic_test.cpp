@@ -719,3 +719,28 @@ TEST_CASE("budget full: one connection is ended at a time") {
   CHECK_FALSE(budget->over());
   CHECK_FALSE(small.tick(t0 + milliseconds{2500}).close);
 }
+
+TEST_CASE("budget full of long polls: consumers whose fetches wait at the broker are never ended") {
+  auto budget = std::make_shared<queued_bytes_budget>(10'000, milliseconds{1000});
+  fixture c1, c2;
+  for (auto* f : {&c1, &c2}) {
+    f->budget = budget;
+    f->start();
+    f->handshake();
+    REQUIRE(f->send(frame_of(frame_kind::request, 1, fetch_request(6'000))).requests.size() == 1);
+  }
+  REQUIRE(budget->over());  // two reserves of 6000
+  for (int ms = 500; ms <= 5000; ms += 500) {
+    CHECK_FALSE(c1.tick(t0 + milliseconds{ms}).close);
+    CHECK_FALSE(c2.tick(t0 + milliseconds{ms}).close);
+  }
+  // A client with a stalled partial frame among them is the one that goes.
+  fixture hog;
+  hog.budget = budget;
+  hog.start(t0 + milliseconds{5000});
+  hog.handshake();
+  start_partial_frame(hog, 1'000, t0 + milliseconds{5000});
+  c1.tick(t0 + milliseconds{6000});
+  CHECK_FALSE(c2.tick(t0 + milliseconds{6000}).close);
+  CHECK(hog.tick(t0 + milliseconds{6000}).close);
+}
