@@ -153,6 +153,12 @@ caf::behavior node_actor(node_ptr self, node_args args) {
       handle_admin_request(self, request, rp);
       return rp;
     },
+    // From a session: the principal it acts for (a created topic's owner).
+    [=](request_atom, const bytes& request, const std::string& principal) -> bytes_promise {
+      auto rp = self->make_response_promise<bytes>();
+      handle_admin_request(self, request, rp, false, principal);
+      return rp;
+    },
     [=](raft_out_atom, std::uint64_t to, const std::string& topic, std::uint32_t partition, bytes& data) {
       send_raft_to_peer(self, to, topic, partition, std::move(data));
     },

@@ -74,6 +74,10 @@
 #include "security/authorizer.hpp"
 #include "security/user_store.hpp"
 
+namespace herald::security {
+class principal_limits;  // security/principal_limits.hpp
+}
+
 namespace herald::cluster {
 class local_metadata_store;
 }
@@ -141,6 +145,10 @@ struct node_args {
   // The users' SCRAM credentials, kept current by the node for whoever
   // runs SCRAM (connection actors, any thread). Null: the node makes one.
   std::shared_ptr<security::credential_store> credentials;
+  // Partition and disk limits per principal, checked where a create or a
+  // grow is decided (node_admin.cpp, node_cluster.cpp, node_reassign.cpp).
+  // Null: none. In ZooKeeper mode every broker must be given the same.
+  std::shared_ptr<const security::principal_limits> principal_limits;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_args args);

@@ -11,9 +11,11 @@
 #include "cluster/disk_guard.hpp"
 #include "cluster/topic_limits.hpp"
 #include "cluster/topic_schema.hpp"
+#include "cluster/zk_records.hpp"
 #include "replication/damaged_replica.hpp"
 #include "replication/storage_errors.hpp"
 #include "schema/wire.hpp"
+#include "security/principal_limits.hpp"
 #include "storage/batch_header.hpp"
 
 namespace herald::actors {
@@ -59,6 +61,8 @@ void fill_topic(const cluster::topic_descriptor& d, schema::TopicInfo::Builder o
   out.setPartitionCount(d.partition_count);
   out.setReplicationFactor(d.replication_factor);
   cluster::write_topic_config(d.config, out.initConfig());
+  if (!d.owner.empty())
+    out.setOwner(d.owner);
 }
 
 bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
@@ -98,7 +102,10 @@ bytes metadata_response(node_ptr self, schema::MetadataRequest::Reader req) {
   return wire::to_bytes(builder);
 }
 
-bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
+// from_peer: a peer created it already (and checked its owner's limits);
+// the owner comes with the request. Otherwise `principal` creates and owns it.
+bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bool from_peer,
+                   const std::string& principal) {
   auto& st = self->state;
   std::string name = req.getName();
   if (auto why = cluster::check_topic_name(name); !why.empty())
@@ -126,6 +133,17 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
   d.config = cluster::read_topic_config(req.getConfig(), st.args.topic_defaults);
   if (auto why = cluster::check_topic_config(d.config); !why.empty())
     return wire::error_response(ErrorCode::INVALID_TOPIC, why);
+  d.owner = from_peer ? std::string{req.getOwner().cStr()} : principal;
+  if (!d.owner.empty())
+    if (auto why = cluster::zk::check_owner(d.owner); !why.empty())
+      return wire::error_response(ErrorCode::INVALID_REQUEST, "this principal cannot own a topic: " + why);
+  if (!from_peer) {
+    std::vector<const cluster::topic_descriptor*> topics;
+    for (const auto& [n, t] : st.args.metadata->topics())
+      topics.push_back(&t);
+    if (auto why = limit_refusal_for_create(self, principal, d, topics); !why.empty())
+      return wire::error_response(ErrorCode::QUOTA_EXCEEDED, why);
+  }
   // A create writes metadata and directories: refused inside the reserve,
   // which is kept for deletes and for the logs already written to.
   if (st.disk && st.disk->full())
@@ -138,7 +156,8 @@ bytes create_topic(node_ptr self, schema::CreateTopicRequest::Reader req) {
     std::filesystem::create_directories(partition_dir(st.args.data_dir, name, created->id, p), ec);
   start_topic(self, *created, replication::replica_origin::founder);
   publish_routes(self);
-  spdlog::info("created topic {} with {} partition(s)", name, partitions);
+  spdlog::info("created topic {} with {} partition(s), owner {}", name, partitions,
+               created->owner.empty() ? "none" : created->owner);
   return ok_response();
 }
 
@@ -257,6 +276,24 @@ void describe_topic(node_ptr self, schema::DescribeTopicRequest::Reader req, byt
 
 } // namespace
 
+std::string limit_refusal_for_create(node_ptr self, const std::string& principal,
+                                     const cluster::topic_descriptor& topic,
+                                     const std::vector<const cluster::topic_descriptor*>& topics) {
+  const auto& limits = self->state.args.principal_limits;
+  if (!limits || !limits->enabled())
+    return {};
+  return limits->check_create(principal, topic, security::usage_of(principal, topics));
+}
+
+std::string limit_refusal_for_grow(node_ptr self, const std::string& principal,
+                                   const cluster::topic_descriptor& topic, std::uint32_t partitions,
+                                   const std::vector<const cluster::topic_descriptor*>& topics) {
+  const auto& limits = self->state.args.principal_limits;
+  if (!limits || !limits->enabled())
+    return {};
+  return limits->check_grow(principal, topic, partitions, security::usage_of(topic.owner, topics, topic.name));
+}
+
 std::string delete_local_topic(node_ptr self, const std::string& name) {
   auto& st = self->state;
   const auto* d = st.args.metadata->find(name);
@@ -292,6 +329,8 @@ bytes create_request_for(const cluster::topic_descriptor& topic) {
   c.setPartitions(topic.partition_count);
   c.setReplicationFactor(topic.replication_factor);
   cluster::write_topic_config(topic.config, c.initConfig());
+  if (!topic.owner.empty())
+    c.setOwner(topic.owner);
   return wire::to_bytes(builder);
 }
 
@@ -303,9 +342,10 @@ static void reply_and_forward(node_ptr self, const bytes& request, bytes respons
   rp.deliver(std::move(response));
 }
 
-void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer) {
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer,
+                          const std::string& principal) {
   try {
-    if (self->state.zk_mode() && handle_cluster_request(self, request, rp))
+    if (self->state.zk_mode() && handle_cluster_request(self, request, rp, principal))
       return;
     wire::message_reader reader(request);
     auto req = reader.root<schema::Request>();
@@ -313,9 +353,14 @@ void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp,
       return;
     switch (req.which()) {
       case schema::Request::METADATA: rp.deliver(metadata_response(self, req.getMetadata())); return;
-      case schema::Request::CREATE_TOPIC:
-        reply_and_forward(self, request, create_topic(self, req.getCreateTopic()), rp, from_peer);
+      case schema::Request::CREATE_TOPIC: {
+        // Peers get the topic as created here: its owner and resolved config.
+        auto response = create_topic(self, req.getCreateTopic(), from_peer, principal);
+        const auto* created = self->state.args.metadata->find(req.getCreateTopic().getName().cStr());
+        reply_and_forward(self, created != nullptr ? create_request_for(*created) : request, std::move(response), rp,
+                          from_peer);
         return;
+      }
       case schema::Request::DELETE_TOPIC:
         reply_and_forward(self, request, delete_topic(self, req.getDeleteTopic()), rp, from_peer);
         return;

@@ -222,7 +222,21 @@ bytes outcome_response(std::int32_t code, const std::string& message) {
   }
 }
 
-void create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bytes_promise rp) {
+// Every topic the view shows, and the creates this broker wrote that it does
+// not show yet: what the per-principal limits count.
+std::vector<const cluster::topic_descriptor*> known_topics(node_ptr self) {
+  auto& st = self->state;
+  std::vector<const cluster::topic_descriptor*> topics;
+  for (const auto& [name, rec] : st.view->topics)
+    topics.push_back(&rec.descriptor);
+  for (const auto& [name, d] : st.pending_creates)
+    if (st.view->topics.count(name) == 0)
+      topics.push_back(&d);
+  return topics;
+}
+
+void create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bytes_promise rp,
+                  const std::string& principal) {
   auto& st = self->state;
   std::string name = req.getName();
   if (auto why = cluster::check_topic_name(name); !why.empty())
@@ -259,6 +273,12 @@ void create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bytes_p
   d.config = cluster::read_topic_config(req.getConfig(), st.args.topic_defaults);
   if (auto why = cluster::check_topic_config(d.config); !why.empty())
     return rp.deliver(wire::error_response(ErrorCode::INVALID_TOPIC, why)), void();
+  d.owner = principal;
+  if (auto why = cluster::zk::check_owner(d.owner); !why.empty())
+    return rp.deliver(wire::error_response(ErrorCode::INVALID_REQUEST, "this principal cannot own a topic: " + why)),
+           void();
+  if (auto why = limit_refusal_for_create(self, principal, d, known_topics(self)); !why.empty())
+    return rp.deliver(wire::error_response(ErrorCode::QUOTA_EXCEEDED, why)), void();
   if (st.disk && st.disk->full())
     return rp.deliver(wire::error_response(ErrorCode::DISK_FULL, st.disk->refusal("topic creates and produces"))),
            void();
@@ -271,12 +291,20 @@ void create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bytes_p
   for (auto& replicas : placed.replicas)
     rec.partitions.push_back({std::move(replicas), 0, true});
   const auto id = d.id;
+  st.pending_creates[name] = d;
   auto ptr = std::make_shared<const cluster::topic_record>(std::move(rec));
+  auto forget_pending = [self, name, id] {
+    auto& pending = self->state.pending_creates;
+    if (auto i = pending.find(name); i != pending.end() && i->second.id == id)
+      pending.erase(i);
+  };
   self->request(st.zk, zk_request_timeout, zk_create_atom::value, ptr)
     .then(
       [=](std::int32_t code, const std::string& message) mutable {
-        if (code != zk_ok)
+        if (code != zk_ok) {
+          forget_pending();
           return rp.deliver(outcome_response(code, message)), void();
+        }
         spdlog::info("created topic {} ({} partitions, replication factor {}) in ZooKeeper", name, partitions, rf);
         wait_for_view(
           self,
@@ -287,6 +315,7 @@ void create_topic(node_ptr self, schema::CreateTopicRequest::Reader req, bytes_p
           wire::error_response(ErrorCode::NONE, {}), rp);
       },
       [=](caf::error& e) mutable {
+        forget_pending();  // it may exist: then the view shows it
         rp.deliver(cluster_unavailable("ZooKeeper did not answer (" + self->system().render(e) +
                                        "); the topic may or may not exist now: check with metadata"));
       });
@@ -328,6 +357,8 @@ void fill_topic_info(const cluster::topic_descriptor& d, schema::TopicInfo::Buil
   out.setPartitionCount(d.partition_count);
   out.setReplicationFactor(d.replication_factor);
   cluster::write_topic_config(d.config, out.initConfig());
+  if (!d.owner.empty())
+    out.setOwner(d.owner);
 }
 
 struct partition_stats {
@@ -538,6 +569,11 @@ void on_cluster_view(node_ptr self, zk_view_ptr view) {
   if (st.stopping || !view)
     return;
   st.view = std::move(view);
+  // Creates the view shows no longer pend (failed ones went when ZooKeeper answered).
+  for (auto i = st.pending_creates.begin(); i != st.pending_creates.end();) {
+    auto t = st.view->topics.find(i->first);
+    i = t != st.view->topics.end() && t->second.descriptor.id == i->second.id ? st.pending_creates.erase(i) : std::next(i);
+  }
   if (st.controller)
     self->send(st.controller, zk_view_atom::value, st.view);
   auto plan = cluster::reconcile(st.args.node_id, *st.view, local_state(self));
@@ -602,15 +638,15 @@ void expire_view_waits(node_ptr self) {
   }
 }
 
-bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp) {
+bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp, const std::string& principal) {
   wire::message_reader reader(request);
   auto req = reader.root<schema::Request>();
   switch (req.which()) {
     case schema::Request::METADATA: metadata(self, req.getMetadata(), rp); return true;
-    case schema::Request::CREATE_TOPIC: create_topic(self, req.getCreateTopic(), rp); return true;
+    case schema::Request::CREATE_TOPIC: create_topic(self, req.getCreateTopic(), rp, principal); return true;
     case schema::Request::DELETE_TOPIC: delete_topic(self, req.getDeleteTopic(), rp); return true;
     case schema::Request::DESCRIBE_TOPIC: describe(self, req.getDescribeTopic(), rp); return true;
-    case schema::Request::ALTER_TOPIC: alter_topic(self, req.getAlterTopic(), rp); return true;
+    case schema::Request::ALTER_TOPIC: alter_topic(self, req.getAlterTopic(), rp, principal); return true;
     case schema::Request::REASSIGN_PARTITION: reassign_partition(self, req.getReassignPartition(), rp); return true;
     default: return false;
   }

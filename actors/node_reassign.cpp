@@ -48,10 +48,19 @@ void update_topic(node_ptr self, const std::string& name, zk_topic_update fn, by
 
 }  // namespace
 
-void alter_topic(node_ptr self, schema::AlterTopicRequest::Reader req, bytes_promise rp) {
+void alter_topic(node_ptr self, schema::AlterTopicRequest::Reader req, bytes_promise rp, const std::string& principal) {
   const std::string name = req.getName();
   const auto partitions = req.getPartitions();
-  if (!self->state.view) return update_topic(self, name, {}, rp);  // answers unavailable
+  const auto& view = self->state.view;
+  if (!view) return update_topic(self, name, {}, rp);  // answers unavailable
+  // The owner's limits, against the view (as creates are checked; a change
+  // racing in on another broker may pass unseen: docs/security.md).
+  if (auto t = view->topics.find(name); t != view->topics.end()) {
+    std::vector<const cluster::topic_descriptor*> topics;
+    for (const auto& [n, rec] : view->topics) topics.push_back(&rec.descriptor);
+    if (auto why = limit_refusal_for_grow(self, principal, t->second.descriptor, partitions, topics); !why.empty())
+      return rp.deliver(wire::error_response(ErrorCode::QUOTA_EXCEEDED, why)), void();
+  }
   const auto live = self->state.view->live_brokers;
   update_topic(self, name,
                [live, partitions](cluster::topic_record& t) -> std::string {

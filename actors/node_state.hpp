@@ -78,6 +78,10 @@ struct node_state {
     std::chrono::steady_clock::time_point deadline;
   };
   std::vector<view_wait> view_waits;
+  // Creates this broker wrote to ZooKeeper that its view does not show yet:
+  // counted for their owners by the next create's limit check (else a quick
+  // second create would not see the first).
+  std::map<std::string, cluster::topic_descriptor> pending_creates;
   caf::error fatal;              // the reason the node stops, when not a signal
 
   // Authorization (node_security.cpp): the ACLs and users in force (the
@@ -121,7 +125,22 @@ void sweep_deletes(node_ptr self);
 
 // Answers an admin or metadata request. `from_peer`: a create or delete a
 // peer already applied; it is applied here and not forwarded again.
-void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer = false);
+// `principal`: who asked (a client's session; a new topic's owner, charged
+// by the per-principal limits).
+inline const std::string anonymous_principal = "User:ANONYMOUS";
+void handle_admin_request(node_ptr self, const bytes& request, bytes_promise rp, bool from_peer = false,
+                          const std::string& principal = anonymous_principal);
+
+// The per-principal limits on a create by `principal` of `topic` (its
+// owner) or on growing `topic` to `partitions` partitions, given every topic
+// this broker knows: empty when allowed (or no limits), else the refusal for
+// ErrorCode quotaExceeded (node_admin.cpp).
+std::string limit_refusal_for_create(node_ptr self, const std::string& principal,
+                                     const cluster::topic_descriptor& topic,
+                                     const std::vector<const cluster::topic_descriptor*>& topics);
+std::string limit_refusal_for_grow(node_ptr self, const std::string& principal,
+                                   const cluster::topic_descriptor& topic, std::uint32_t partitions,
+                                   const std::vector<const cluster::topic_descriptor*>& topics);
 
 // A CreateTopic request for `topic` as it stands (sent to a peer that
 // connects, so that a node that missed a create while down catches up).
@@ -147,9 +166,9 @@ void expire_view_waits(node_ptr self);
 void on_replica_settled(node_ptr self, const std::string& topic, std::uint32_t partition, std::uint64_t epoch);
 // Metadata, createTopic, deleteTopic and describeTopic in ZooKeeper mode;
 // false when `request` is not one of them.
-bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp);
+bool handle_cluster_request(node_ptr self, const bytes& request, bytes_promise& rp, const std::string& principal);
 // node_reassign.cpp: alterTopic and reassignPartition in ZooKeeper mode.
-void alter_topic(node_ptr self, schema::AlterTopicRequest::Reader req, bytes_promise rp);
+void alter_topic(node_ptr self, schema::AlterTopicRequest::Reader req, bytes_promise rp, const std::string& principal);
 void reassign_partition(node_ptr self, schema::ReassignPartitionRequest::Reader req, bytes_promise rp);
 // A partition's voters in ZooKeeper mode: the view's replicas, or (before
 // the view) the ones cached when the replica was started.

@@ -80,9 +80,12 @@ bytes not_hosted_here(const std::string& topic, std::uint32_t partition, std::in
 }
 
 // filter_topics: a metadata answer, cut down to what the principal may describe.
+// to_node: the node gets the principal too (a topic's owner, its limits).
 void forward(self_ptr self, const caf::actor& dest, bytes request, caf::timespan timeout, promise rp,
-             bool filter_topics = false) {
-  self->request(dest, timeout, request_atom::value, std::move(request))
+             bool filter_topics = false, bool to_node = false) {
+  auto sent = to_node ? self->request(dest, timeout, request_atom::value, std::move(request), self->state.identity.principal)
+                      : self->request(dest, timeout, request_atom::value, std::move(request));
+  std::move(sent)
     .then(
       [=](bytes& response) mutable {
         const auto& st = self->state;
@@ -144,7 +147,7 @@ caf::behavior session_actor(self_ptr self, caf::actor node, caf::actor client, r
         return rp;
       }
       if (!r) {
-        forward(self, st.node, std::move(request), partition_answer_margin, rp, filter_topics);
+        forward(self, st.node, std::move(request), partition_answer_margin, rp, filter_topics, true);
         return rp;
       }
       auto topic = st.routes->partitions.find(r->topic);

@@ -55,8 +55,10 @@ const char* fsync_name(cluster::fsync_policy p) {
 }
 
 void print_topic_line(const client::topic_status& t) {
-  std::cout << t.name << "\tpartitions=" << t.partition_count << "\treplication-factor=" << t.replication_factor
-            << "\n";
+  std::cout << t.name << "\tpartitions=" << t.partition_count << "\treplication-factor=" << t.replication_factor;
+  if (!t.owner.empty())
+    std::cout << "\towner=" << t.owner;
+  std::cout << "\n";
 }
 
 struct produce_args {

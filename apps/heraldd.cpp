@@ -41,6 +41,7 @@
 #include "security/connection_limits.hpp"
 #include "security/sasl_server.hpp"
 #include "security/sasl_user_lookup.hpp"
+#include "security/principal_limits.hpp"
 #include "security/quota.hpp"
 #include "security/local_store.hpp"
 #include "storage/atomic_file.hpp"
@@ -101,6 +102,8 @@ struct options {
   // Byte quotas per principal (security/quota.hpp); 0 = none.
   std::uint64_t quota_produce_bytes_per_sec = 0;
   std::uint64_t quota_fetch_bytes_per_sec = 0;
+  std::uint64_t quota_partitions = 0;
+  std::uint64_t quota_disk_bytes = 0;
   std::vector<std::string> quotas;
   std::string authorizer = "auto";
   std::string super_users;
@@ -305,9 +308,18 @@ int main(int argc, char** argv) {
                  "Client listener: fetched bytes per second each principal may receive; 0: no quota")
     ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
     ->capture_default_str();
+  app.add_option("--quota-partitions", opt.quota_partitions,
+                 "Partitions each principal's topics may have in all (a topic is its creator's; checked on create and "
+                 "alter --partitions; super-users exempt); 0: no limit")
+    ->capture_default_str();
+  app.add_option("--quota-disk-bytes", opt.quota_disk_bytes,
+                 "Bytes each principal's topics may reserve in all, partitions x replication factor x retention.bytes "
+                 "(such a principal must set retention.bytes; super-users exempt); 0: no limit")
+    ->capture_default_str();
   app.add_option("--quota", opt.quotas,
-                 "Client listener: PRINCIPAL=produce:N,fetch:M, a principal's own quotas instead of the defaults "
-                 "(a part left out keeps the default, 0 exempts; repeat the flag), e.g. User:alice=produce:1048576");
+                 "PRINCIPAL=produce:N,fetch:M,partitions:P,disk:B, a principal's own quotas instead of the defaults "
+                 "(a part left out keeps the default, 0 exempts; repeat the flag), e.g. User:alice=produce:1048576. "
+                 "In ZooKeeper mode give every broker the same partition and disk limits");
   app.add_option("--authorizer", opt.authorizer,
                  "ACL checks (docs/security.md): auto (once any ACL exists or clients authenticate), on (default deny "
                  "from the start), off")
@@ -377,7 +389,8 @@ int main(int argc, char** argv) {
   if (auto why = herald::security::check_connection_limits_config(connection_caps); !why.empty())
     return fail(why);
   herald::security::quota_config quota_config;
-  if (auto why = herald::security::build_quota_config(opt.quota_produce_bytes_per_sec, opt.quota_fetch_bytes_per_sec,
+  if (auto why = herald::security::build_quota_config({opt.quota_produce_bytes_per_sec, opt.quota_fetch_bytes_per_sec,
+                                                       opt.quota_partitions, opt.quota_disk_bytes},
                                                       opt.quotas, quota_config);
       !why.empty())
     return fail(why);
@@ -536,6 +549,8 @@ int main(int argc, char** argv) {
   args.zk_session_timeout = std::chrono::milliseconds{opt.zk_session_timeout_ms};
   args.replica_grace = std::chrono::milliseconds{opt.replica_grace_ms};
   args.authorizer = *herald::security::parse_authorizer_mode(opt.authorizer);
+  if (quota_config.any_ownership())
+    args.principal_limits = std::make_shared<herald::security::principal_limits>(quota_config, super_users.value);
   args.super_users = std::move(super_users.value);
   args.acls = std::move(local_security.acls);
   args.users = std::move(local_security.users);

@@ -35,6 +35,7 @@ topic_status read_topic(schema::TopicInfo::Reader t) {
   s.partition_count = t.getPartitionCount();
   s.replication_factor = t.getReplicationFactor();
   s.config = cluster::read_topic_config(t.getConfig(), cluster::topic_config{});
+  s.owner = t.getOwner().cStr();
   for (auto p : t.getPartitions()) {
     partition_status ps;
     ps.id = p.getId();

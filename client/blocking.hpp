@@ -56,6 +56,7 @@ struct topic_status {
   std::uint32_t partition_count = 0;
   std::uint16_t replication_factor = 0;
   cluster::topic_config config;
+  std::string owner;  // the principal that created it; empty: none recorded
   std::vector<partition_status> partitions;  // describe_topic only
 };
 

@@ -91,6 +91,7 @@ local_metadata_store::open(const std::filesystem::path& data_dir, std::int32_t n
       d.partition_count = t.getPartitionCount();
       d.replication_factor = t.getReplicationFactor();
       d.config = read_topic_config(t.getConfig(), topic_config{});
+      d.owner = t.getOwner().cStr();  // absent in older files: no owner
       store->topics_.emplace(d.name, d);
     }
   } catch (const kj::Exception& e) {
@@ -172,6 +173,8 @@ storage::status local_metadata_store::persist() {
     t.setPartitionCount(d.partition_count);
     t.setReplicationFactor(d.replication_factor);
     write_topic_config(d.config, t.initConfig());
+    if (!d.owner.empty())
+      t.setOwner(d.owner);
   }
   auto bytes = wire::to_bytes(builder);
   auto written = storage::write_file_atomically(file_, frame(bytes));

@@ -27,6 +27,10 @@ struct topic_descriptor {
   std::uint32_t partition_count = 0;
   std::uint16_t replication_factor = 1;
   topic_config config;
+  // The principal that created it ("User:alice"), charged for it by the
+  // per-principal limits (security/principal_limits.hpp); empty: no owner
+  // (topics from before owners were recorded), counted for nobody.
+  std::string owner;
 };
 
 inline constexpr std::uint32_t max_partitions_per_topic = 4096;

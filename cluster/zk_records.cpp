@@ -181,6 +181,14 @@ std::uint64_t random_u64() {
 
 } // namespace
 
+std::string check_owner(std::string_view owner) {
+  if (owner.size() > max_owner_bytes)
+    return "owner longer than " + std::to_string(max_owner_bytes) + " bytes";
+  if (owner.substr(0, 5) != "User:" || owner.size() == 5)
+    return "owner '" + std::string{owner} + "' is not User:<name>";
+  return {};
+}
+
 std::string check_rack(std::string_view rack) {
   if (rack.size() > 64)
     return "rack name longer than 64 characters";
@@ -240,6 +248,8 @@ std::string encode(const topic_record& t) {
   line(out, "cleanup", std::string_view{d.config.compact ? "compact" : "delete"});
   line(out, "tombstone_retention_ms", d.config.tombstone_retention_ms);
   line(out, "min_compaction_lag_ms", d.config.min_compaction_lag_ms);
+  if (!d.owner.empty())
+    line(out, "owner", std::string_view{d.owner});
   for (std::size_t i = 0; i < t.partitions.size(); ++i) {
     const auto& p = t.partitions[i];
     std::string v = "replicas:";
@@ -355,6 +365,11 @@ decoded<topic_record> decode_topic(std::string_view text) {
   if (cleanup != "delete" && cleanup != "compact")
     return fail("cleanup=" + cleanup + " is neither delete nor compact");
   d.config.compact = cleanup == "compact";
+  if (const auto* o = f.find("owner"); o != nullptr) {
+    if (auto e = check_owner(o->second); !e.empty())
+      return fail("line " + std::to_string(o->first) + ": " + e);
+    d.owner = o->second;
+  }
   if (auto e = check_topic_config(d.config); !e.empty())
     return fail(e);
   r.value.partitions.resize(d.partition_count);

@@ -62,6 +62,13 @@
 //   cleanup=delete|compact
 //   tombstone_retention_ms=<int64 >= 0>
 //   min_compaction_lag_ms=<int64 >= 0>
+//   owner=<principal>                 optional: "User:<name>", the principal that
+//                                     created the topic (check_owner: 6..1024 bytes
+//                                     of the value rules above), charged for it by
+//                                     the per-principal limits. Absent (records
+//                                     written before owners were, or by an older
+//                                     broker, which also drops it when it rewrites
+//                                     the record): no owner, counted for nobody.
 //   partition.<i>=replicas:<id>[,<id>...] epoch:<uint64> settled:true|false
 //       one line for each i in 0..partitions-1 (decimal i), tokens separated
 //       by one space, in this order; replicas are distinct ids > 0, first =
@@ -73,6 +80,7 @@
 //   partitions=2
 //   replication_factor=3
 //   ...
+//   owner=User:alice
 //   partition.0=replicas:1,2,3 epoch:0 settled:true
 //   partition.1=replicas:2,3,1 epoch:0 settled:true
 //
@@ -132,6 +140,9 @@ decoded<broker_record> decode_broker(std::string_view text);
 decoded<controller_record> decode_controller(std::string_view text);
 decoded<topic_record> decode_topic(std::string_view text);
 
+// Empty when `owner` may be written as a topic record's owner, otherwise why not.
+inline constexpr std::size_t max_owner_bytes = 1024;
+std::string check_owner(std::string_view owner);
 // Empty when `rack` may be written in a broker record, otherwise why not.
 std::string check_rack(std::string_view rack);
 // Empty when `host` may be written in a broker record, otherwise why not.

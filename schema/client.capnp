@@ -42,6 +42,11 @@ enum ErrorCode {
   authorizationFailed @19;   # the principal may not do this (the message names principal,
                              # operation and resource)
   unsupportedVersion @20;    # client and broker share no version of the framed protocol
+  quotaExceeded @21;         # a create or alter would take the principal that owns the topic past
+                             # its partition or disk limit (--quota PRINCIPAL=partitions:N,disk:B,
+                             # --quota-partitions, --quota-disk-bytes; docs/security.md "Quotas").
+                             # The message names principal, limit, current use and the request.
+                             # Not retriable: delete topics, or ask for a higher limit
 }
 
 struct Error {
@@ -168,6 +173,8 @@ struct TopicInfo {
   replicationFactor @2 :UInt16;
   config @3 :TopicConfig;
   partitions @4 :List(PartitionInfo);   # filled by describeTopic only
+  owner @5 :Text;           # the principal that created it ("User:alice"); empty: none recorded
+                            # (created before owners were, or by a broker that does not know them)
 }
 
 struct BrokerInfo {
@@ -193,6 +200,10 @@ struct CreateTopicRequest {
   partitions @1 :UInt32;
   replicationFactor @2 :UInt16;
   config @3 :TopicConfig;
+  # Set only by a broker that passes a create on to its static-cluster peers
+  # (the principal that created the topic there). A broker ignores it from a
+  # client: a topic's owner is the principal of the connection that creates it.
+  owner @4 :Text;
 }
 
 struct DeleteTopicRequest {

@@ -17,6 +17,10 @@ struct TopicDescriptor {
   partitionCount @2 :UInt32;
   replicationFactor @3 :UInt16;
   config @4 :Client.TopicConfig;
+  # The principal that created it ("User:alice"), charged for it by the
+  # per-principal partition and disk limits; empty (also in files written
+  # before the field existed): no owner, counted for nobody.
+  owner @5 :Text;
 }
 
 struct LocalMetadata {

@@ -97,6 +97,7 @@ const char* to_string(schema::ErrorCode code) {
     case E::AUTHENTICATION_FAILED: return "authentication failed";
     case E::AUTHORIZATION_FAILED: return "authorization failed";
     case E::UNSUPPORTED_VERSION: return "unsupported version";
+    case E::QUOTA_EXCEEDED: return "quota exceeded";
   }
   return "unknown error code";
 }

@@ -29,6 +29,12 @@ bool quota_config::any() const {
   return std::any_of(overrides.begin(), overrides.end(), [](const auto& o) { return o.second.any(); });
 }
 
+bool quota_config::any_ownership() const {
+  if (defaults.any_ownership())
+    return true;
+  return std::any_of(overrides.begin(), overrides.end(), [](const auto& o) { return o.second.any_ownership(); });
+}
+
 std::string check_quota_config(const quota_config& config) {
   if (config.burst.count() < 1 || config.burst > std::chrono::minutes(10))
     return "quota burst must be 1 ms..10 min, not " + std::to_string(config.burst.count()) + " ms";
@@ -48,49 +54,55 @@ std::string parse_quota_override(std::string_view text, const quota_limits& defa
   // The principal may hold ':' (User:alice) but not '=', the limits hold no '='.
   const auto eq = text.rfind('=');
   if (eq == std::string_view::npos)
-    return "quota override '" + shown + "' is not PRINCIPAL=produce:N,fetch:M";
+    return "quota override '" + shown + "' is not PRINCIPAL=produce:N,fetch:M,partitions:P,disk:B";
   const auto who = trim(text.substr(0, eq));
   if (who.size() <= 5 || who.substr(0, 5) != "User:")
     return "quota override '" + shown + "': the principal must be User:<name>";
   quota_limits parsed = defaults;
-  bool seen_produce = false, seen_fetch = false;
+  struct quota_part {
+    std::string_view key;
+    std::uint64_t quota_limits::*field;
+    bool seen = false;
+  };
+  quota_part parts[] = {{"produce", &quota_limits::produce_bytes_per_sec},
+                  {"fetch", &quota_limits::fetch_bytes_per_sec},
+                  {"partitions", &quota_limits::partitions},
+                  {"disk", &quota_limits::disk_bytes}};
   std::string_view rest = text.substr(eq + 1);
   if (trim(rest).empty())
-    return "quota override '" + shown + "' gives no limit (produce:N and/or fetch:M)";
+    return "quota override '" + shown + "' gives no limit (produce:N, fetch:M, partitions:P and/or disk:B)";
   while (!rest.empty()) {
     const auto comma = rest.find(',');
     const auto part = trim(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     const auto colon = part.find(':');
     if (colon == std::string_view::npos)
-      return "quota override '" + shown + "': '" + std::string(part) + "' is not produce:N or fetch:M";
+      return "quota override '" + shown + "': '" + std::string(part) + "' is not produce:N, fetch:M, partitions:P or disk:B";
     const auto key = trim(part.substr(0, colon));
     const auto value = trim(part.substr(colon + 1));
     std::uint64_t n = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc{} || end != value.data() + value.size())
-      return "quota override '" + shown + "': '" + std::string(value) + "' is not a byte count";
-    if (key == "produce" && !seen_produce) {
-      parsed.produce_bytes_per_sec = n;
-      seen_produce = true;
-    } else if (key == "fetch" && !seen_fetch) {
-      parsed.fetch_bytes_per_sec = n;
-      seen_fetch = true;
-    } else if (key == "produce" || key == "fetch") {
+      return "quota override '" + shown + "': '" + std::string(value) + "' is not " +
+             (key == "partitions" ? "a partition count" : "a byte count");
+    auto* p = std::find_if(std::begin(parts), std::end(parts), [&](const quota_part& x) { return x.key == key; });
+    if (p == std::end(parts))
+      return "quota override '" + shown + "': unknown quota '" + std::string(key) +
+             "' (produce, fetch, partitions or disk)";
+    if (p->seen)
       return "quota override '" + shown + "' gives " + std::string(key) + " twice";
-    } else {
-      return "quota override '" + shown + "': unknown quota '" + std::string(key) + "' (produce or fetch)";
-    }
+    parsed.*(p->field) = n;
+    p->seen = true;
   }
   principal = std::string(who);
   limits = parsed;
   return {};
 }
 
-std::string build_quota_config(std::uint64_t produce_bytes_per_sec, std::uint64_t fetch_bytes_per_sec,
-                               const std::vector<std::string>& overrides, quota_config& out) {
+std::string build_quota_config(const quota_limits& defaults, const std::vector<std::string>& overrides,
+                               quota_config& out) {
   quota_config config;
-  config.defaults = {produce_bytes_per_sec, fetch_bytes_per_sec};
+  config.defaults = defaults;
   for (const auto& text : overrides) {
     std::string principal;
     quota_limits limits;

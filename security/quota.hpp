@@ -37,15 +37,22 @@ namespace herald::security {
 
 enum class quota_kind : std::uint8_t { produce, fetch };
 
-// Bytes per second; 0 = no limit.
+// One principal's quotas; 0 = no limit. The byte rates are enforced here;
+// the ownership limits (partitions, disk) by security/principal_limits.hpp
+// when a topic is created or grown.
 struct quota_limits {
   std::uint64_t produce_bytes_per_sec = 0;
   std::uint64_t fetch_bytes_per_sec = 0;
+  std::uint64_t partitions = 0;  // partitions of the topics it owns, summed
+  std::uint64_t disk_bytes = 0;  // its topics' reservation: partitions x replication factor x retention.bytes
 
   std::uint64_t of(quota_kind kind) const {
     return kind == quota_kind::produce ? produce_bytes_per_sec : fetch_bytes_per_sec;
   }
+  // Any byte-rate quota (what the registry below enforces).
   bool any() const { return produce_bytes_per_sec != 0 || fetch_bytes_per_sec != 0; }
+  // Any ownership limit.
+  bool any_ownership() const { return partitions != 0 || disk_bytes != 0; }
   friend bool operator==(const quota_limits&, const quota_limits&) = default;
 };
 
@@ -63,24 +70,34 @@ struct quota_config {
   // otherwise tell a client to wait for hours.)
   std::chrono::milliseconds max_throttle{30'000};
 
+  // Any byte-rate quota for anyone.
   bool any() const;
+  // Any partition or disk limit for anyone.
+  bool any_ownership() const;
 };
 
 // Empty when `config` is usable, otherwise a sentence saying what is wrong.
 std::string check_quota_config(const quota_config& config);
 
-// Parses one `--quota` override, "PRINCIPAL=produce:N,fetch:M" (either part
-// may be left out; a part left out takes the default from `defaults`). On
+// Parses one `--quota` override,
+// "PRINCIPAL=produce:N,fetch:M,partitions:P,disk:B" (any part may be left
+// out, in any order; a part left out takes the default from `defaults`).
+// Plain decimal numbers, no suffixes. On
 // success fills `principal` and `limits` and returns ""; otherwise returns
 // why not and leaves them alone.
 std::string parse_quota_override(std::string_view text, const quota_limits& defaults,
                                  std::string& principal, quota_limits& limits);
 
 // heraldd's flags into a config: the defaults for every principal
-// (--quota-produce-bytes-per-sec, --quota-fetch-bytes-per-sec) and each
-// --quota override. "" and `out` filled, or why not (the first mistake).
-std::string build_quota_config(std::uint64_t produce_bytes_per_sec, std::uint64_t fetch_bytes_per_sec,
-                               const std::vector<std::string>& overrides, quota_config& out);
+// (--quota-produce-bytes-per-sec, --quota-fetch-bytes-per-sec,
+// --quota-partitions, --quota-disk-bytes) and each --quota override. "" and
+// `out` filled, or why not (the first mistake).
+std::string build_quota_config(const quota_limits& defaults, const std::vector<std::string>& overrides,
+                               quota_config& out);
+inline std::string build_quota_config(std::uint64_t produce_bytes_per_sec, std::uint64_t fetch_bytes_per_sec,
+                                      const std::vector<std::string>& overrides, quota_config& out) {
+  return build_quota_config(quota_limits{produce_bytes_per_sec, fetch_bytes_per_sec}, overrides, out);
+}
 
 class quota_registry {
 public:

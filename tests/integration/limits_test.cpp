@@ -34,7 +34,8 @@ TEST_CASE("topic sizes and counts out of range are refused with the range, and n
   REQUIRE(run_cli(broker.address(), "topic create two --partitions 2", out, err) == 0);
 
   REQUIRE(run_cli(broker.address(), "topic list", out, err) == 0);
-  CHECK(read_file(out) == "eight\tpartitions=8\treplication-factor=1\ntwo\tpartitions=2\treplication-factor=1\n");
+  CHECK(read_file(out) == "eight\tpartitions=8\treplication-factor=1\towner=User:ANONYMOUS\n"
+                        "two\tpartitions=2\treplication-factor=1\towner=User:ANONYMOUS\n");
 
   // heraldd's own defaults are held to the same ranges.
   // exec: if heraldd ever accepted the value and served, the shell's
