@@ -45,6 +45,22 @@ TEST_CASE("topics persist across a reopen") {
   CHECK((*store)->find("events")->id != (*store)->find("orders")->id);
 }
 
+TEST_CASE("a topic's owner persists; a topic without one has none") {
+  temp_dir dir;
+  {
+    auto store = cluster::local_metadata_store::open(dir.path(), 1);
+    REQUIRE(store.has_value());
+    auto owned = topic("orders", 3);
+    owned.owner = "User:alice";
+    REQUIRE((*store)->create(owned).has_value());
+    REQUIRE((*store)->create(topic("events", 1)).has_value());
+  }
+  auto store = cluster::local_metadata_store::open(dir.path(), 1);
+  REQUIRE(store.has_value());
+  CHECK((*store)->find("orders")->owner == "User:alice");
+  CHECK((*store)->find("events")->owner.empty());
+}
+
 TEST_CASE("any flipped bit in metadata.bin is refused, not believed") {
   // Before the frame, a flipped bit in a topic id parsed fine and pointed
   // the topic at a new, empty directory.

@@ -41,6 +41,7 @@ void check_same(const topic_record& a, const topic_record& b) {
   CHECK(a.descriptor.config.compact == b.descriptor.config.compact);
   CHECK(a.descriptor.config.tombstone_retention_ms == b.descriptor.config.tombstone_retention_ms);
   CHECK(a.descriptor.config.min_compaction_lag_ms == b.descriptor.config.min_compaction_lag_ms);
+  CHECK(a.descriptor.owner == b.descriptor.owner);
   CHECK(a.partitions == b.partitions);
 }
 
@@ -98,6 +99,24 @@ TEST_CASE("a topic record round-trips with its config and per-partition assignme
   auto back = decode_topic(text);
   REQUIRE_MESSAGE(back.ok(), back.error);
   check_same(back.value, t);
+}
+
+TEST_CASE("a topic's owner is an optional owner= line; records without one have no owner") {
+  auto t = sample_topic();
+  CHECK(encode(t).find("owner=") == std::string::npos);  // none: no line, as older brokers wrote
+  CHECK(decode_topic(encode(t)).value.descriptor.owner.empty());
+  t.descriptor.owner = "User:alice";
+  const auto text = encode(t);
+  CHECK(text.find("\nmin_compaction_lag_ms=0\nowner=User:alice\npartition.0=") != std::string::npos);
+  auto back = decode_topic(text);
+  REQUIRE_MESSAGE(back.ok(), back.error);
+  check_same(back.value, t);
+  // Not a principal: refused, naming the line.
+  auto bad = decode_topic(replaced(text, "owner=User:alice", "owner=alice"));
+  CHECK(bad.error.find("owner 'alice' is not User:<name>") != std::string::npos);
+  CHECK_FALSE(decode_topic(replaced(text, "owner=User:alice", "owner=User:")).ok());
+  CHECK_FALSE(decode_topic(replaced(text, "owner=User:alice", "owner=User:" + std::string(1100, 'a'))).ok());
+  CHECK(check_owner("User:CN=host one").empty());
 }
 
 TEST_CASE("unknown keys are skipped and key order does not matter") {
