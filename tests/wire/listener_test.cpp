@@ -488,15 +488,37 @@ TEST_CASE("framed listener: over the broker-wide budget the largest stalled hold
 // session keeps one connection to it and --max-connections-per-ip=1 lets
 // create, describe, produce and consume through.
 TEST_CASE("framed listener: with --max-connections-per-ip=1 a client reaching the broker by another name uses one connection") {
-  broker_with_listener b({"--max-connections-per-ip=1"});
+  // Debug logging names each client's disconnect: the next CLI process
+  // starts only once the broker has seen the previous one go, so its slot
+  // under the per-IP cap of 1 is free (not a race the test would lose on a
+  // loaded machine).
+  broker_with_listener b({"--max-connections-per-ip=1", "--log-level=debug"});
   const auto by_name = "localhost:" + b.client_address.substr(b.client_address.rfind(':') + 1);
   const auto out = b.dir.path() / "cli.out";
   const auto err = b.dir.path() / "cli.err";
+  std::size_t processes = 0;
+  const auto previous_one_gone = [&] {
+    ++processes;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+    const auto count = [&] {
+      std::size_t n = 0;
+      const auto log = b.broker->log();
+      for (auto at = log.find(": disconnected"); at != std::string::npos; at = log.find(": disconnected", at + 1))
+        ++n;
+      return n;
+    };
+    while (count() < processes && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    REQUIRE_MESSAGE(count() >= processes, b.broker->log());
+  };
   REQUIRE(test::run_cli(by_name, "topic create t --partitions 2 --replication-factor 1", out, err) == 0);
+  previous_one_gone();
   CHECK(test::run_cli(by_name, "topic describe t", out, err) == 0);
+  previous_one_gone();
   CHECK(test::run_shell("echo one-connection | " + test::herald_path() + " --broker " + by_name + " produce t",
                         out, err) == 0);
   CHECK_MESSAGE(test::read_file(err).find("too many connections") == std::string::npos, test::read_file(err));
+  previous_one_gone();
   CHECK(test::run_cli(by_name, "consume t --from-beginning --max-messages 1 --timeout-ms 5000", out, err) == 0);
   CHECK(test::read_file(out).find("one-connection") != std::string::npos);
   CHECK(b.broker->log().find("too many connections") == std::string::npos);
