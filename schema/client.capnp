@@ -26,7 +26,10 @@ enum ErrorCode {
                              # watermark otherwise: partitionUnavailable, retriable)
   storageError @10;          # I/O error or disk full; nothing was appended
   timeout @11;               # the broker could not finish in time
-  throttled @12;             # too many requests in flight on this session; retriable
+  throttled @12;             # retriable: too many requests in flight on the connection
+                             # (--max-inflight-requests), or, in a goodbye, a connection refused
+                             # over --max-connections(-per-ip) or ended for holding the full
+                             # broker-wide byte budget without progress; the message says which
   internal @13;              # a bug: reported, never silent
   notLeader @14;             # this replica does not lead the partition; retriable
                              # at Error.leaderId (-1: not known yet, e.g. an election)
