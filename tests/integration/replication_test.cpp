@@ -224,10 +224,16 @@ TEST_CASE("three replicas: a paused leader is replaced and acknowledges nothing 
 
   // A client of the old leader sends a write while it is paused; it waits
   // in the socket until the leader resumes.
-  client::connection stale{c.address(old_leader), client::connection::routing::pinned};
+  // Its client-side timeouts outlast the pause by far: the election and ten
+  // rounds took over 2 s (the default liveness timeout) under ASan on a loaded
+  // machine, and the connection was then lost as frozen before the old
+  // leader could refuse. What is asserted is the refusal, not its timing.
+  client::cluster_options patient;
+  patient.liveness_timeout_ms = 120'000;
+  client::connection stale{c.address(old_leader), patient, client::connection::routing::pinned};
   client::producer_options options;
   options.acks = schema::Acks::ALL;
-  options.request_timeout_ms = 20'000;
+  options.request_timeout_ms = 120'000;
   options.retry = false;
   client::producer stale_producer(stale, options);
   c.pause(old_leader);
@@ -248,7 +254,7 @@ TEST_CASE("three replicas: a paused leader is replaced and acknowledges nothing 
   CHECK(outcome.acknowledged == 0);
   CHECK(outcome.failed == 1);
   // Refused by the old leader itself (not lost to a client-side timeout).
-  CHECK(outcome.first_error.find("leader") != std::string::npos);
+  CHECK_MESSAGE(outcome.first_error.find("leader") != std::string::npos, outcome.first_error);
   REQUIRE(eventually(
     [&] {
       const auto seen = leader_seen_by(c, old_leader);
