@@ -6,44 +6,20 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <random>
 
-#include <capnp/message.h>
-
 #include "client/blocking.hpp"
-#include "protocol/frame.hpp"
-#include "schema/wire.capnp.h"
-#include "schema/wire.hpp"
 #include "tests/support/broker.hpp"
-#include "tests/support/tmpfs.hpp"
+#include "tests/support/frame_client.hpp"
 
 using namespace herald;
 using steady = std::chrono::steady_clock;
 
+using test::broker_on_tmpfs;
+
 namespace {
 
 constexpr double MiB = 1024.0 * 1024.0;
-
-// A broker on its own bounded tmpfs.
-struct broker_on_tmpfs {
-  test::temp_dir dir;
-  std::unique_ptr<test::tmpfs_mount> disk;
-  std::unique_ptr<test::broker_process> broker;
-
-  explicit broker_on_tmpfs(std::vector<std::string> flags) {
-    disk = std::make_unique<test::tmpfs_mount>(dir.path(), 160ull << 20);
-    if (!disk->mounted())
-      return;
-    flags.insert(flags.end(), {"--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
-    broker = std::make_unique<test::broker_process>(disk->path() / "data", dir.path(), flags);
-  }
-  bool up() const { return broker != nullptr; }
-};
 
 struct measured {
   double bytes = 0;  // record values acknowledged within the measured span
@@ -87,42 +63,15 @@ measured produce_steadily(client::connection& conn, const std::string& topic, st
 }
 
 // A framed connection that did its hello and stays open.
-class held_connection {
-public:
-  explicit held_connection(const std::string& address) {
-    auto colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    capnp::MallocMessageBuilder b;
-    auto h = b.initRoot<schema::Hello>();
-    h.setMinVersion(1);
-    h.setMaxVersion(1);
-    h.setClientId("holder");
-    auto hello = protocol::encode_frame(protocol::frame_kind::hello, 0, 0, wire::to_bytes(b));
-    REQUIRE(::send(fd_, hello.data(), hello.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size()));
-    // Admitted once hello_reply comes back.
-    protocol::frame_reader reader;
-    protocol::frame f;
-    while (reader.poll(f) != protocol::frame_reader::status::frame) {
-      char buf[4096];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      REQUIRE(n > 0);
-      reader.feed(buf, static_cast<std::size_t>(n), steady::now());
-    }
-    REQUIRE(f.kind == protocol::frame_kind::hello_reply);
-  }
-  ~held_connection() { close(fd_); }
-  held_connection(const held_connection&) = delete;
-  held_connection& operator=(const held_connection&) = delete;
-
-private:
-  int fd_ = -1;
-};
+std::unique_ptr<test::frame_client> held_connection(const std::string& address) {
+  auto c = std::make_unique<test::frame_client>(address);
+  c->send_frame(protocol::frame_kind::hello, 0, test::hello_payload("holder"));
+  // Admitted once hello_reply comes back.
+  auto f = c->next();
+  REQUIRE(f);
+  REQUIRE(f->kind == protocol::frame_kind::hello_reply);
+  return c;
+}
 
 } // namespace
 
@@ -156,7 +105,7 @@ TEST_CASE("quota client: a client over --max-connections-per-ip is refused with 
   test::temp_dir dir;
   test::broker_process broker(dir.path() / "data", dir.path(), {"--max-connections-per-ip=1"});
   // Another program on this IP holds the one connection allowed.
-  auto holder = std::make_unique<held_connection>(broker.address());
+  auto holder = held_connection(broker.address());
   try {
     client::connection conn{broker.address()};  // connects (and is refused) here
     conn.metadata();

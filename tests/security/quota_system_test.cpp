@@ -7,128 +7,31 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <random>
-#include <stdexcept>
 #include <thread>
 
-#include <capnp/message.h>
-
-#include "protocol/frame.hpp"
-#include "schema/wire.capnp.h"
-#include "schema/wire.hpp"
-#include "storage/record_batch.hpp"
 #include "tests/support/broker.hpp"
-#include "tests/support/tmpfs.hpp"
+#include "tests/support/frame_client.hpp"
+#include "tests/support/frame_requests.hpp"
 
 using namespace herald;
 using protocol::frame_kind;
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
+using test::broker_on_tmpfs;
+using test::create_topic_request;
+using test::frame_client;
+using test::response_error;
 
 namespace {
 
 constexpr double MiB = 1024.0 * 1024.0;
 
-// A blocking TCP client speaking raw frames.
-class raw_client {
-public:
-  explicit raw_client(const std::string& address) {
-    auto colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-      throw std::runtime_error("cannot connect to " + address);
-  }
-  ~raw_client() {
-    if (fd_ >= 0)
-      close(fd_);
-  }
-  raw_client(const raw_client&) = delete;
-  raw_client& operator=(const raw_client&) = delete;
-
-  void send_frame(frame_kind kind, std::uint64_t correlation, const std::vector<char>& payload) {
-    auto bytes = protocol::encode_frame(kind, correlation, 0, payload);
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0)
-        throw std::runtime_error("send failed");
-      off += static_cast<std::size_t>(n);
-    }
-  }
-
-  // The next frame, or nullopt when the server closed or nothing came in time.
-  std::optional<protocol::frame> next(milliseconds timeout = milliseconds{20'000}) {
-    auto deadline = steady::now() + timeout;
-    protocol::frame f;
-    for (;;) {
-      if (reader_.poll(f) == protocol::frame_reader::status::frame)
-        return f;
-      REQUIRE_FALSE(reader_.failed());
-      auto left = std::chrono::duration_cast<milliseconds>(deadline - steady::now());
-      if (left.count() <= 0 || closed_)
-        return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-        continue;
-      char buf[65536];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        continue;
-      }
-      reader_.feed(buf, static_cast<std::size_t>(n), steady::now());
-    }
-  }
-  bool closed_within(milliseconds timeout) {
-    while (!closed_ && next(timeout)) {
-    }
-    return closed_;
-  }
-
-private:
-  int fd_ = -1;
-  bool closed_ = false;
-  protocol::frame_reader reader_{protocol::default_max_frame_bytes};
-};
-
-std::vector<char> hello_payload() {
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<schema::Hello>();
-  h.setMinVersion(1);
-  h.setMaxVersion(1);
-  h.setClientId("quota-test");
-  return wire::to_bytes(b);
-}
-
 // hello -> hello_reply; false when the server said goodbye instead.
-bool handshake(raw_client& c) {
-  c.send_frame(frame_kind::hello, 0, hello_payload());
+bool handshake(frame_client& c) {
+  c.send_frame(frame_kind::hello, 0, test::hello_payload("quota-test"));
   auto reply = c.next();
   return reply && reply->kind == frame_kind::hello_reply;
-}
-
-schema::ErrorCode error_of(const protocol::frame& f) {
-  wire::message_reader r(f.payload);
-  return r.root<schema::Response>().getError().getCode();
-}
-
-std::vector<char> create_topic(const std::string& name) {
-  capnp::MallocMessageBuilder b;
-  auto c = b.initRoot<schema::Request>().initCreateTopic();
-  c.setName(name);
-  c.setPartitions(1);
-  c.setReplicationFactor(1);
-  return wire::to_bytes(b);
 }
 
 // A produce request of one incompressible record of `value_bytes`.
@@ -137,35 +40,8 @@ std::vector<char> produce(const std::string& topic, std::size_t value_bytes) {
   std::mt19937_64 rng{value_bytes};
   for (auto& ch : value)
     ch = static_cast<char>(rng());
-  storage::batch_builder builder;
-  builder.add(1, std::nullopt, value);
-  auto batch = builder.build();
-  capnp::MallocMessageBuilder b;
-  auto p = b.initRoot<schema::Request>().initProduce();
-  p.setTopic(topic);
-  p.setPartition(0);
-  p.setAcks(schema::Acks::LEADER);
-  p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(batch.data()), batch.size()));
-  return wire::to_bytes(b);
+  return test::produce_request(topic, value);
 }
-
-// A broker on its own bounded tmpfs with the framed listener.
-struct broker_on_tmpfs {
-  test::temp_dir dir;
-  std::unique_ptr<test::tmpfs_mount> disk;
-  std::unique_ptr<test::broker_process> broker;
-  std::string client_address;
-
-  explicit broker_on_tmpfs(std::vector<std::string> flags) {
-    disk = std::make_unique<test::tmpfs_mount>(dir.path(), 160ull << 20);
-    if (!disk->mounted())
-      return;
-    flags.insert(flags.end(), {"--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
-    broker = std::make_unique<test::broker_process>(disk->path() / "data", dir.path(), flags);
-    client_address = broker->address();  // --listen: the framed client listener
-  }
-  bool up() const { return broker != nullptr; }
-};
 
 struct produce_run {
   double bytes = 0;  // request payload bytes answered within the run (what the quota charges)
@@ -179,7 +55,7 @@ struct produce_run {
 // One produce at a time for `duration` (after `warmup`, not counted) or
 // `max_requests`. With `honour`, it waits out each response's throttle_ms
 // before the next request, as a client must; without, it sends the next at once.
-produce_run produce_for(raw_client& c, const std::vector<char>& request, milliseconds warmup, milliseconds duration,
+produce_run produce_for(frame_client& c, const std::vector<char>& request, milliseconds warmup, milliseconds duration,
                         bool honour, std::size_t max_requests = SIZE_MAX) {
   produce_run run;
   std::uint64_t correlation = 100;
@@ -193,7 +69,7 @@ produce_run produce_for(raw_client& c, const std::vector<char>& request, millise
     auto f = c.next();
     REQUIRE(f);
     REQUIRE(f->kind == frame_kind::response);
-    REQUIRE(error_of(*f) == schema::ErrorCode::NONE);
+    REQUIRE(response_error(*f) == schema::ErrorCode::NONE);
     const auto answered = steady::now();
     if (counting) {
       run.bytes += static_cast<double>(request.size());
@@ -221,12 +97,12 @@ TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it; a broker w
   }
   const auto request = produce("q", 256 * 1024);
   {
-    raw_client c(limited.client_address);
+    frame_client c(limited.broker->address());
     REQUIRE(handshake(c));
-    c.send_frame(frame_kind::request, 1, create_topic("q"));
+    c.send_frame(frame_kind::request, 1, create_topic_request("q"));
     auto created = c.next();
     REQUIRE(created);
-    REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+    REQUIRE(response_error(*created) == schema::ErrorCode::NONE);
     // Past the first burst (1 s of quota), then 10 s counted.
     auto run = produce_for(c, request, milliseconds{2000}, milliseconds{10'000}, true);
     MESSAGE("honouring throttle_ms: " << run.rate() / MiB << " MiB/s over " << run.seconds << " s, largest throttle "
@@ -241,7 +117,7 @@ TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it; a broker w
   {
     // A client that ignores throttle_ms: the broker does not read its socket
     // for that long, so it gets no more.
-    raw_client c(limited.client_address);
+    frame_client c(limited.broker->address());
     REQUIRE(handshake(c));
     auto run = produce_for(c, request, milliseconds{2000}, milliseconds{6000}, false);
     MESSAGE("ignoring throttle_ms: " << run.rate() / MiB << " MiB/s over " << run.seconds << " s");
@@ -250,12 +126,12 @@ TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it; a broker w
 
   broker_on_tmpfs free({});
   REQUIRE(free.up());
-  raw_client c(free.client_address);
+  frame_client c(free.broker->address());
   REQUIRE(handshake(c));
-  c.send_frame(frame_kind::request, 1, create_topic("q"));
+  c.send_frame(frame_kind::request, 1, create_topic_request("q"));
   auto created = c.next();
   REQUIRE(created);
-  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
+  REQUIRE(response_error(*created) == schema::ErrorCode::NONE);
   // 32 MiB at most (the disk is a 160 MiB tmpfs).
   auto run = produce_for(c, request, milliseconds{0}, milliseconds{10'000}, true, 128);
   MESSAGE("without a quota: " << run.rate() / MiB << " MiB/s");

@@ -12,12 +12,12 @@ doctest_discover_tests(quota_connection_tests)
 
 # Quotas and connection caps in a real heraldd, against a raw-socket client.
 add_executable(quota_system_tests security/quota_system_test.cpp)
-target_link_libraries(quota_system_tests PRIVATE herald_frame herald_schema herald_storage herald_test_support herald_test_main)
+target_link_libraries(quota_system_tests PRIVATE herald_test_frame_client herald_test_support herald_test_main)
 doctest_discover_tests(quota_system_tests PROPERTIES TIMEOUT 180 LABELS integration ENVIRONMENT "${HERALD_LSAN_MP_ENV}")
 
 # The same through the client library, which honours throttle_ms.
 add_executable(quota_client_tests security/quota_client_test.cpp)
-target_link_libraries(quota_client_tests PRIVATE herald_client herald_frame herald_test_support herald_test_main)
+target_link_libraries(quota_client_tests PRIVATE herald_client herald_test_frame_client herald_test_support herald_test_main)
 doctest_discover_tests(quota_client_tests PROPERTIES TIMEOUT 180 LABELS integration ENVIRONMENT "${HERALD_LSAN_MP_ENV}")
 
 # The client's liveness watch during a quota pause.

@@ -51,6 +51,14 @@ bool broker_process::stop() {
   return status && *status == 0;
 }
 
+broker_on_tmpfs::broker_on_tmpfs(std::vector<std::string> flags, std::uint64_t bytes) {
+  disk = std::make_unique<tmpfs_mount>(dir.path(), bytes);
+  if (!disk->mounted())
+    return;
+  flags.insert(flags.end(), {"--segment-bytes=8388608", "--disk-reserve-bytes=0", "--fsync=never"});
+  broker = std::make_unique<broker_process>(disk->path() / "data", dir.path(), flags);
+}
+
 int run_cli(const std::string& address, const std::string& args, const std::filesystem::path& out,
             const std::filesystem::path& err) {
   return run_shell(herald_path() + " --broker " + address + " " + args, out, err);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/support/process.hpp"
+#include "tests/support/tmpfs.hpp"
 
 namespace herald::test {
 
@@ -29,6 +30,18 @@ private:
   std::filesystem::path log_dir_;
   std::unique_ptr<child_process> process_;
   std::string address_;
+};
+
+// A broker whose data directory is on a bounded tmpfs of its own (for tests
+// that write a lot fast), with 8 MiB segments, no disk reserve and no fsync.
+// Mounting needs root: without it up() is false and the test skips.
+struct broker_on_tmpfs {
+  temp_dir dir;
+  std::unique_ptr<tmpfs_mount> disk;
+  std::unique_ptr<broker_process> broker;
+
+  explicit broker_on_tmpfs(std::vector<std::string> flags, std::uint64_t bytes = 160ull << 20);
+  bool up() const { return broker != nullptr; }
 };
 
 // Paths of the binaries under test (set by CMake).

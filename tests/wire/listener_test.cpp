@@ -6,123 +6,28 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <map>
 #include <optional>
 #include <thread>
-#include <stdexcept>
 
-#include <capnp/message.h>
-
-#include "protocol/frame.hpp"
 #include "schema/wire.capnp.h"
 #include "schema/wire.hpp"
-#include "storage/record_batch.hpp"
 #include "tests/support/broker.hpp"
+#include "tests/support/frame_client.hpp"
+#include "tests/support/frame_requests.hpp"
 
 using namespace herald;
 using protocol::frame_kind;
 using std::chrono::milliseconds;
+using test::frame_client;
 
 namespace {
 
-// A blocking TCP client speaking raw frames.
-class raw_client {
-public:
-  explicit raw_client(const std::string& address) {
-    auto colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-      throw std::runtime_error("cannot connect to " + address);
-  }
-  ~raw_client() {
-    if (fd_ >= 0)
-      close(fd_);
-  }
-  raw_client(const raw_client&) = delete;
-  raw_client& operator=(const raw_client&) = delete;
-
-  void send_bytes(const std::vector<char>& bytes) {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0)
-        throw std::runtime_error("send failed");
-      off += static_cast<std::size_t>(n);
-    }
-  }
-  void send_frame(frame_kind kind, std::uint64_t correlation, const std::vector<char>& payload) {
-    send_bytes(protocol::encode_frame(kind, correlation, 0, payload));
-  }
-
-  // Sends what the socket takes now without blocking, from `offset` on; the
-  // new offset (unchanged when the server reads nothing of ours).
-  std::size_t send_available(const std::vector<char>& bytes, std::size_t offset) {
-    while (offset < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + offset, bytes.size() - offset, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n <= 0)
-        break;
-      offset += static_cast<std::size_t>(n);
-    }
-    return offset;
-  }
-
-  // The next frame, or nullopt when the server closed the connection or
-  // nothing came within `timeout`; closed() tells which.
-  std::optional<protocol::frame> next(milliseconds timeout = milliseconds{20'000}) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    protocol::frame f;
-    for (;;) {
-      if (reader_.poll(f) == protocol::frame_reader::status::frame)
-        return f;
-      REQUIRE_FALSE(reader_.failed());
-      auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-        continue;
-      char buf[65536];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      reader_.feed(buf, static_cast<std::size_t>(n), std::chrono::steady_clock::now());
-    }
-  }
-  // Whether the server closed the connection (reads to the end first).
-  bool closed_within(milliseconds timeout) {
-    while (!closed_ && next(timeout)) {
-    }
-    return closed_;
-  }
-
-private:
-  int fd_ = -1;
-  bool closed_ = false;
-  protocol::frame_reader reader_{protocol::default_max_frame_bytes};
-};
-
 std::vector<char> hello_payload() {
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<schema::Hello>();
-  h.setMinVersion(1);
-  h.setMaxVersion(1);
-  h.setClientId("raw-test");
-  return wire::to_bytes(b);
+  return test::hello_payload("raw-test");
 }
 
-void handshake(raw_client& c) {
+void handshake(frame_client& c) {
   c.send_frame(frame_kind::hello, 0, hello_payload());
   auto reply = c.next();
   REQUIRE(reply);
@@ -132,53 +37,6 @@ void handshake(raw_client& c) {
   REQUIRE(hr.getError().getCode() == schema::ErrorCode::NONE);
   CHECK(hr.getVersion() == 1);
   CHECK(hr.getNodeId() == 1);
-}
-
-std::vector<char> create_topic(const std::string& name) {
-  capnp::MallocMessageBuilder b;
-  auto c = b.initRoot<schema::Request>().initCreateTopic();
-  c.setName(name);
-  c.setPartitions(1);
-  c.setReplicationFactor(1);
-  return wire::to_bytes(b);
-}
-
-std::vector<char> produce(const std::string& topic, const std::string& value) {
-  storage::batch_builder builder;
-  builder.add(1, std::nullopt, value);
-  auto batch = builder.build();
-  capnp::MallocMessageBuilder b;
-  auto p = b.initRoot<schema::Request>().initProduce();
-  p.setTopic(topic);
-  p.setPartition(0);
-  p.setAcks(schema::Acks::LEADER);
-  p.setBatch(kj::arrayPtr(reinterpret_cast<const kj::byte*>(batch.data()), batch.size()));
-  return wire::to_bytes(b);
-}
-
-std::vector<char> fetch(const std::string& topic, std::int64_t offset, std::uint32_t max_wait_ms) {
-  capnp::MallocMessageBuilder b;
-  auto f = b.initRoot<schema::Request>().initFetch();
-  f.setTopic(topic);
-  f.setPartition(0);
-  f.setOffset(offset);
-  f.setMaxBytes(1 << 20);
-  f.setMaxWaitMs(max_wait_ms);
-  return wire::to_bytes(b);
-}
-
-std::vector<char> latest_offset(const std::string& topic) {
-  capnp::MallocMessageBuilder b;
-  auto l = b.initRoot<schema::Request>().initListOffsets();
-  l.setTopic(topic);
-  l.setPartition(0);
-  l.setLatest();
-  return wire::to_bytes(b);
-}
-
-schema::ErrorCode error_of(const protocol::frame& f) {
-  wire::message_reader r(f.payload);
-  return r.root<schema::Response>().getError().getCode();
 }
 
 struct broker_with_listener {
@@ -196,26 +54,26 @@ struct broker_with_listener {
 
 TEST_CASE("framed listener: hello, createTopic, produce and fetch with correlations answered out of order, ping") {
   broker_with_listener b;
-  raw_client c(b.client_address);
+  frame_client c(b.client_address);
   handshake(c);
 
-  c.send_frame(frame_kind::request, 1, create_topic("t"));
+  c.send_frame(frame_kind::request, 1, test::create_topic_request("t"));
   auto created = c.next();
   REQUIRE(created);
   CHECK(created->correlation == 1);
-  CHECK(error_of(*created) == schema::ErrorCode::NONE);
+  CHECK(test::response_error(*created) == schema::ErrorCode::NONE);
   // The log's end (a new leader's control entries may precede the data).
-  c.send_frame(frame_kind::request, 2, latest_offset("t"));
+  c.send_frame(frame_kind::request, 2, test::latest_offset_request("t"));
   auto latest = c.next();
   REQUIRE(latest);
-  REQUIRE(error_of(*latest) == schema::ErrorCode::NONE);
+  REQUIRE(test::response_error(*latest) == schema::ErrorCode::NONE);
   wire::message_reader lr(latest->payload);
   const auto end = lr.root<schema::Response>().getListOffsets().getOffset();
 
   // A fetch that waits for data (correlation 10) is sent first; the produce
   // (11) and a ping (12) overtake it: each answer names its request.
-  c.send_frame(frame_kind::request, 10, fetch("t", end, 5000));
-  c.send_frame(frame_kind::request, 11, produce("t", "hello over frames"));
+  c.send_frame(frame_kind::request, 10, test::fetch_request("t", end, 5000));
+  c.send_frame(frame_kind::request, 11, test::produce_request("t", "hello over frames"));
   c.send_frame(frame_kind::ping, 12, {});
   std::map<std::uint64_t, protocol::frame> got;
   std::vector<std::uint64_t> order;
@@ -228,13 +86,13 @@ TEST_CASE("framed listener: hello, createTopic, produce and fetch with correlati
   CHECK(order.front() != 10);  // the waiting fetch is not answered first
   CHECK(got[12].kind == frame_kind::pong);
   CHECK(got[11].kind == frame_kind::response);
-  CHECK(error_of(got[11]) == schema::ErrorCode::NONE);
+  CHECK(test::response_error(got[11]) == schema::ErrorCode::NONE);
   {
     wire::message_reader r(got[11].payload);
     CHECK(r.root<schema::Response>().getProduce().getBaseOffset() == end);
   }
   REQUIRE(got[10].kind == frame_kind::response);
-  CHECK(error_of(got[10]) == schema::ErrorCode::NONE);
+  CHECK(test::response_error(got[10]) == schema::ErrorCode::NONE);
   wire::message_reader r(got[10].payload);
   auto records = r.root<schema::Response>().getFetch().getRecords();
   CHECK(records.size() > 0);
@@ -245,7 +103,7 @@ TEST_CASE("framed listener: hello, createTopic, produce and fetch with correlati
 TEST_CASE("framed listener: an oversized length gets a goodbye and a close; the broker serves the next client") {
   broker_with_listener b;
   {
-    raw_client bad(b.client_address);
+    frame_client bad(b.client_address);
     // 2 GiB claimed before any handshake: refused after 4 bytes.
     bad.send_bytes({'\x00', '\x00', '\x00', '\x80'});
     auto bye = bad.next();
@@ -257,18 +115,18 @@ TEST_CASE("framed listener: an oversized length gets a goodbye and a close; the 
     CHECK(std::string{e.getMessage().cStr()}.find("exceeds the limit of 65536") != std::string::npos);
     CHECK(bad.closed_within(milliseconds{10'000}));
   }
-  raw_client good(b.client_address);
+  frame_client good(b.client_address);
   handshake(good);
-  good.send_frame(frame_kind::request, 7, create_topic("after"));
+  good.send_frame(frame_kind::request, 7, test::create_topic_request("after"));
   auto f = good.next();
   REQUIRE(f);
   CHECK(f->correlation == 7);
-  CHECK(error_of(*f) == schema::ErrorCode::NONE);
+  CHECK(test::response_error(*f) == schema::ErrorCode::NONE);
 }
 
 TEST_CASE("framed listener: no hello within --handshake-timeout-ms -> goodbye timeout, close") {
   broker_with_listener b({"--handshake-timeout-ms=300"});
-  raw_client c(b.client_address);
+  frame_client c(b.client_address);
   auto start = std::chrono::steady_clock::now();
   auto bye = c.next(milliseconds{10'000});
   REQUIRE(bye);
@@ -299,12 +157,12 @@ TEST_CASE("heraldd refuses absurd client-listener limits at start") {
 
 TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a goodbye and is closed; a freed slot is reused") {
   broker_with_listener b({"--max-connections-per-ip=2"});
-  auto first = std::make_unique<raw_client>(b.client_address);
+  auto first = std::make_unique<frame_client>(b.client_address);
   handshake(*first);
-  raw_client second(b.client_address);
+  frame_client second(b.client_address);
   handshake(second);
   {
-    raw_client third(b.client_address);
+    frame_client third(b.client_address);
     auto bye = third.next();
     REQUIRE(bye);
     REQUIRE(bye->kind == frame_kind::goodbye);
@@ -316,7 +174,7 @@ TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a go
   }
   first.reset();  // the broker notices the close and gives the slot back
   bool admitted = test::eventually([&] {
-    raw_client again(b.client_address);
+    frame_client again(b.client_address);
     again.send_frame(frame_kind::hello, 0, hello_payload());
     auto reply = again.next();
     return reply && reply->kind == frame_kind::hello_reply;
@@ -334,27 +192,20 @@ namespace {
 // A fetch at the log's end that waits `max_wait_ms` for data; a small
 // maxBytes keeps hundreds of them inside the connection's byte cap.
 std::vector<char> waiting_fetch(const std::string& topic, std::int64_t offset, std::uint32_t max_wait_ms) {
-  capnp::MallocMessageBuilder b;
-  auto f = b.initRoot<schema::Request>().initFetch();
-  f.setTopic(topic);
-  f.setPartition(0);
-  f.setOffset(offset);
-  f.setMaxBytes(1024);
-  f.setMaxWaitMs(max_wait_ms);
-  return wire::to_bytes(b);
+  return test::fetch_request(topic, offset, max_wait_ms, 1024);
 }
 
 // A ready connection to a broker with topic "t"; the offset of its log's end.
-std::int64_t ready_with_topic(raw_client& c) {
+std::int64_t ready_with_topic(frame_client& c) {
   handshake(c);
-  c.send_frame(frame_kind::request, 1, create_topic("t"));
+  c.send_frame(frame_kind::request, 1, test::create_topic_request("t"));
   auto created = c.next();
   REQUIRE(created);
-  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
-  c.send_frame(frame_kind::request, 2, latest_offset("t"));
+  REQUIRE(test::response_error(*created) == schema::ErrorCode::NONE);
+  c.send_frame(frame_kind::request, 2, test::latest_offset_request("t"));
   auto latest = c.next();
   REQUIRE(latest);
-  REQUIRE(error_of(*latest) == schema::ErrorCode::NONE);
+  REQUIRE(test::response_error(*latest) == schema::ErrorCode::NONE);
   wire::message_reader lr(latest->payload);
   return lr.root<schema::Response>().getListOffsets().getOffset();
 }
@@ -365,7 +216,7 @@ std::int64_t ready_with_topic(raw_client& c) {
 // it adds no cap of its own (it once throttled at a fixed 512).
 TEST_CASE("framed listener: --max-inflight-requests 1000 lets 800 pipelined requests through unthrottled") {
   broker_with_listener b({"--max-inflight-requests=1000"});
-  raw_client c(b.client_address);
+  frame_client c(b.client_address);
   const auto end = ready_with_topic(c);
   std::vector<char> all;
   for (std::uint64_t i = 0; i < 800; ++i) {
@@ -379,7 +230,7 @@ TEST_CASE("framed listener: --max-inflight-requests 1000 lets 800 pipelined requ
     auto f = c.next();
     REQUIRE(f);
     REQUIRE(f->kind == frame_kind::response);
-    auto code = error_of(*f);
+    auto code = test::response_error(*f);
     ++codes[code];
     if (code == schema::ErrorCode::THROTTLED && throttled_why.empty()) {
       wire::message_reader r(f->payload);
@@ -392,7 +243,7 @@ TEST_CASE("framed listener: --max-inflight-requests 1000 lets 800 pipelined requ
 
 TEST_CASE("framed listener: with --max-inflight-requests 16 the 17th request gets the connection's throttled answer") {
   broker_with_listener b({"--max-inflight-requests=16"});
-  raw_client c(b.client_address);
+  frame_client c(b.client_address);
   const auto end = ready_with_topic(c);
   for (std::uint64_t i = 0; i < 17; ++i)
     c.send_frame(frame_kind::request, 100 + i, waiting_fetch("t", end, 3000));
@@ -400,14 +251,14 @@ TEST_CASE("framed listener: with --max-inflight-requests 16 the 17th request get
   auto first = c.next();
   REQUIRE(first);
   CHECK(first->correlation == 116);
-  REQUIRE(error_of(*first) == schema::ErrorCode::THROTTLED);
+  REQUIRE(test::response_error(*first) == schema::ErrorCode::THROTTLED);
   wire::message_reader r(first->payload);
   CHECK(std::string{r.root<schema::Response>().getError().getMessage().cStr()} ==
         "too many requests in flight on this connection (16)");
   for (int i = 0; i < 16; ++i) {
     auto f = c.next();
     REQUIRE(f);
-    CHECK(error_of(*f) == schema::ErrorCode::NONE);
+    CHECK(test::response_error(*f) == schema::ErrorCode::NONE);
   }
 }
 
@@ -418,11 +269,11 @@ TEST_CASE("framed listener: with --max-inflight-requests 16 the 17th request get
 TEST_CASE("framed listener: over the broker-wide budget the largest stalled holder is ended and a waiting client served") {
   // 66 MiB for all connections; two frames of 64 MiB that never complete fill it.
   broker_with_listener b({"--max-queued-request-bytes=69206016", "--max-connection-inflight-bytes=69206016"});
-  std::vector<std::unique_ptr<raw_client>> hogs;
+  std::vector<std::unique_ptr<frame_client>> hogs;
   std::vector<std::vector<char>> frames;
   std::vector<std::size_t> sent;
   for (int i = 0; i < 2; ++i) {
-    hogs.push_back(std::make_unique<raw_client>(b.client_address));
+    hogs.push_back(std::make_unique<frame_client>(b.client_address));
     handshake(*hogs.back());
     char header[protocol::frame_header_bytes];
     protocol::encode_header(header, frame_kind::request, 1, 0, 64u << 20);
@@ -448,18 +299,18 @@ TEST_CASE("framed listener: over the broker-wide budget the largest stalled hold
 
   // A client with a long-polling fetch out, which holds its reserve, then a
   // ping: the ping is read only once the budget has room again.
-  raw_client normal(b.client_address);
+  frame_client normal(b.client_address);
   handshake(normal);
-  normal.send_frame(frame_kind::request, 1, create_topic("t"));
+  normal.send_frame(frame_kind::request, 1, test::create_topic_request("t"));
   auto created = normal.next(milliseconds{10'000});
   REQUIRE(created);
-  REQUIRE(error_of(*created) == schema::ErrorCode::NONE);
-  normal.send_frame(frame_kind::request, 2, latest_offset("t"));
+  REQUIRE(test::response_error(*created) == schema::ErrorCode::NONE);
+  normal.send_frame(frame_kind::request, 2, test::latest_offset_request("t"));
   auto latest = normal.next(milliseconds{10'000});
   REQUIRE(latest);
   wire::message_reader lr(latest->payload);
   const auto end = lr.root<schema::Response>().getListOffsets().getOffset();
-  normal.send_frame(frame_kind::request, 3, fetch("t", end, 20'000));
+  normal.send_frame(frame_kind::request, 3, test::fetch_request("t", end, 20'000));
   const auto start = std::chrono::steady_clock::now();
   normal.send_frame(frame_kind::ping, 4, {});
   auto pong = normal.next(milliseconds{10'000});
