@@ -34,7 +34,7 @@ public:
   std::string login(const std::string& user, const std::string& password) {
     hello(conn_, "acl-scram-system-test");
     auto r = authenticate(conn_, user, password);
-    REQUIRE(r.code == schema::ErrorCode::NONE);
+    REQUIRE_MESSAGE(r.code == schema::ErrorCode::NONE, r.message);
     REQUIRE(r.done);
     return r.principal;
   }

@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <capnp/message.h>
-
 #include "protocol/frame.hpp"
 #include "schema/wire.capnp.h"
 #include "schema/wire.hpp"
@@ -61,12 +59,7 @@ struct tls_broker {
 };
 
 std::string hello_frame() {
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<schema::Hello>();
-  h.setMinVersion(1);
-  h.setMaxVersion(1);
-  h.setClientId("tls-test");
-  auto bytes = protocol::encode_frame(protocol::frame_kind::hello, 0, 0, wire::to_bytes(b));
+  auto bytes = test::hello_frame("tls-test");
   return std::string(bytes.begin(), bytes.end());
 }
 

@@ -1,17 +1,15 @@
 #pragma once
 // A blocking TLS client over a real socket for system tests: a tls_channel
-// driven by poll(2) with a deadline. Also raw TCP helpers.
+// driven by poll(2) with a deadline. (connect_tcp: tests/support/frame_client.hpp.)
 
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "security/tls_channel.hpp"
+#include "tests/support/frame_client.hpp"
 
 namespace herald::test {
-
-// A connected TCP socket to "HOST:PORT" (-1 on failure).
-int connect_tcp(const std::string& address);
 
 struct tls_probe_result {
   bool handshake_done = false;
