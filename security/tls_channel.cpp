@@ -6,8 +6,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace herald::security {
@@ -68,7 +70,91 @@ std::string reason_text(int reason, bool we_are_server) {
   }
 }
 
+// The most plaintext one record carries (TLS 1.2 and 1.3): one SSL_read
+// never yields more.
+constexpr std::size_t max_record_plaintext = 16384;
+
 } // namespace
+
+// A source/sink BIO whose data is the channel: reads take the bytes
+// feed_ciphertext was given (in place), writes append to cipher_. Empty
+// means "retry" (like a memory BIO), never end of file.
+struct tls_channel::bio_glue {
+  static int read(BIO* bio, char* to, int size) {
+    auto* self = static_cast<tls_channel*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    std::size_t n = 0;
+    if (self->in_rest_at_ < self->in_rest_.size()) {
+      n = std::min(std::size_t(size), self->in_rest_.size() - self->in_rest_at_);
+      std::memcpy(to, self->in_rest_.data() + self->in_rest_at_, n);
+      self->in_rest_at_ += n;
+      if (self->in_rest_at_ == self->in_rest_.size()) {
+        std::vector<char>().swap(self->in_rest_); // rare: give the memory back
+        self->in_rest_at_ = 0;
+      }
+    } else if (self->in_size_ > 0) {
+      n = std::min(std::size_t(size), self->in_size_);
+      std::memcpy(to, self->in_data_, n);
+      self->in_data_ += n;
+      self->in_size_ -= n;
+    }
+    if (n == 0) {
+      BIO_set_retry_read(bio);
+      return -1;
+    }
+    return int(n);
+  }
+
+  static int write(BIO* bio, const char* from, int size) {
+    auto* self = static_cast<tls_channel*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    try {
+      self->cipher_.insert(self->cipher_.end(), from, from + size);
+    } catch (const std::bad_alloc&) {
+      return -1; // OpenSSL reports a write error; the channel fails
+    }
+    return size;
+  }
+
+  static long ctrl(BIO* bio, int cmd, long, void*) {
+    auto* self = static_cast<tls_channel*>(BIO_get_data(bio));
+    switch (cmd) {
+      case BIO_CTRL_FLUSH: return 1; // nothing held back
+      case BIO_CTRL_PENDING:
+        return bio == self->in_ ? long(self->in_size_ + (self->in_rest_.size() - self->in_rest_at_)) : 0;
+      case BIO_CTRL_WPENDING: return bio == self->out_ ? long(self->cipher_.size()) : 0;
+      default: return 0; // as a memory BIO: no kTLS, no push/pop handling
+    }
+  }
+
+  static int create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+  }
+
+  // One method for every channel, made on first use (thread-safe static
+  // init); it lives as long as the process.
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* const m = [] {
+      BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "herald tls_channel");
+      if (made && (BIO_meth_set_read(made, read) != 1 || BIO_meth_set_write(made, write) != 1 ||
+                   BIO_meth_set_ctrl(made, ctrl) != 1 || BIO_meth_set_create(made, create) != 1)) {
+        BIO_meth_free(made);
+        made = nullptr;
+      }
+      return made;
+    }();
+    return m;
+  }
+
+  static BIO* make(tls_channel* self) {
+    const BIO_METHOD* m = method();
+    BIO* bio = m ? BIO_new(m) : nullptr;
+    if (bio)
+      BIO_set_data(bio, self);
+    return bio;
+  }
+};
 
 tls_channel::tls_channel(std::shared_ptr<const tls_context> context, const std::string& server_name)
     : context_(std::move(context)), server_(context_ && context_->is_server()) {
@@ -77,8 +163,8 @@ tls_channel::tls_channel(std::shared_ptr<const tls_context> context, const std::
     fail("cannot create a TLS connection");
     return;
   }
-  in_ = BIO_new(BIO_s_mem());
-  out_ = BIO_new(BIO_s_mem());
+  in_ = bio_glue::make(this);
+  out_ = bio_glue::make(this);
   if (!in_ || !out_) {
     BIO_free(in_);
     BIO_free(out_);
@@ -118,17 +204,17 @@ tls_channel::~tls_channel() {
 void tls_channel::feed_ciphertext(const char* data, std::size_t size) {
   if (failed_ || size == 0)
     return;
-  while (size > 0) {
-    int chunk = size > std::size_t(INT_MAX) ? INT_MAX : int(size);
-    int n = BIO_write(in_, data, chunk);
-    if (n <= 0) {
-      fail("cannot buffer received TLS bytes");
-      return;
-    }
-    data += n;
-    size -= std::size_t(n);
-  }
+  in_data_ = data;
+  in_size_ = size;
+  unread_bound_ += size;
   advance();
+  // OpenSSL reads until it needs more (a partial record waits inside it), so
+  // bytes are left only after a failure or the peer's close_notify, when no
+  // more plaintext can come: dropped then. Kept otherwise, to be safe.
+  if (in_size_ > 0 && !failed_ && !peer_closed_)
+    in_rest_.insert(in_rest_.end(), in_data_, in_data_ + in_size_);
+  in_data_ = nullptr;
+  in_size_ = 0;
 }
 
 void tls_channel::take_plaintext(std::vector<char>& out) {
@@ -160,15 +246,13 @@ void tls_channel::write_plaintext(const char* data, std::size_t size) {
 }
 
 void tls_channel::take_ciphertext(std::vector<char>& out) {
-  if (!out_)
+  if (cipher_.empty())
     return;
-  std::size_t size = BIO_ctrl_pending(out_);
-  if (size == 0)
-    return;
-  std::size_t at = out.size();
-  out.resize(at + size);
-  int n = BIO_read(out_, out.data() + at, int(size));
-  out.resize(at + std::size_t(n > 0 ? n : 0));
+  if (out.empty())
+    out.swap(cipher_); // the usual case: CAF's write buffer was flushed
+  else
+    out.insert(out.end(), cipher_.begin(), cipher_.end());
+  cipher_.clear();
 }
 
 void tls_channel::close() {
@@ -200,17 +284,32 @@ void tls_channel::advance() {
         return;
     }
   }
-  char buffer[16384];
+  read_records();
+}
+
+// SSL_read straight into plaintext_'s tail: grown by what the next read can
+// yield at most (resize zero-fills, so not blindly by a whole record), then
+// shrunk to what it did yield.
+void tls_channel::read_records() {
   for (;;) {
+    const std::size_t at = plaintext_.size();
+    const std::size_t room =
+        std::clamp(std::max(unread_bound_, std::size_t(SSL_pending(ssl_))), std::size_t(1), max_record_plaintext);
+    plaintext_.resize(at + room);
     ERR_clear_error();
-    int n = SSL_read(ssl_, buffer, sizeof buffer);
-    if (n > 0) {
-      plaintext_.insert(plaintext_.end(), buffer, buffer + n);
+    std::size_t n = 0;
+    const int r = SSL_read_ex(ssl_, plaintext_.data() + at, room, &n);
+    plaintext_.resize(at + (r == 1 ? n : 0));
+    if (r == 1) {
+      unread_bound_ -= std::min(n, unread_bound_);
       continue;
     }
-    int e = SSL_get_error(ssl_, n);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+    const int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (in_size_ == 0 && in_rest_.empty() && !SSL_has_pending(ssl_))
+        unread_bound_ = 0; // OpenSSL holds nothing: the next bound starts afresh
       return;
+    }
     if (e == SSL_ERROR_ZERO_RETURN) {
       peer_closed_ = true;
       return;
@@ -255,6 +354,8 @@ void tls_channel::fail(std::string why) {
   error_ = std::move(why);
   pending_.clear();
   pending_.shrink_to_fit();
+  std::vector<char>().swap(in_rest_);
+  in_rest_at_ = 0;
 }
 
 std::string tls_channel::peer_common_name() const {

@@ -23,6 +23,15 @@
 // - Memory grows only with bytes actually fed or written (no length taken
 //   from the peer is allocated ahead).
 // - Not thread-safe: one owner (an actor) at a time.
+//
+// Copies (why the BIOs are our own, not OpenSSL's memory BIOs): OpenSSL reads
+// fed ciphertext straight from the caller's buffer (only bytes it has not
+// read when feed_ciphertext returns are kept, which in practice means none),
+// decrypts into its record buffer, and SSL_read copies the plaintext
+// straight into the tail of the vector take_plaintext hands out (swapped,
+// not copied, when the caller's vector is empty). Sent records are appended
+// by OpenSSL to one vector that take_ciphertext swaps into an empty out.
+// A memory BIO cost a copy each way plus its own buffer's growth.
 
 #include <memory>
 #include <string>
@@ -74,14 +83,16 @@ public:
   std::string protocol_version() const;
 
 private:
+  struct bio_glue; // the BIO callbacks (tls_channel.cpp)
   void advance();
+  void read_records();
   void fail_from_openssl(int ssl_error);
   void fail(std::string why);
 
   std::shared_ptr<const tls_context> context_;
   ssl_st* ssl_ = nullptr;
-  bio_st* in_ = nullptr;  // ciphertext from the peer (owned by ssl_)
-  bio_st* out_ = nullptr; // ciphertext to the peer (owned by ssl_)
+  bio_st* in_ = nullptr;  // ciphertext from the peer (owned by ssl_): reads in_data_/in_rest_
+  bio_st* out_ = nullptr; // ciphertext to the peer (owned by ssl_): appends to cipher_
   bool server_;
   bool handshake_done_ = false;
   bool failed_ = false;
@@ -90,6 +101,16 @@ private:
   std::string expected_name_;
   std::vector<char> pending_;   // plaintext written before the handshake
   std::vector<char> plaintext_; // decrypted, not yet taken
+  // During feed_ciphertext: the caller's bytes OpenSSL has not read yet.
+  const char* in_data_ = nullptr;
+  std::size_t in_size_ = 0;
+  std::vector<char> in_rest_; // fed, left unread by OpenSSL when feed_ciphertext returned
+  std::size_t in_rest_at_ = 0;
+  // Ciphertext fed since OpenSSL last held none, less plaintext read since:
+  // plaintext is never longer than the ciphertext carrying it, so this
+  // bounds what the next SSL_read can yield (how far to grow plaintext_).
+  std::size_t unread_bound_ = 0;
+  std::vector<char> cipher_; // encrypted, not yet taken
 };
 
 } // namespace herald::security
