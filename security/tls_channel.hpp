@@ -28,7 +28,7 @@
 // fed ciphertext straight from the caller's buffer (only bytes it has not
 // read when feed_ciphertext returns are kept, which in practice means none),
 // decrypts into its record buffer, and SSL_read copies the plaintext
-// straight into the tail of the vector take_plaintext hands out (swapped,
+// (mostly) straight into the tail of the vector take_plaintext hands out (swapped,
 // not copied, when the caller's vector is empty). Sent records are appended
 // by OpenSSL to one vector that take_ciphertext swaps into an empty out.
 // A memory BIO cost a copy each way plus its own buffer's growth.
@@ -106,10 +106,6 @@ private:
   std::size_t in_size_ = 0;
   std::vector<char> in_rest_; // fed, left unread by OpenSSL when feed_ciphertext returned
   std::size_t in_rest_at_ = 0;
-  // Ciphertext fed since OpenSSL last held none, less plaintext read since:
-  // plaintext is never longer than the ciphertext carrying it, so this
-  // bounds what the next SSL_read can yield (how far to grow plaintext_).
-  std::size_t unread_bound_ = 0;
   std::vector<char> cipher_; // encrypted, not yet taken
 };
 

@@ -68,6 +68,45 @@ TEST_CASE("tls: two channels handshake and carry data both ways in any chunking"
   }
 }
 
+TEST_CASE("tls: take_plaintext and take_ciphertext append to what the caller's vector holds") {
+  pair_of_channels p(server_options(), client_options());
+  pump(*p.client, *p.server);
+  REQUIRE(p.server->handshake_done());
+  // Many records (1 byte, 16 KiB, odd sizes) fed in one piece, then in two
+  // pieces split inside a record: all of it, in order, after what out held.
+  std::string sent;
+  for (std::size_t size : {std::size_t(1), std::size_t(16384), std::size_t(5), std::size_t(40'000), std::size_t(3)}) {
+    std::string part = pattern(size, char('a' + sent.size() % 26));
+    p.client->write_plaintext(part.data(), part.size());
+    sent += part;
+  }
+  std::vector<char> wire{'#'};
+  p.client->take_ciphertext(wire); // appended, not swapped over the '#'
+  REQUIRE(wire.size() > sent.size() + 1);
+  CHECK(wire[0] == '#');
+  const std::size_t split = wire.size() / 2 + 3;
+  p.server->feed_ciphertext(wire.data() + 1, split - 1);
+  std::vector<char> got{'>'};
+  p.server->take_plaintext(got);
+  p.server->feed_ciphertext(wire.data() + split, wire.size() - split);
+  p.server->take_plaintext(got);
+  CHECK(std::string(got.begin(), got.end()) == ">" + sent);
+
+  // close_notify and more bytes behind it in one feed: the peer is closed and
+  // nothing after it comes out, now or later.
+  p.client->close();
+  std::vector<char> closing;
+  p.client->take_ciphertext(closing);
+  const std::size_t close_size = closing.size();
+  closing.insert(closing.end(), wire.begin() + 1, wire.end());
+  p.server->feed_ciphertext(closing.data(), closing.size());
+  CHECK(p.server->peer_closed());
+  CHECK_FALSE(p.server->failed());
+  p.server->feed_ciphertext(wire.data() + 1, wire.size() - 1);
+  CHECK(take_text(*p.server) == "");
+  CHECK(close_size > 0);
+}
+
 TEST_CASE("tls: the client checks the server's name (DNS or IP SAN)") {
   {
     pair_of_channels p(server_options(), client_options(), "127.0.0.1");
