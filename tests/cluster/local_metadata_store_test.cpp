@@ -45,7 +45,7 @@ TEST_CASE("topics persist across a reopen") {
   CHECK((*store)->find("events")->id != (*store)->find("orders")->id);
 }
 
-TEST_CASE("a topic's owner persists; a topic without one has none") {
+TEST_CASE("a topic's owner persists - a topic without one has none") {
   temp_dir dir;
   {
     auto store = cluster::local_metadata_store::open(dir.path(), 1);

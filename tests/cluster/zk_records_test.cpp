@@ -101,7 +101,7 @@ TEST_CASE("a topic record round-trips with its config and per-partition assignme
   check_same(back.value, t);
 }
 
-TEST_CASE("a topic's owner is an optional owner= line; records without one have no owner") {
+TEST_CASE("a topic's owner is an optional owner= line - records without one have no owner") {
   auto t = sample_topic();
   CHECK(encode(t).find("owner=") == std::string::npos);  // none: no line, as older brokers wrote
   CHECK(decode_topic(encode(t)).value.descriptor.owner.empty());

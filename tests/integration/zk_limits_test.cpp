@@ -12,7 +12,7 @@ using namespace herald;
 using namespace herald::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("ZooKeeper: a topic's owner is in its record; creates and alter --partitions past the owner's limit are "
+TEST_CASE("ZooKeeper: a topic's owner is in its record - creates and alter --partitions past the owner's limit are "
           "refused on any broker") {
   SKIP_WITHOUT_ZOOKEEPER();
   zk_cluster c(2, {"--quota=User:ANONYMOUS=partitions:4"});

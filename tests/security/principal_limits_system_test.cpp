@@ -56,8 +56,8 @@ struct limited_broker {
 
 } // namespace
 
-TEST_CASE("principal limits system: partitions:4 lets alice own 4 partitions; bob and the super-user are not limited; "
-          "a delete frees them; owners survive a restart") {
+TEST_CASE("principal limits system: partitions:4 lets alice own 4 partitions - bob and the super-user are not limited - "
+          "a delete frees them - owners survive a restart") {
   limited_broker b({"--quota=User:alice=partitions:4"});
 
   REQUIRE_MESSAGE(b.as("alice", "topic create a1 --partitions 3") == 0, read_file(b.err));

@@ -41,7 +41,7 @@ owned_usage usage(const std::vector<topic_descriptor>& topics, std::string_view 
 
 } // namespace
 
-TEST_CASE("principal limits: usage counts only what the principal owns; a topic without owner counts for nobody") {
+TEST_CASE("principal limits: usage counts only what the principal owns - a topic without owner counts for nobody") {
   const std::vector<topic_descriptor> topics{topic("a1", 3, "User:alice", 100, 2), topic("a2", 2, "User:alice"),
                                              topic("b", 7, "User:bob", 10), topic("old", 50)};
   const auto a = usage(topics, "User:alice");
@@ -69,7 +69,7 @@ TEST_CASE("principal limits: partitions up to the limit pass, one more is refuse
   CHECK(l.check_create("User:alice", topic("t0", 1), usage(topics, "User:alice")).empty());
 }
 
-TEST_CASE("principal limits: defaults apply to everyone, ANONYMOUS included; super-users are exempt") {
+TEST_CASE("principal limits: defaults apply to everyone, ANONYMOUS included - super-users are exempt") {
   const auto l = limits(quota_limits{0, 0, 2, 0}, {{"User:big", quota_limits{0, 0, 100, 0}}}, {"User:admin"});
   CHECK(l.limits_for("User:ANONYMOUS").partitions == 2);
   CHECK_FALSE(l.check_create("User:ANONYMOUS", topic("t", 3), {}).empty());
@@ -126,7 +126,7 @@ TEST_CASE("principal limits: absurd sizes saturate instead of wrapping to small 
   CHECK_FALSE(p.check_create("User:a", topic("t", 1), owned_usage{max64 - 1, 0, {}}).empty());
 }
 
-TEST_CASE("principal limits: growing a topic charges its owner, not the requester; no owner, nobody") {
+TEST_CASE("principal limits: growing a topic charges its owner, not the requester - no owner, nobody") {
   const auto l = limits({}, {{"User:alice", quota_limits{0, 0, 6, 0}}}, {"User:admin"});
   const std::vector<topic_descriptor> topics{topic("mine", 2, "User:alice"), topic("other", 3, "User:alice"),
                                              topic("ownerless", 1)};
@@ -160,7 +160,7 @@ TEST_CASE("principal limits: growing under a disk limit charges the new partitio
   CHECK(why.find("4 partition(s) x 2 x 100 = 800 bytes more") != std::string::npos);
 }
 
-TEST_CASE("quota: --quota takes partitions:P and disk:B; --quota-partitions/--quota-disk-bytes are the defaults") {
+TEST_CASE("quota: --quota takes partitions:P and disk:B - --quota-partitions/--quota-disk-bytes are the defaults") {
   const quota_limits defaults{100, 200, 8, 1000};
   std::string who;
   quota_limits l;
