@@ -288,7 +288,7 @@ TEST_CASE("wire conversation: throttle_ms holds further requests for that long, 
   CHECK(frames[1].correlation == d);
 }
 
-TEST_CASE("wire conversation: goodbye fails everything with the broker's code; held requests say they were not sent") {
+TEST_CASE("wire conversation: goodbye fails everything with the broker's code, held requests say they were not sent") {
   ready_conversation r;
   auto& c = r.c;
   const auto a = c.submit(req("A"), r.t0);

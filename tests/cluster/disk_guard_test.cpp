@@ -30,7 +30,7 @@ TEST_CASE("disk guard: the refusal says how much is free, the reserve, and what 
   CHECK(text == "3.0 MiB free in /data, below the 8.0 MiB reserve; produces are refused until space is freed");
 }
 
-TEST_CASE("disk guard: no reserve is never full; check() samples the real file system") {
+TEST_CASE("disk guard: no reserve is never full, check() samples the real file system") {
   herald::test::temp_dir dir;
   disk_guard none{dir.path(), 0};
   auto free = none.check();

@@ -72,7 +72,7 @@ TEST_CASE("placement: bad input is an error result, not an exception") {
   check_well_formed(all.replicas, 10, 3);
 }
 
-TEST_CASE("placement: the same input gives the same output; another topic a different one") {
+TEST_CASE("placement: the same input gives the same output, another topic a different one") {
   auto a = place(brokers_1_to(7), topic, 500, 3);
   auto b = place(brokers_1_to(7), topic, 500, 3);
   REQUIRE(a.ok());

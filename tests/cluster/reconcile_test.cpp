@@ -42,7 +42,7 @@ TEST_CASE("a new topic: founders start where this broker is a replica, the topic
   }
 }
 
-TEST_CASE("running replicas are left alone; a replica with data restarts as must_exist") {
+TEST_CASE("running replicas are left alone, a replica with data restarts as must_exist") {
   cluster_view view;
   auto t = topic("t", 7, {{{1, 2, 3}, 0, true}, {{1, 3, 2}, 4, true}});
   view.topics["t"] = t;

@@ -116,7 +116,7 @@ TEST_CASE("heraldd refuses a bad --super-users list and a damaged ACL file") {
   CHECK(contains(err, "line 2"));
 }
 
-TEST_CASE("herald user add stores a SCRAM credential, never the password; list shows names; remove removes") {
+TEST_CASE("herald user add stores a SCRAM credential, never the password, list shows names, remove removes") {
   temp_dir dir;
   auto out = dir.path() / "out", err = dir.path() / "err";
   auto pw = dir.path() / "alice.pw";

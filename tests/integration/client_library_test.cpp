@@ -77,7 +77,7 @@ TEST_CASE("keyed records keep per-key order across partitions and come back inta
   CHECK(total == static_cast<std::int64_t>(received + 2 * described.partitions.size()));
 }
 
-TEST_CASE("malformed requests end their connection with invalidRequest; misrouted ones get error responses") {
+TEST_CASE("malformed requests end their connection with invalidRequest, misrouted ones get error responses") {
   temp_dir dir;
   broker_process broker(dir.path() / "data", dir.path());
   {

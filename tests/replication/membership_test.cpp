@@ -177,7 +177,7 @@ TEST_CASE("the leader is lost mid-change and the new leader finishes the move") 
   produce_some(g, *reporter, 1);
 }
 
-TEST_CASE("a leader hands leadership to the preferred replica once it is caught up; with none it keeps it") {
+TEST_CASE("a leader hands leadership to the preferred replica once it is caught up, with none it keeps it") {
   replica_group g({1, 2, 3});
   const auto leader = g.elect();
   produce_some(g, leader, 2);

@@ -65,7 +65,7 @@ TEST_CASE("prefix patterns grant a family of topics") {
   CHECK_FALSE(a.allowed("User:etl", operation::produce, resource::topic("raw.clicks")));
 }
 
-TEST_CASE("describe of a topic is implied by produce, consume, delete and alter; a deny of describe still wins") {
+TEST_CASE("describe of a topic is implied by produce, consume, delete and alter, a deny of describe still wins") {
   authorizer a{{allow("User:p", operation::produce, resource_type::topic, "t"),
                 allow("User:c", operation::consume, resource_type::topic, "t"),
                 allow("User:x", operation::create, resource_type::topic, "t"),

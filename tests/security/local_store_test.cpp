@@ -7,7 +7,7 @@
 
 using namespace herald::security;
 
-TEST_CASE("ACLs and users in the data directory survive a reload; missing files are empty sets") {
+TEST_CASE("ACLs and users in the data directory survive a reload, missing files are empty sets") {
   herald::test::temp_dir dir;
   auto empty = load_local_security(dir.path());
   CHECK(empty.error.empty());

@@ -75,7 +75,7 @@ std::unique_ptr<test::frame_client> held_connection(const std::string& address) 
 
 } // namespace
 
-TEST_CASE("quota client: a producer with a 1 MiB/s quota sustains it within 10%; without the quota it is not slowed") {
+TEST_CASE("quota client: a producer with a 1 MiB/s quota sustains it within 10%, without the quota it is not slowed") {
   broker_on_tmpfs limited({"--quota-produce-bytes-per-sec=1048576"});
   if (!limited.up()) {
     MESSAGE("skipped: mounting a tmpfs needs root");

@@ -23,7 +23,7 @@ TEST_CASE("connection limits: no caps admits everyone") {
   CHECK(l.total() == 0);
 }
 
-TEST_CASE("connection limits: an IP over its cap is refused with a reason; other IPs are not") {
+TEST_CASE("connection limits: an IP over its cap is refused with a reason, other IPs are not") {
   connection_limits l{{0, 2}};
   auto a = l.acquire("10.0.0.7");
   auto b = l.acquire("10.0.0.7");

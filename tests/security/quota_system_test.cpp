@@ -89,7 +89,7 @@ produce_run produce_for(frame_client& c, const std::vector<char>& request, milli
 
 } // namespace
 
-TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it; a broker without the quota is not slowed") {
+TEST_CASE("quota system: a 1 MiB/s producer is held within 10% of it, a broker without the quota is not slowed") {
   broker_on_tmpfs limited({"--quota-produce-bytes-per-sec=1048576"});
   if (!limited.up()) {
     MESSAGE("skipped: mounting a tmpfs needs root");

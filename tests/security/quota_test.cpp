@@ -187,7 +187,7 @@ TEST_CASE("quota: two principals are independent") {
   CHECK(per_sec(o, 60000ms) == doctest::Approx(1.0 * MiB).epsilon(0.10));
 }
 
-TEST_CASE("quota: produce and fetch are separate quotas; overrides replace the defaults") {
+TEST_CASE("quota: produce and fetch are separate quotas, overrides replace the defaults") {
   quota_config c;
   c.defaults = {1000, 2000};
   c.overrides["User:exempt"] = {0, 0};
@@ -267,7 +267,7 @@ TEST_CASE("quota: --quota overrides parse, and mistakes say what is wrong") {
   CHECK(limits == quota_limits{}); // untouched by failures
 }
 
-TEST_CASE("quota: heraldd's flags make a config; a principal named twice is refused") {
+TEST_CASE("quota: heraldd's flags make a config, a principal named twice is refused") {
   quota_config c;
   CHECK(build_quota_config(1000, 0, {"User:a=produce:5", "User:b=fetch:7"}, c).empty());
   CHECK(c.defaults == quota_limits{1000, 0});

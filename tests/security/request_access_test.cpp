@@ -72,7 +72,7 @@ TEST_CASE("each request maps to its operation and resource") {
   CHECK(access_of(meta.reader()).filter_topics);
 }
 
-TEST_CASE("a request is refused naming principal, operation and resource; allowed by its ACL") {
+TEST_CASE("a request is refused naming principal, operation and resource, allowed by its ACL") {
   request r;
   r.root.initProduce().setTopic("orders");
   auto none = on({});
@@ -93,7 +93,7 @@ TEST_CASE("createTopic is allowed by create on the cluster or on the topic") {
   CHECK(d.reason.find("create the cluster") != std::string::npos);
 }
 
-TEST_CASE("metadata naming a topic the principal may not describe is refused; listing all is filtered") {
+TEST_CASE("metadata naming a topic the principal may not describe is refused, listing all is filtered") {
   request r;
   auto names = r.root.initMetadata().initTopics(2);
   names.set(0, "mine");

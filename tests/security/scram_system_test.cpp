@@ -69,7 +69,7 @@ schema::ErrorCode goodbye_code(frame_client& c) {
 
 } // namespace
 
-TEST_CASE("SCRAM system: hello_reply names SCRAM-SHA-256; a request before authentication gets goodbye authenticationFailed") {
+TEST_CASE("SCRAM system: hello_reply names SCRAM-SHA-256, a request before authentication gets goodbye authenticationFailed") {
   scram_broker b;
   frame_client c(b.client_address);
   CHECK(hello(c) == std::vector<std::string>{"SCRAM-SHA-256"});
@@ -79,7 +79,7 @@ TEST_CASE("SCRAM system: hello_reply names SCRAM-SHA-256; a request before authe
   CHECK(c.closed());
 }
 
-TEST_CASE("SCRAM system: an unknown user is refused like a wrong password; the log names the cause; others are still served") {
+TEST_CASE("SCRAM system: an unknown user is refused like a wrong password, the log names the cause, others are still served") {
   scram_broker b;
   {
     frame_client c(b.client_address);

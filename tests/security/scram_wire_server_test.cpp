@@ -173,7 +173,7 @@ TEST_CASE("SASL listener: the right password makes the principal User:<name> and
   CHECK(goodbye_code(written(again).at(0)) == ErrorCode::AUTHENTICATION_FAILED);
 }
 
-TEST_CASE("SASL listener: a wrong password or unknown user gets the reason, a goodbye and a close; the log says which") {
+TEST_CASE("SASL listener: a wrong password or unknown user gets the reason, a goodbye and a close, the log says which") {
   for (auto [user, password, detail] :
        {std::tuple{"alice", "guess", "authentication failed: SCRAM: wrong password for user 'alice'"},
         std::tuple{"mallory", "wonderland", "authentication failed: SCRAM: unknown user 'mallory'"}}) {

@@ -32,7 +32,7 @@ TEST_CASE("the users file round-trips and refuses damage with the line named") {
   CHECK(decode_users("version=1\nalice x").error.find("newline") != std::string::npos);
 }
 
-TEST_CASE("a ZooKeeper user record round-trips; unknown keys are skipped") {
+TEST_CASE("a ZooKeeper user record round-trips, unknown keys are skipped") {
   auto text = encode_user_record("alice", "c1");
   CHECK(text == "version=1\nname=alice\nscram_sha_256=c1\n");
   auto back = decode_user_record(text);

@@ -419,7 +419,7 @@ std::uint64_t allocated_bytes(const std::filesystem::path& p) {
 }
 } // namespace
 
-TEST_CASE("an empty partition allocates nothing; appends preallocate 4 MiB at a time") {
+TEST_CASE("an empty partition allocates nothing, appends preallocate 4 MiB at a time") {
   // Issue 8 item 1: a whole segment (128 MiB) was reserved per partition at
   // creation, so an empty topic of thousands of partitions filled disks.
   temp_dir dir;

@@ -94,7 +94,7 @@ struct fixture {
 
 } // namespace
 
-TEST_CASE("hello gets hello_reply with version, node, frame limit and principal; the limit rises") {
+TEST_CASE("hello gets hello_reply with version, node, frame limit and principal, the limit rises") {
   fixture fx;
   fx.start();
   auto a = fx.handshake();
@@ -199,7 +199,7 @@ TEST_CASE("ping is answered with pong of the same correlation in any phase") {
   CHECK(frames[0].correlation == 99);
 }
 
-TEST_CASE("requests are forwarded with their correlation; responses may come back in any order") {
+TEST_CASE("requests are forwarded with their correlation, responses may come back in any order") {
   fixture fx;
   fx.start();
   fx.handshake();

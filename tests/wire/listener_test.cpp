@@ -100,7 +100,7 @@ TEST_CASE("framed listener: hello, createTopic, produce and fetch with correlati
   CHECK(bytes.find("hello over frames") != std::string::npos);
 }
 
-TEST_CASE("framed listener: an oversized length gets a goodbye and a close; the broker serves the next client") {
+TEST_CASE("framed listener: an oversized length gets a goodbye and a close, the broker serves the next client") {
   broker_with_listener b;
   {
     frame_client bad(b.client_address);
@@ -155,7 +155,7 @@ TEST_CASE("heraldd refuses absurd client-listener limits at start") {
   CHECK(test::read_file(dir.path() / "err").find("exceeds --max-connections") != std::string::npos);
 }
 
-TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a goodbye and is closed; a freed slot is reused") {
+TEST_CASE("framed listener: over --max-connections-per-ip a connection gets a goodbye and is closed, a freed slot is reused") {
   broker_with_listener b({"--max-connections-per-ip=2"});
   auto first = std::make_unique<frame_client>(b.client_address);
   handshake(*first);
