@@ -134,12 +134,6 @@ caf::behavior node_actor(node_ptr self, node_args args) {
   });
 
   return {
-    [=](hello_atom, const caf::actor& owner) -> caf::actor {
-      auto& st = self->state;
-      auto session = spawn_session(self, owner, st.routes, session_limits{}, session_identity{});
-      st.sessions.insert(session);
-      return session;
-    },
     // From the framed listener's connection actor, once its handshake is done.
     [=](hello_atom, const caf::actor& owner, std::string& principal, std::string& client_address) -> caf::actor {
       auto& st = self->state;

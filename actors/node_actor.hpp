@@ -21,11 +21,12 @@
 // while the disk is too full to hold it.
 //
 // Protocol:
-//   (hello_atom, actor owner) -> actor    a new session that lives as long as owner
-//                                         (principal User:ANONYMOUS)
 //   (hello_atom, actor owner, string principal, string client address) -> actor
-//                                         the same for a framed-listener connection
-//                                         (its authenticated principal)
+//                                         a new session for a framed-listener
+//                                         connection (its authenticated principal),
+//                                         living as long as owner. There is no
+//                                         session without an identity: the node is
+//                                         also published on the cluster listener.
 //   (request_atom, bytes) -> bytes        admin and metadata requests
 //   (address_atom, string host, uint16 port, string cluster_host, uint16 cluster_port)
 //                                         where clients reach this node, and
