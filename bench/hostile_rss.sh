@@ -96,7 +96,8 @@ fi
 root=$(mktemp -d /tmp/herald-hostile-XXXXXX)
 failed=0
 # HOSTILE_KEEP=1 keeps the brokers' logs (the tmpfs is copied out first).
-trap 'for m in $root/*/; do [ "${HOSTILE_KEEP:-0}" = 1 ] && cp $m/log ${m%/}.log 2>/dev/null; mountpoint -q "$m" && umount -l "$m"; done; [ "${HOSTILE_KEEP:-0}" = 1 ] && echo "logs kept in $root" >&2 || rm -rf "$root"' EXIT
+# A broker or hostile tool of an interrupted pattern must not outlive the script.
+trap 'kill ${pid:-} ${tool_pid:-} 2>/dev/null; for m in $root/*/; do [ "${HOSTILE_KEEP:-0}" = 1 ] && cp $m/log ${m%/}.log 2>/dev/null; mountpoint -q "$m" && umount -l "$m"; done; [ "${HOSTILE_KEEP:-0}" = 1 ] && echo "logs kept in $root" >&2 || rm -rf "$root"' EXIT
 
 rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' /proc/$1/status 2>/dev/null; }
 now_ms() { date +%s%3N; }
@@ -159,7 +160,7 @@ for p in $patterns; do
   tool_pid=$!
   sleep 1
   during=$(normal_client $addr during)
-  wait $tool_pid
+  wait $tool_pid; tool_pid=
   sleep 1
   alive=1; kill -0 $pid 2>/dev/null || alive=0
   if [ $alive = 1 ]; then
@@ -194,7 +195,7 @@ for p in $patterns; do
       failed=1
     fi
   fi
-  { kill $pid; wait $pid; } 2>/dev/null
+  { kill $pid; wait $pid; } 2>/dev/null; pid=
   [ "${HOSTILE_KEEP:-0}" = 1 ] && cp $d/log $d.log 2>/dev/null
   mountpoint -q $d && umount -l $d
 done
